@@ -1,0 +1,224 @@
+"""The `tracker` command line: parse arguments, call the service, format output.
+
+The group builds one `App` lazily (so `--help` works without a config file);
+commands stay thin.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from tracker import __version__
+from tracker.config import Config, load_config
+from tracker.errors import ConfigError
+from tracker.fetch import Fetcher
+from tracker.report import ago, feed_problem, item_record, status_report
+from tracker.service import TrackerService, utc_now
+from tracker.store import Store
+
+EXIT_NEEDS_ATTENTION = 1
+PROJECT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "tracker.toml"
+
+
+def default_config_path() -> Path:
+    """./config/tracker.toml when run from a checkout, else the project's own."""
+    local = Path("config") / "tracker.toml"
+    return local if local.is_file() else PROJECT_CONFIG
+
+
+def default_db_path() -> Path:
+    """The user's data directory (XDG), or ./tracker.db where there is no home."""
+    data_home = os.environ.get("XDG_DATA_HOME")
+    if data_home:
+        return Path(data_home) / "tracker" / "tracker.db"
+    home = os.environ.get("HOME")
+    if home and Path(home).is_dir():
+        return Path(home) / ".local" / "share" / "tracker" / "tracker.db"
+    return Path("tracker.db")
+
+
+@dataclass
+class App:
+    """What every command needs, built once and only when first asked for."""
+
+    config_path: Path
+    db_path: Path
+    _config: Config | None = None
+    _store: Store | None = None
+    _closers: list[object] = field(default_factory=list)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            try:
+                self._config = load_config(self.config_path)
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._config
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            _ = self.config  # an invalid config must stop us before the database is touched
+            self._store = Store.open(self.db_path)
+        return self._store
+
+    @contextmanager
+    def service(self) -> Iterator[TrackerService]:
+        config = self.config  # validated before the database is touched
+        with Fetcher(config.fetch, config.allow_private_networks) as fetcher:
+            yield TrackerService(config, self.store, fetcher)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              envvar="TRACKER_CONFIG", show_envvar=True,
+              help="Config file (TOML). Default: ./config/tracker.toml or the project's.")
+@click.option("--db", "db_path", type=click.Path(path_type=Path), envvar="TRACKER_DB",
+              show_envvar=True,
+              help="SQLite database file. Default: ~/.local/share/tracker/tracker.db.")
+@click.option("-v", "--verbose", is_flag=True, help="Log per-feed detail to stderr.")
+@click.version_option(__version__, prog_name="tracker")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None, db_path: Path | None,
+         verbose: bool) -> None:
+    """tracker: watch defence-policy feeds, keep every item, report what is new."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.ERROR,
+                        format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    app = App(config_path or default_config_path(), db_path or default_db_path())
+    ctx.obj = app
+    ctx.call_on_close(app.close)
+
+
+@main.command()
+@click.option("--all", "all_feeds", is_flag=True, help="Poll every feed now, due or not.")
+@pass_app
+def poll(app: App, all_feeds: bool) -> None:
+    """Poll the feeds that are due once, store new items, print a summary.
+
+    Exits 0 when the poll ran, even if some feeds failed (see `tracker status`).
+    """
+    with app.service() as service:
+        summary = service.poll(all_feeds=all_feeds)
+    click.echo(summary.line())
+    for name, error in summary.failures:
+        click.echo(f"  failed: {name}: {error}")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (stable keys).")
+@pass_app
+def status(app: App, as_json: bool) -> None:
+    """Show each feed's health, item counts and when it is next due.
+
+    Exits 1 when something needs a person: a feed failing for more than a day,
+    or a feed the publisher removed (HTTP 410).
+    """
+    now = utc_now()
+    app.store.sync_feeds(app.config.feeds, now)
+    feeds = app.store.feeds()
+    report = status_report(feeds, app.store.totals(), now)
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        _print_status_table(feeds, report, now)
+    if not report["ok"]:
+        sys.exit(EXIT_NEEDS_ATTENTION)
+
+
+def _print_status_table(feeds: list, report: dict, now: datetime) -> None:
+    console = Console(width=None if sys.stdout.isatty() else 80, highlight=False)
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    table.add_column("Feed", overflow="fold", ratio=3)
+    table.add_column("Kind", no_wrap=True)
+    table.add_column("OK", no_wrap=True)
+    table.add_column("Items", justify="right", no_wrap=True)
+    table.add_column("Newest", no_wrap=True)
+    table.add_column("Next", no_wrap=True)
+    table.add_column("Problem", overflow="fold", ratio=4)
+    for feed in feeds:
+        problem = feed_problem(feed, now)
+        error = feed.last_error or ""
+        if feed.consecutive_failures:
+            error = f"[{feed.consecutive_failures}x] {error}"
+        if problem:
+            error = f"[bold red]{problem}[/]: {error}"
+        elif feed.last_warning and not error:
+            error = f"[yellow]warning[/]: {feed.last_warning}"
+        last_ok = ago(feed.last_success, now)
+        if feed.last_attempt and feed.last_not_modified:
+            last_ok += " (304)" if feed.last_status == 304 else " (same)"
+        table.add_row(
+            feed.name, "official" if feed.kind == "official" else "news", last_ok,
+            str(feed.item_count), ago(feed.newest_item, now),
+            "gone" if feed.gone_at else ago(feed.next_due, now) if feed.next_due else "now",
+            error,
+        )
+    console.print(table)
+    totals = report["totals"]
+    console.print(f"\n{totals['feeds']} feeds, {totals['failing']} failing, "
+                  f"{totals['items']} items.")
+    if report["needs_attention"]:
+        console.print(f"[bold red]Needs attention:[/] {', '.join(report['needs_attention'])}")
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl",
+              show_default=True, help="Output format.")
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
+              help="Write to this file instead of standard output.")
+@pass_app
+def export(app: App, fmt: str, output: click.utils.LazyFile) -> None:
+    """Export every stored item, one JSON object per line."""
+    for item in app.store.items():
+        output.write(json.dumps(item_record(item), ensure_ascii=False) + "\n")
+
+
+@main.command()
+@pass_app
+def run(app: App) -> None:
+    """Run in the foreground: poll each feed when it is due, until SIGINT/SIGTERM."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        click.echo(f"received {signal.Signals(signum).name}, stopping", err=True)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    with app.service() as service:
+        click.echo(f"tracker {__version__}: watching {len(app.config.feeds)} feeds; "
+                   f"database {app.db_path}", err=True)
+        while not stop.is_set():
+            summary = service.poll()
+            if summary.feeds_polled:
+                click.echo(f"{utc_now():%Y-%m-%d %H:%M:%S}Z {summary.line()}", err=True)
+            upcoming = [f.next_due for f in app.store.feeds() if f.next_due and not f.gone_at]
+            wait = min((when - utc_now()).total_seconds() for when in upcoming) if upcoming else 60
+            stop.wait(timeout=min(max(wait, 1.0), 60.0))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

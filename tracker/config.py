@@ -1,0 +1,282 @@
+"""Load the TOML config file into a validated, immutable `Config`.
+
+Validation is strict on purpose: an unknown key is far more often a typo
+(`intervall`) than an intention, and a typo that is silently ignored means a
+feed polled at the wrong rate for months. Every message names the file, the
+line when it can be found, the key, and what would be accepted.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tracker.errors import ConfigError
+from tracker.models import FeedConfig, FeedKind, TopicConfig
+
+DEFAULT_INTERVAL_SECONDS = 30 * 60
+MIN_INTERVAL_SECONDS = 1
+MAX_INTERVAL_SECONDS = 7 * 24 * 3600
+
+_TOP_KEYS = {"allow_private_networks", "default_interval", "timezone", "fetch", "feeds", "topics"}
+_FEED_KEYS = {"url", "name", "kind", "interval"}
+_TOPIC_KEYS = {"query"}
+_FETCH_KEYS = {"timeout", "connect_timeout", "max_bytes", "concurrency", "per_host", "user_agent"}
+
+_DURATION_PART = re.compile(r"(\d+)\s*([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    """Bounds and politeness settings for the HTTP side."""
+
+    timeout: float = 30.0
+    connect_timeout: float = 10.0
+    max_bytes: int = 10 * 1024 * 1024
+    concurrency: int = 8
+    per_host: int = 2
+    user_agent: str = (
+        "tracker/{version} (defence-policy feed monitor; +https://github.com/tracker-project/tracker)"
+    )
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration."""
+
+    path: Path
+    feeds: tuple[FeedConfig, ...]
+    topics: tuple[TopicConfig, ...] = ()
+    allow_private_networks: bool = False
+    default_interval_seconds: int = DEFAULT_INTERVAL_SECONDS
+    timezone: str = "UTC"
+    fetch: FetchSettings = field(default_factory=FetchSettings)
+
+    def feed_by_url(self, url: str) -> FeedConfig | None:
+        return next((f for f in self.feeds if f.url == url), None)
+
+
+def parse_duration(value: object) -> int:
+    """Seconds from `90`, `"90s"`, `"15m"`, `"1h30m"` or `"2d"`; ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as \"15m\", \"1h\" or a number of seconds")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text.isdigit():
+            return int(text)
+        parts = _DURATION_PART.findall(text)
+        if parts and _DURATION_PART.sub("", text).strip() == "":
+            return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in parts)
+    raise ValueError(f"{value!r} is not a duration such as \"15m\", \"1h\" or a number of seconds")
+
+
+class _Locator:
+    """Finds the line of a key in the TOML text, so errors can point at it.
+
+    tomllib keeps no positions; a light scan of table headers is enough for
+    the shapes this file has (`[[feeds]]`, `[topics.x]`, `[fetch]`).
+    """
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+
+    def line_of(self, table: str | None, index: int | None, key: str | None) -> int | None:
+        """Line number of `key` inside the `index`-th `[table]` (None: top level)."""
+        current: str | None = None
+        seen = -1
+        for number, raw in enumerate(self.lines, start=1):
+            line = raw.strip()
+            header = re.match(r"^\[\[?\s*([^\]]+?)\s*\]\]?", line)
+            if header:
+                current = header.group(1)
+                if current == table:
+                    seen += 1
+                    if key is None and index in (None, seen):
+                        return number
+                continue
+            in_scope = current == table and index in (None, seen)
+            if key and in_scope and re.match(rf'^"?{re.escape(key)}"?\s*=', line):
+                return number
+        return None
+
+
+class _Validator:
+    """Walks the raw TOML dict and builds `Config`, collecting positions for errors."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.locator = _Locator(text)
+
+    def fail(
+        self, where: str, message: str, table: str | None = None,
+        index: int | None = None, key: str | None = None,
+    ) -> ConfigError:
+        line = self.locator.line_of(table, index, key)
+        at = f"{self.path}, line {line}" if line else str(self.path)
+        return ConfigError(f"{at}: {where}: {message}")
+
+    def check_keys(
+        self, data: dict[str, Any], allowed: set[str], where: str,
+        table: str | None = None, index: int | None = None,
+    ) -> None:
+        for key in data:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, sorted(allowed), n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                known = ", ".join(sorted(allowed))
+                raise self.fail(
+                    where, f"unknown key '{key}'{hint} (known keys: {known})", table, index, key
+                )
+
+    def build(self, data: dict[str, Any]) -> Config:
+        self.check_keys(data, _TOP_KEYS, "top level")
+        allow_private = data.get("allow_private_networks", False)
+        if not isinstance(allow_private, bool):
+            raise self.fail("allow_private_networks", "must be true or false",
+                            key="allow_private_networks")
+        default_interval = self.interval(
+            data.get("default_interval", DEFAULT_INTERVAL_SECONDS), "default_interval",
+            None, None, "default_interval",
+        )
+        timezone = data.get("timezone", "UTC")
+        try:
+            if not isinstance(timezone, str):
+                raise ZoneInfoNotFoundError
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.fail("timezone", f"{timezone!r} is not a time zone name such as "
+                            "\"Europe/London\"", key="timezone") from None
+        feeds = self.feeds(data.get("feeds", []), default_interval)
+        topics = self.topics(data.get("topics", {}))
+        fetch = self.fetch(data.get("fetch", {}))
+        return Config(
+            path=self.path, feeds=feeds, topics=topics, allow_private_networks=allow_private,
+            default_interval_seconds=default_interval, timezone=timezone, fetch=fetch,
+        )
+
+    def interval(
+        self, value: object, where: str, table: str | None, index: int | None, key: str
+    ) -> int:
+        try:
+            seconds = parse_duration(value)
+        except ValueError as exc:
+            raise self.fail(where, str(exc), table, index, key) from None
+        if not MIN_INTERVAL_SECONDS <= seconds <= MAX_INTERVAL_SECONDS:
+            raise self.fail(
+                where, f"{value!r} is out of range (between {MIN_INTERVAL_SECONDS}s and 7d)",
+                table, index, key,
+            )
+        return seconds
+
+    def feeds(self, raw: object, default_interval: int) -> tuple[FeedConfig, ...]:
+        if not isinstance(raw, list):
+            raise self.fail("feeds", "must be a list of [[feeds]] tables", key="feeds")
+        feeds: list[FeedConfig] = []
+        seen_urls: dict[str, int] = {}
+        for index, table in enumerate(raw):
+            where = f"feeds[{index + 1}]"
+            if not isinstance(table, dict):
+                raise self.fail(where, "must be a table", "feeds", index)
+            if isinstance(table.get("name"), str):
+                where += f" ({table['name']!r})"
+            self.check_keys(table, _FEED_KEYS, where, "feeds", index)
+            url = table.get("url")
+            if not isinstance(url, str) or not url.strip():
+                raise self.fail(where, "has no url; every feed needs url = \"https://...\"",
+                                "feeds", index)
+            url = url.strip()
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise self.fail(where, f"url {url!r} is not an http(s) URL", "feeds", index, "url")
+            if url in seen_urls:
+                raise self.fail(where, f"url {url!r} is already used by feeds[{seen_urls[url]}]",
+                                "feeds", index, "url")
+            seen_urls[url] = index + 1
+            name = table.get("name", parts.hostname)
+            if not isinstance(name, str) or not name.strip():
+                raise self.fail(where, "name must be a non-empty string", "feeds", index, "name")
+            kind_raw = table.get("kind", FeedKind.NEWS.value)
+            try:
+                kind = FeedKind(kind_raw)
+            except ValueError:
+                raise self.fail(where, f"kind {kind_raw!r} must be \"official\" or \"news\"",
+                                "feeds", index, "kind") from None
+            interval = (
+                self.interval(table["interval"], where, "feeds", index, "interval")
+                if "interval" in table else default_interval
+            )
+            feeds.append(FeedConfig(url=url, name=name.strip(), kind=kind,
+                                    interval_seconds=interval))
+        return tuple(feeds)
+
+    def topics(self, raw: object) -> tuple[TopicConfig, ...]:
+        if not isinstance(raw, dict):
+            raise self.fail("topics", "must be tables such as [topics.air_defence]", key="topics")
+        topics = []
+        for name, table in raw.items():
+            where = f"topics.{name}"
+            if not isinstance(table, dict):
+                raise self.fail(where, "must be a table with query = \"...\"", where)
+            self.check_keys(table, _TOPIC_KEYS, where, where)
+            query = table.get("query")
+            if not isinstance(query, str) or not query.strip():
+                raise self.fail(where, "needs a non-empty query = \"...\"", where)
+            topics.append(TopicConfig(name=name, query=query.strip()))
+        return tuple(topics)
+
+    def fetch(self, raw: object) -> FetchSettings:
+        if not isinstance(raw, dict):
+            raise self.fail("fetch", "must be a table [fetch]", key="fetch")
+        self.check_keys(raw, _FETCH_KEYS, "fetch", "fetch")
+        defaults = FetchSettings()
+        values: dict[str, Any] = {}
+        for key in ("timeout", "connect_timeout"):
+            if key in raw:
+                value = raw[key]
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                    raise self.fail(f"fetch.{key}", "must be a positive number of seconds",
+                                    "fetch", None, key)
+                values[key] = float(value)
+        for key in ("max_bytes", "concurrency", "per_host"):
+            if key in raw:
+                value = raw[key]
+                if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                    raise self.fail(f"fetch.{key}", "must be a positive whole number",
+                                    "fetch", None, key)
+                values[key] = value
+        if "user_agent" in raw:
+            if not isinstance(raw["user_agent"], str) or not raw["user_agent"].strip():
+                raise self.fail("fetch.user_agent", "must be a non-empty string",
+                                "fetch", None, "user_agent")
+            values["user_agent"] = raw["user_agent"].strip()
+        return FetchSettings(**{**defaults.__dict__, **values})
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate the config file at `path`; raise ConfigError on any problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found (pass --config PATH or set "
+                          "TRACKER_CONFIG)") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    """Validate TOML text as if it were the file at `path`."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return _Validator(path, text).build(data)

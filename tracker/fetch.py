@@ -1,0 +1,328 @@
+"""Fetch one feed over HTTP: conditional, bounded, and safe. No parsing here.
+
+The bounds that httpx does not give on its own live here:
+
+* a total deadline per fetch. httpx's read timeout is per read, so a server
+  that drips a byte every half second never trips it; every socket read and
+  connect below checks the fetch's own deadline instead;
+* a cap on decompressed bytes, for gzip bombs and endless bodies;
+* redirects followed by hand, at most `MAX_REDIRECTS` hops, http(s) only;
+* an address check on every connection, after DNS (see `tracker.addresses`).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import email.utils
+import socket
+import time
+import zlib
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpcore
+import httpx
+
+from tracker import __version__
+from tracker.addresses import resolve
+from tracker.config import FetchSettings
+from tracker.errors import (
+    DeadlineError,
+    FetchError,
+    HTTPStatusError,
+    TooLargeError,
+    TooManyRedirects,
+)
+from tracker.models import FetchResult
+
+MAX_REDIRECTS = 5
+PERMANENT_REDIRECTS = {301, 308}
+ACCEPT = (
+    "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
+)
+
+_deadline: contextvars.ContextVar[float] = contextvars.ContextVar("fetch_deadline",
+                                                                   default=float("inf"))
+
+
+def _remaining(timeout: float | None) -> float | None:
+    """The socket timeout to use now: the smaller of httpx's and the deadline's."""
+    left = _deadline.get() - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("fetch deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every read and write respects the fetch deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _remaining(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _remaining(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(
+            self._inner.start_tls(ssl_context, server_hostname, _remaining(timeout))
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _GuardedBackend(httpcore.SyncBackend):
+    """Resolves, checks and connects to a vetted address; wraps the deadline stream.
+
+    Connecting to the exact address that was checked (rather than handing the
+    name back to the OS) closes the DNS-rebinding gap between check and use.
+    """
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        try:
+            addresses = resolve(host, port, self.allow_private)
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc)) from None
+        last_error: Exception | None = None
+        for family, address in addresses:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(_remaining(timeout))
+                sock.connect((address, port))
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except socket.timeout as exc:
+                sock.close()
+                raise httpcore.ConnectTimeout(f"connecting to {host} timed out") from exc
+            except OSError as exc:
+                sock.close()
+                last_error = exc
+                continue
+            return _DeadlineStream(httpcore._backends.sync.SyncStream(sock))
+        raise httpcore.ConnectError(f"cannot connect to {host}:{port}: {last_error}")
+
+
+def _guarded_transport(allow_private: bool, limits: httpx.Limits) -> httpx.HTTPTransport:
+    transport = httpx.HTTPTransport(trust_env=False, limits=limits)
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(trust_env=False),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=_GuardedBackend(allow_private),
+    )
+    return transport
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _describe_status(status: int) -> str:
+    try:
+        phrase = httpx.codes.get_reason_phrase(status)
+    except ValueError:
+        phrase = ""
+    return f"HTTP {status} {phrase}".strip()
+
+
+class Fetcher:
+    """One HTTP client shared by all fetches (connection reuse), safe across threads."""
+
+    def __init__(self, settings: FetchSettings, allow_private: bool) -> None:
+        self.settings = settings
+        limits = httpx.Limits(max_connections=max(settings.concurrency * 2, 10),
+                              max_keepalive_connections=settings.concurrency)
+        self.client = httpx.Client(
+            transport=_guarded_transport(allow_private, limits),
+            timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
+            headers={"User-Agent": settings.user_agent.format(version=__version__),
+                     "Accept": ACCEPT},
+            follow_redirects=False,
+            trust_env=False,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def fetch(self, url: str, etag: str | None = None,
+              last_modified: str | None = None) -> FetchResult:
+        """GET `url` conditionally; raise a FetchError subclass on any failure."""
+        started = time.monotonic()
+        token = _deadline.set(started + self.settings.timeout)
+        try:
+            return self._fetch(url, etag, last_modified, started)
+        except httpx.TimeoutException as exc:
+            if time.monotonic() >= _deadline.get():
+                raise DeadlineError(
+                    f"gave up after {self.settings.timeout:g}s (the fetch deadline): the server "
+                    "is too slow or never finished the response"
+                ) from None
+            raise FetchError(f"timed out: {exc or type(exc).__name__}") from None
+        except httpx.HTTPError as exc:
+            raise FetchError(f"network error: {exc or type(exc).__name__}") from None
+        finally:
+            _deadline.reset(token)
+
+    def _fetch(self, url: str, etag: str | None, last_modified: str | None,
+               started: float) -> FetchResult:
+        headers = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        current = url
+        all_permanent = True
+        downloaded = 0
+        for _hop in range(MAX_REDIRECTS + 1):
+            scheme = urlsplit(current).scheme
+            if scheme not in ("http", "https"):
+                raise FetchError(f"refused to follow a redirect to a non-HTTP URL: {current}")
+            with self.client.stream("GET", current, headers=headers) as response:
+                if response.is_redirect:
+                    downloaded += response.num_bytes_downloaded
+                    location = response.headers.get("Location", "")
+                    if not location:
+                        raise FetchError(f"{_describe_status(response.status_code)} without "
+                                         "a Location header")
+                    all_permanent &= response.status_code in PERMANENT_REDIRECTS
+                    current = str(response.url.join(location))
+                    continue
+                body = None if response.status_code == 304 else self._read_capped(response)
+                downloaded += response.num_bytes_downloaded
+                if response.status_code >= 400:
+                    raise HTTPStatusError(
+                        f"the server answered {_describe_status(response.status_code)}",
+                        response.status_code,
+                        parse_retry_after(response.headers.get("Retry-After"),
+                                          datetime.now(timezone.utc)),
+                    )
+                if response.status_code not in (200, 203, 304):
+                    raise HTTPStatusError(
+                        f"unexpected {_describe_status(response.status_code)} for a feed",
+                        response.status_code,
+                    )
+                return FetchResult(
+                    url=url,
+                    final_url=current,
+                    status=response.status_code,
+                    content=body,
+                    headers={k.lower(): v for k, v in response.headers.items()},
+                    etag=response.headers.get("ETag") or etag,
+                    last_modified=response.headers.get("Last-Modified") or last_modified,
+                    bytes_received=downloaded,
+                    elapsed_seconds=time.monotonic() - started,
+                    permanent_redirect=current if current != url and all_permanent else None,
+                )
+        raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects (a loop?); last "
+                               f"location was {current}")
+
+    def _read_capped(self, response: httpx.Response) -> bytes:
+        """The decoded body, refused as soon as it would pass `max_bytes`.
+
+        Decompression is done here with zlib's `max_length`, not by httpx, so a
+        gzip bomb never expands more than the cap in memory at once.
+        """
+        cap = self.settings.max_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise TooLargeError(f"the response declares {int(declared):,} bytes, more than "
+                                f"the {cap:,}-byte limit (fetch.max_bytes)")
+        decoder = _BoundedDecoder(response.headers.get("Content-Encoding", ""), cap)
+        for chunk in response.iter_raw():
+            decoder.feed(chunk)
+        return decoder.finish()
+
+
+class _BoundedDecoder:
+    """gzip/deflate/identity decoding that never holds more than `cap` bytes."""
+
+    def __init__(self, encoding: str, cap: int) -> None:
+        self.cap = cap
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.raw_deflate_fallback = False
+        self.inflater: Any
+        codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
+        codings = [c for c in codings if c != "identity"]
+        if not codings:
+            self.inflater = None
+        elif codings in (["gzip"], ["x-gzip"]):
+            self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif codings == ["deflate"]:
+            self.inflater = zlib.decompressobj()
+            self.raw_deflate_fallback = True
+        else:
+            raise FetchError(f"unsupported Content-Encoding {encoding!r}")
+
+    def _keep(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.cap:
+            raise TooLargeError(f"the response grew past the {self.cap:,}-byte limit "
+                                "(fetch.max_bytes) after decompression")
+        self.parts.append(data)
+
+    def feed(self, chunk: bytes) -> None:
+        if self.inflater is None:
+            self._keep(chunk)
+            return
+        data = chunk
+        try:
+            while data:
+                room = self.cap - self.size + 1
+                out = self.inflater.decompress(data, room)
+                self._keep(out)
+                data = self.inflater.unconsumed_tail
+                if self.inflater.eof:
+                    break
+        except zlib.error as exc:
+            if self.raw_deflate_fallback and self.size == 0:
+                # Some servers send raw deflate without the zlib header.
+                self.raw_deflate_fallback = False
+                self.inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+                self.feed(chunk)
+                return
+            raise FetchError(f"the compressed body is corrupt: {exc}") from None
+
+    def finish(self) -> bytes:
+        if self.inflater is not None:
+            self._keep(self.inflater.flush(self.cap - self.size + 1))
+        return b"".join(self.parts)

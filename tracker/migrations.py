@@ -1,0 +1,93 @@
+"""The schema's history, one sqlite-utils migration a step. Never edit a step
+that has shipped; add a new one.
+
+Statements run one by one (not `executescript`, which would commit the
+migration's transaction half-way).
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("tracker")
+
+_INITIAL = [
+    # One row per feed ever configured. `config_url` is the URL as written in
+    # the config (the key that ties a row to its [[feeds]] table); `url` is where
+    # it is fetched from now, which a permanent redirect can change.
+    """
+    CREATE TABLE feeds (
+        id INTEGER PRIMARY KEY,
+        config_url TEXT NOT NULL UNIQUE,
+        url TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('official', 'news')),
+        interval_seconds INTEGER NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1,      -- 0: no longer in the config
+        added_at TEXT NOT NULL,
+        title TEXT,                             -- the feed's own <title>
+        etag TEXT,                              -- HTTP validators, sent back verbatim
+        last_modified TEXT,
+        body_hash TEXT,                         -- sha256 of the last body parsed
+        last_attempt TEXT,
+        last_success TEXT,
+        last_status INTEGER,                    -- HTTP status of the last attempt
+        last_error TEXT,                        -- short, human; NULL when healthy
+        last_warning TEXT,                      -- e.g. XML read leniently
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        failing_since TEXT,
+        last_not_modified INTEGER NOT NULL DEFAULT 0,
+        last_bytes INTEGER,
+        last_duration_ms INTEGER,
+        last_new_items INTEGER,
+        next_due TEXT,
+        due_reason TEXT,
+        gone_at TEXT,                           -- set by 410 Gone: no more polling
+        redirected_from TEXT                    -- previous URL after a permanent redirect
+    )
+    """,
+    # One row per story. Times are ISO 8601 in UTC.
+    """
+    CREATE TABLE items (
+        id INTEGER PRIMARY KEY,
+        feed_id INTEGER NOT NULL REFERENCES feeds(id),  -- the feed it was first seen in
+        guid TEXT,
+        url TEXT,                    -- the link as published (http/https only)
+        canonical_url TEXT,
+        title TEXT NOT NULL,
+        summary TEXT NOT NULL,       -- plain text
+        author TEXT,
+        published TEXT,
+        updated TEXT,
+        first_seen TEXT NOT NULL,
+        content_hash TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX items_first_seen ON items(first_seen)",
+    "CREATE INDEX items_feed ON items(feed_id)",
+    # Every identity an item can be recognised by (see tracker.normalise).
+    """
+    CREATE TABLE item_keys (
+        key TEXT PRIMARY KEY,
+        item_id INTEGER NOT NULL REFERENCES items(id)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX item_keys_item ON item_keys(item_id)",
+    # Every feed an item was seen in: one story in two feeds is one item, seen twice.
+    """
+    CREATE TABLE item_feeds (
+        item_id INTEGER NOT NULL REFERENCES items(id),
+        feed_id INTEGER NOT NULL REFERENCES feeds(id),
+        first_seen TEXT NOT NULL,
+        PRIMARY KEY (item_id, feed_id)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX item_feeds_feed ON item_feeds(feed_id)",
+]
+
+
+@migrations(name="0001_initial")
+def initial(db: Database) -> None:
+    for statement in _INITIAL:
+        db.execute(statement)

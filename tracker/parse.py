@@ -1,0 +1,91 @@
+"""Turn the bytes of a feed document into entries. Pure: no I/O, no clock.
+
+feedparser is handed a stream, never bytes or a URL: given bytes that look
+like a path or a URL it would open them itself.
+"""
+
+from __future__ import annotations
+
+import calendar
+import io
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import feedparser
+
+from tracker.errors import ParseError
+from tracker.models import ParsedEntry, ParsedFeed
+
+MAX_TTL_SECONDS = 7 * 24 * 3600
+
+
+def _when(parsed: Any) -> datetime | None:
+    """feedparser's UTC struct_time to an aware datetime; None when absent or absurd."""
+    if not isinstance(parsed, time.struct_time):
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _ttl_seconds(feed: Any) -> int | None:
+    """The RSS `<ttl>` (minutes) as seconds, when it is a sane number."""
+    raw = feed.get("ttl")
+    if isinstance(raw, str) and raw.strip().isdigit():
+        minutes = int(raw.strip())
+        if 0 < minutes * 60 <= MAX_TTL_SECONDS:
+            return minutes * 60
+    return None
+
+
+def _entry(raw: Any) -> ParsedEntry:
+    title = _text(raw.get("title"))
+    title_type = (raw.get("title_detail") or {}).get("type", "text/plain")
+    summary = _text(raw.get("summary"))
+    if summary is None:
+        contents = raw.get("content") or []
+        summary = next((_text(c.get("value")) for c in contents if _text(c.get("value"))), None)
+    return ParsedEntry(
+        guid=_text(raw.get("id")),
+        link=_text(raw.get("link")),
+        title=title,
+        title_is_html=title_type in ("text/html", "application/xhtml+xml"),
+        summary=summary,
+        author=_text(raw.get("author")),
+        published=_when(raw.get("published_parsed")),
+        updated=_when(raw.get("updated_parsed")),
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text[:200]
+
+
+def parse_feed(content: bytes, headers: dict[str, str] | None = None) -> ParsedFeed:
+    """Parse a feed document; raise ParseError when it holds no readable feed.
+
+    A document whose XML is broken but from which feedparser's lenient parser
+    still recovers entries is accepted, with a warning naming the XML problem.
+    """
+    try:
+        result = feedparser.parse(io.BytesIO(content), response_headers=headers or {},
+                                  sanitize_html=True, resolve_relative_uris=True)
+    except Exception as exc:  # feedparser raises odd errors on odd encodings
+        raise ParseError(f"the feed parser failed on this document: {_describe(exc)}") from None
+    entries = tuple(_entry(raw) for raw in result.get("entries", []))
+    problem = _describe(result["bozo_exception"]) if result.get("bozo") else None
+    if not entries and not result.get("version"):
+        if problem:
+            raise ParseError(f"not a readable feed: {problem}")
+        raise ParseError("not a feed: no RSS, Atom or RDF document found (is this a web page?)")
+    feed = result.get("feed", {})
+    warning = f"read leniently: {problem}" if problem else None
+    return ParsedFeed(title=_text(feed.get("title")), entries=entries, warning=warning,
+                      ttl_seconds=_ttl_seconds(feed))

@@ -1,0 +1,190 @@
+"""Joins the pipeline: fetch → parse → normalise → store, for every due feed.
+
+The service is handed its config, store, fetcher and clock, so tests can run
+the real pipeline against a local server with a fixed `now`. Fetching and
+parsing run in worker threads; every database write happens on the calling
+thread, one short transaction per feed, never across network I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+from tracker import schedule
+from tracker.config import Config
+from tracker.errors import FetchError, HTTPStatusError, ParseError
+from tracker.fetch import Fetcher
+from tracker.models import FeedState, FetchResult, Item, ParsedFeed
+from tracker.normalise import normalise_feed
+from tracker.parse import parse_feed
+from tracker.store import Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class FeedOutcome:
+    """What happened to one feed in one poll, before it is written down."""
+
+    feed: FeedState
+    fetched: FetchResult | None = None
+    parsed: ParsedFeed | None = None
+    items: tuple[Item, ...] = ()
+    body_hash: str | None = None
+    unchanged_body: bool = False
+    error: str | None = None
+    status: int | None = None
+    retry_after: float | None = None
+    duration_ms: int | None = None
+
+
+@dataclass
+class PollSummary:
+    """The result of one pass, for the CLI and the daemon's log line."""
+
+    feeds_polled: int = 0
+    feeds_ok: int = 0
+    feeds_not_modified: int = 0
+    feeds_failed: int = 0
+    new_items: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        return (f"polled {self.feeds_polled} feeds: {self.feeds_ok} ok "
+                f"({self.feeds_not_modified} unchanged), {self.feeds_failed} failed; "
+                f"{self.new_items} new items in {self.seconds:.1f}s")
+
+
+class HostLimiter:
+    """At most `per_host` fetches at once to any one host: twenty GOV.UK feeds
+    never hit gov.uk twenty at a time."""
+
+    def __init__(self, per_host: int) -> None:
+        self.per_host = per_host
+        self._lock = threading.Lock()
+        self._semaphores: dict[str, threading.BoundedSemaphore] = {}
+
+    def __call__(self, url: str) -> threading.BoundedSemaphore:
+        host = (urlsplit(url).hostname or "").lower()
+        with self._lock:
+            if host not in self._semaphores:
+                self._semaphores[host] = threading.BoundedSemaphore(self.per_host)
+            return self._semaphores[host]
+
+
+class TrackerService:
+    """The application: poll feeds and report on them."""
+
+    def __init__(self, config: Config, store: Store, fetcher: Fetcher,
+                 clock: Clock = utc_now) -> None:
+        self.config = config
+        self.store = store
+        self.fetcher = fetcher
+        self.clock = clock
+        self.limiter = HostLimiter(config.fetch.per_host)
+
+    def sync(self) -> None:
+        """Bring the database's list of feeds in line with the config."""
+        self.store.sync_feeds(self.config.feeds, self.clock())
+
+    def due_feeds(self, all_feeds: bool = False) -> list[FeedState]:
+        now = self.clock()
+        return [feed for feed in self.store.feeds()
+                if feed.gone_at is None and (all_feeds or schedule.is_due(feed.next_due, now))]
+
+    def poll(self, all_feeds: bool = False) -> PollSummary:
+        """Fetch every due feed (every feed with `all_feeds`) and store what is new.
+
+        One feed's failure, whatever it is, is recorded on that feed and never
+        stops the others.
+        """
+        started = time.monotonic()
+        self.sync()
+        feeds = self.due_feeds(all_feeds)
+        summary = PollSummary(feeds_polled=len(feeds))
+        workers = max(1, min(self.config.fetch.concurrency, len(feeds)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
+            futures = [pool.submit(self._fetch_and_parse, feed) for feed in feeds]
+            for future in as_completed(futures):
+                self._record(future.result(), summary)
+        summary.seconds = time.monotonic() - started
+        return summary
+
+    def _fetch_and_parse(self, feed: FeedState) -> FeedOutcome:
+        """Network and CPU work for one feed; runs in a worker thread, writes nothing."""
+        started = time.monotonic()
+        try:
+            with self.limiter(feed.url):
+                fetched = self.fetcher.fetch(feed.url, feed.etag, feed.last_modified)
+            if fetched.content is None:
+                return FeedOutcome(feed, fetched=fetched)
+            body_hash = hashlib.sha256(fetched.content).hexdigest()
+            if body_hash == feed.body_hash:
+                return FeedOutcome(feed, fetched=fetched, body_hash=body_hash,
+                                   unchanged_body=True)
+            parsed = parse_feed(fetched.content, fetched.headers)
+            items = tuple(normalise_feed(parsed, str(feed.id)))
+            return FeedOutcome(feed, fetched=fetched, parsed=parsed, items=items,
+                               body_hash=body_hash)
+        except HTTPStatusError as exc:
+            return FeedOutcome(feed, error=str(exc), status=exc.status,
+                               retry_after=exc.retry_after, duration_ms=_ms_since(started))
+        except (FetchError, ParseError) as exc:
+            return FeedOutcome(feed, error=str(exc), duration_ms=_ms_since(started))
+        except Exception as exc:  # a bug must not stop the other feeds
+            log.exception("unexpected error polling %s", feed.url)
+            return FeedOutcome(feed, error=f"internal error: {type(exc).__name__}: {exc}",
+                               duration_ms=_ms_since(started))
+
+    def _record(self, outcome: FeedOutcome, summary: PollSummary) -> None:
+        feed = outcome.feed
+        now = self.clock()
+        fetched = outcome.fetched
+        if outcome.error is not None or fetched is None:
+            error = outcome.error or "no response"
+            gone = outcome.status == 410
+            failures = feed.consecutive_failures + 1
+            due = schedule.after_failure(feed.config_url, now, feed.interval_seconds, failures,
+                                         outcome.retry_after)
+            reason = "feed is gone (HTTP 410); remove it from the config" if gone else due.reason
+            self.store.record_failure(feed.id, now, error, outcome.status, due.at, reason,
+                                      gone=gone, duration_ms=outcome.duration_ms)
+            summary.feeds_failed += 1
+            summary.failures.append((feed.name, error))
+            log.warning("feed %s failed: %s", feed.name, error)
+            return
+        hint = schedule.cache_hint_seconds(fetched.headers, now)
+        ttl = outcome.parsed.ttl_seconds if outcome.parsed else None
+        due = schedule.after_success(feed.config_url, now, feed.interval_seconds, ttl, hint)
+        new = self.store.record_success(
+            feed.id, now, status=fetched.status, etag=fetched.etag,
+            last_modified=fetched.last_modified, body_hash=outcome.body_hash,
+            bytes_received=fetched.bytes_received,
+            duration_ms=int(fetched.elapsed_seconds * 1000),
+            not_modified=fetched.not_modified or outcome.unchanged_body,
+            next_due=due.at, due_reason=due.reason, items=outcome.items,
+            title=outcome.parsed.title if outcome.parsed else None,
+            warning=outcome.parsed.warning if outcome.parsed else feed.last_warning,
+        )
+        summary.feeds_ok += 1
+        summary.feeds_not_modified += int(fetched.not_modified or outcome.unchanged_body)
+        summary.new_items += new
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

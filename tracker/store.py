@@ -1,0 +1,271 @@
+"""SQLite storage: the only module that speaks SQL.
+
+Concurrency rules (see the measured facts in the design notes): WAL mode, a busy
+timeout, and every write transaction opened with `BEGIN IMMEDIATE`, because a
+deferred transaction that reads and then writes fails at once with "database
+is locked" when another writer is active. No transaction is ever held across
+network I/O: the service fetches and parses first, then writes in one short
+transaction per feed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from tracker.migrations import migrations
+from tracker.models import FeedConfig, FeedState, Item, StoredItem
+
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
+def to_text(when: datetime | None) -> str | None:
+    """Aware datetime to the stored form: ISO 8601 in UTC, second precision."""
+    if when is None:
+        return None
+    return when.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def from_text(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+_FEED_TIMES = {"last_attempt", "last_success", "failing_since", "next_due", "gone_at",
+               "newest_item"}
+_FEED_FIELDS = {f.name for f in fields(FeedState)}
+
+
+def _feed_state(row: sqlite3.Row) -> FeedState:
+    values: dict[str, Any] = {}
+    for key in row.keys():
+        if key not in _FEED_FIELDS:
+            continue
+        value = row[key]
+        if key in _FEED_TIMES:
+            value = from_text(value)
+        elif key in ("active", "last_not_modified"):
+            value = bool(value)
+        values[key] = value
+    return FeedState(**values)
+
+
+class Store:
+    """A tracker database file. Open with `Store.open(path)`."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+        self.db = Database(conn)
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        """Open (creating if needed) and migrate the database at `path`."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
+                               check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        store = cls(conn, path)
+        if migrations.pending(store.db):
+            with store.write():
+                migrations.apply(store.db)
+        return store
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """A write transaction that takes the write lock up front (BEGIN IMMEDIATE)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    # -- feeds -------------------------------------------------------------
+
+    def sync_feeds(self, configs: Iterable[FeedConfig], now: datetime) -> None:
+        """Make the feeds table agree with the config: add new feeds, update names,
+        kinds and intervals, and mark feeds no longer configured inactive (their
+        items and history are kept)."""
+        configs = list(configs)
+        with self.write():
+            for feed in configs:
+                self.conn.execute(
+                    """
+                    INSERT INTO feeds (config_url, url, name, kind, interval_seconds, active,
+                                       added_at)
+                    VALUES (?, ?, ?, ?, ?, 1, ?)
+                    ON CONFLICT (config_url) DO UPDATE SET
+                        name = excluded.name, kind = excluded.kind,
+                        interval_seconds = excluded.interval_seconds, active = 1
+                    WHERE (name, kind, interval_seconds, active)
+                        IS NOT (excluded.name, excluded.kind, excluded.interval_seconds, 1)
+                    """,
+                    (feed.url, feed.url, feed.name, feed.kind.value, feed.interval_seconds,
+                     to_text(now)),
+                )
+            urls = [feed.url for feed in configs]
+            marks = ",".join("?" * len(urls))
+            self.conn.execute(
+                f"UPDATE feeds SET active = 0 WHERE active = 1 AND config_url NOT IN ({marks})",
+                urls,
+            )
+
+    def feeds(self, active_only: bool = True) -> list[FeedState]:
+        """Feeds with their health, item count and newest item, in config order."""
+        where = "WHERE f.active = 1" if active_only else ""
+        rows = self.conn.execute(
+            f"""
+            SELECT f.*,
+                   (SELECT count(*) FROM item_feeds x WHERE x.feed_id = f.id) AS item_count,
+                   (SELECT max(coalesce(i.published, i.first_seen)) FROM items i
+                     JOIN item_feeds x ON x.item_id = i.id WHERE x.feed_id = f.id)
+                     AS newest_item
+            FROM feeds f {where} ORDER BY f.id
+            """
+        ).fetchall()
+        return [_feed_state(row) for row in rows]
+
+    def feed(self, feed_id: int) -> FeedState:
+        row = self.conn.execute("SELECT * FROM feeds WHERE id = ?", (feed_id,)).fetchone()
+        if row is None:
+            raise KeyError(feed_id)
+        return _feed_state(row)
+
+    def record_failure(self, feed_id: int, now: datetime, error: str, status: int | None,
+                       next_due: datetime, due_reason: str, gone: bool = False,
+                       duration_ms: int | None = None) -> None:
+        """A failed attempt: the error, one more in the streak, when to try next."""
+        with self.write():
+            self.conn.execute(
+                """
+                UPDATE feeds SET last_attempt = ?, last_status = ?, last_error = ?,
+                    consecutive_failures = consecutive_failures + 1,
+                    failing_since = coalesce(failing_since, ?),
+                    last_not_modified = 0, last_bytes = NULL, last_duration_ms = ?,
+                    last_new_items = 0, next_due = ?, due_reason = ?,
+                    gone_at = CASE WHEN ? THEN coalesce(gone_at, ?) ELSE gone_at END
+                WHERE id = ?
+                """,
+                (to_text(now), status, error, to_text(now), duration_ms, to_text(next_due),
+                 due_reason, gone, to_text(now), feed_id),
+            )
+
+    def record_success(self, feed_id: int, now: datetime, *, status: int,
+                       etag: str | None, last_modified: str | None, body_hash: str | None,
+                       bytes_received: int, duration_ms: int, not_modified: bool,
+                       next_due: datetime, due_reason: str, items: Iterable[Item] = (),
+                       title: str | None = None, warning: str | None = None,
+                       new_url: str | None = None) -> int:
+        """A good fetch: store new items and the feed's health in one transaction.
+
+        Returns how many items were new. Items already known (by any of their
+        keys) are only remembered as also seen in this feed.
+        """
+        with self.write():
+            new = sum(self._store_item(feed_id, item, now) for item in items)
+            self.conn.execute(
+                """
+                UPDATE feeds SET last_attempt = ?, last_success = ?, last_status = ?,
+                    last_error = NULL, last_warning = ?, consecutive_failures = 0,
+                    failing_since = NULL, last_not_modified = ?, last_bytes = ?,
+                    last_duration_ms = ?, last_new_items = ?, next_due = ?, due_reason = ?,
+                    etag = ?, last_modified = ?, body_hash = coalesce(?, body_hash),
+                    title = coalesce(?, title),
+                    redirected_from = CASE WHEN ? IS NOT NULL THEN url ELSE redirected_from END,
+                    url = coalesce(?, url)
+                WHERE id = ?
+                """,
+                (to_text(now), to_text(now), status, warning, not_modified, bytes_received,
+                 duration_ms, new, to_text(next_due), due_reason, etag, last_modified,
+                 body_hash, title, new_url, new_url, feed_id),
+            )
+        return new
+
+    def _store_item(self, feed_id: int, item: Item, now: datetime) -> bool:
+        """Insert `item` unless one of its keys is known; True when it was new."""
+        marks = ",".join("?" * len(item.keys))
+        known = {
+            row["key"]: row["item_id"]
+            for row in self.conn.execute(
+                f"SELECT key, item_id FROM item_keys WHERE key IN ({marks})", item.keys
+            )
+        }
+        item_id = next((known[key] for key in item.keys if key in known), None)
+        is_new = item_id is None
+        if item_id is None:
+            cursor = self.conn.execute(
+                """
+                INSERT INTO items (feed_id, guid, url, canonical_url, title, summary, author,
+                                   published, updated, first_seen, content_hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                (feed_id, item.guid, item.url, item.canonical_url, item.title, item.summary,
+                 item.author, to_text(item.published), to_text(item.updated), to_text(now),
+                 item.content_hash),
+            )
+            item_id = cursor.lastrowid
+        for key in item.keys:
+            if key not in known:
+                self.conn.execute("INSERT OR IGNORE INTO item_keys (key, item_id) VALUES (?, ?)",
+                                  (key, item_id))
+        self.conn.execute(
+            "INSERT OR IGNORE INTO item_feeds (item_id, feed_id, first_seen) VALUES (?, ?, ?)",
+            (item_id, feed_id, to_text(now)),
+        )
+        return is_new
+
+    # -- reading -----------------------------------------------------------
+
+    def totals(self) -> dict[str, int]:
+        row = self.conn.execute(
+            """
+            SELECT (SELECT count(*) FROM items) AS items,
+                   (SELECT count(*) FROM feeds WHERE active = 1) AS feeds,
+                   (SELECT count(*) FROM feeds WHERE active = 1 AND last_error IS NOT NULL)
+                       AS failing
+            """
+        ).fetchone()
+        return dict(row)
+
+    def items(self, since: datetime | None = None) -> Iterator[StoredItem]:
+        """Every item in the order it was first seen, with the feeds it was seen in."""
+        rows = self.conn.execute(
+            """
+            SELECT i.*, f.name AS feed_name, f.kind AS feed_kind,
+                   (SELECT group_concat(g.name, char(31)) FROM item_feeds x
+                      JOIN feeds g ON g.id = x.feed_id WHERE x.item_id = i.id) AS seen_in
+            FROM items i JOIN feeds f ON f.id = i.feed_id
+            WHERE ? IS NULL OR i.first_seen >= ?
+            ORDER BY i.id
+            """,
+            (to_text(since), to_text(since)),
+        )
+        for row in rows:
+            yield StoredItem(
+                id=row["id"], feed_id=row["feed_id"], feed_name=row["feed_name"],
+                feed_kind=row["feed_kind"], url=row["url"], title=row["title"],
+                summary=row["summary"], published=row["published"], updated=row["updated"],
+                first_seen=row["first_seen"],
+                seen_in=tuple((row["seen_in"] or "").split("\x1f")) if row["seen_in"] else (),
+            )
