@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
+from typing import Any, TextIO
 
 import click
 from rich.console import Console
@@ -27,6 +28,7 @@ from tracker import __version__
 from tracker.config import Config, load_config
 from tracker.errors import ConfigError
 from tracker.fetch import Fetcher
+from tracker.models import FeedState
 from tracker.report import ago, feed_problem, item_record, status_report
 from tracker.service import TrackerService, utc_now
 from tracker.store import Store
@@ -148,7 +150,7 @@ def status(app: App, as_json: bool) -> None:
         sys.exit(EXIT_NEEDS_ATTENTION)
 
 
-def _print_status_table(feeds: list, report: dict, now: datetime) -> None:
+def _print_status_table(feeds: list[FeedState], report: dict[str, Any], now: datetime) -> None:
     console = Console(width=None if sys.stdout.isatty() else 80, highlight=False)
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     table.add_column("Feed", overflow="fold", ratio=3)
@@ -190,7 +192,7 @@ def _print_status_table(feeds: list, report: dict, now: datetime) -> None:
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
               help="Write to this file instead of standard output.")
 @pass_app
-def export(app: App, fmt: str, output: click.utils.LazyFile) -> None:
+def export(app: App, fmt: str, output: TextIO) -> None:
     """Export every stored item, one JSON object per line."""
     for item in app.store.items():
         output.write(json.dumps(item_record(item), ensure_ascii=False) + "\n")

@@ -18,12 +18,13 @@ import socket
 import time
 import zlib
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpcore
 import httpx
+from httpcore._backends.sync import SyncStream
 
 from tracker import __version__
 from tracker.addresses import resolve
@@ -39,6 +40,7 @@ from tracker.models import FetchResult
 
 MAX_REDIRECTS = 5
 PERMANENT_REDIRECTS = {301, 308}
+REDIRECTS = {301, 302, 303, 307, 308}
 ACCEPT = (
     "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
@@ -111,14 +113,14 @@ class _GuardedBackend(httpcore.SyncBackend):
                 sock.settimeout(_remaining(timeout))
                 sock.connect((address, port))
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except socket.timeout as exc:
+            except TimeoutError as exc:
                 sock.close()
                 raise httpcore.ConnectTimeout(f"connecting to {host} timed out") from exc
             except OSError as exc:
                 sock.close()
                 last_error = exc
                 continue
-            return _DeadlineStream(httpcore._backends.sync.SyncStream(sock))
+            return _DeadlineStream(SyncStream(sock))
         raise httpcore.ConnectError(f"cannot connect to {host}:{port}: {last_error}")
 
 
@@ -146,7 +148,7 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return max(0.0, (when - now).total_seconds())
 
 
@@ -217,7 +219,7 @@ class Fetcher:
             if scheme not in ("http", "https"):
                 raise FetchError(f"refused to follow a redirect to a non-HTTP URL: {current}")
             with self.client.stream("GET", current, headers=headers) as response:
-                if response.is_redirect:
+                if response.status_code in REDIRECTS:
                     downloaded += response.num_bytes_downloaded
                     location = response.headers.get("Location", "")
                     if not location:
@@ -233,7 +235,7 @@ class Fetcher:
                         f"the server answered {_describe_status(response.status_code)}",
                         response.status_code,
                         parse_retry_after(response.headers.get("Retry-After"),
-                                          datetime.now(timezone.utc)),
+                                          datetime.now(UTC)),
                     )
                 if response.status_code not in (200, 203, 304):
                     raise HTTPStatusError(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 
-class FeedKind(str, enum.Enum):
+class FeedKind(enum.StrEnum):
     """Who speaks: a government or alliance itself, or the press reporting on it."""
 
     OFFICIAL = "official"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import calendar
 import io
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
@@ -25,7 +25,7 @@ def _when(parsed: Any) -> datetime | None:
     if not isinstance(parsed, time.struct_time):
         return None
     try:
-        return datetime.fromtimestamp(calendar.timegm(parsed), tz=timezone.utc)
+        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
     except (OverflowError, ValueError, OSError):
         return None
 
@@ -58,8 +58,10 @@ def _entry(raw: Any) -> ParsedEntry:
         title_is_html=title_type in ("text/html", "application/xhtml+xml"),
         summary=summary,
         author=_text(raw.get("author")),
-        published=_when(raw.get("published_parsed")),
-        updated=_when(raw.get("updated_parsed")),
+        # dict.get: feedparser's own get() maps a missing updated_parsed to
+        # published_parsed (with a deprecation warning); we want them apart.
+        published=_when(dict.get(raw, "published_parsed")),
+        updated=_when(dict.get(raw, "updated_parsed")),
     )
 
 

@@ -10,7 +10,7 @@ import email.utils
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 MAX_BACKOFF_SECONDS = 24 * 3600
 MAX_HINT_SECONDS = 24 * 3600
@@ -50,7 +50,7 @@ def cache_hint_seconds(headers: dict[str, str], now: datetime) -> int | None:
         except (TypeError, ValueError):
             return None
         if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
+            when = when.replace(tzinfo=UTC)
         return max(0, int((when - now).total_seconds()))
     return None
 

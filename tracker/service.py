@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from tracker import schedule
@@ -33,7 +33,7 @@ Clock = Callable[[], datetime]
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class FeedOutcome:
     status: int | None = None
     retry_after: float | None = None
     duration_ms: int | None = None
+    bytes_received: int | None = None
 
 
 @dataclass
@@ -128,6 +129,7 @@ class TrackerService:
     def _fetch_and_parse(self, feed: FeedState) -> FeedOutcome:
         """Network and CPU work for one feed; runs in a worker thread, writes nothing."""
         started = time.monotonic()
+        fetched: FetchResult | None = None
         try:
             with self.limiter(feed.url):
                 fetched = self.fetcher.fetch(feed.url, feed.etag, feed.last_modified)
@@ -142,14 +144,17 @@ class TrackerService:
             return FeedOutcome(feed, fetched=fetched, parsed=parsed, items=items,
                                body_hash=body_hash)
         except HTTPStatusError as exc:
-            return FeedOutcome(feed, error=str(exc), status=exc.status,
-                               retry_after=exc.retry_after, duration_ms=_ms_since(started))
+            error, status, retry_after = str(exc), exc.status, exc.retry_after
         except (FetchError, ParseError) as exc:
-            return FeedOutcome(feed, error=str(exc), duration_ms=_ms_since(started))
+            error, status, retry_after = str(exc), None, None
         except Exception as exc:  # a bug must not stop the other feeds
             log.exception("unexpected error polling %s", feed.url)
-            return FeedOutcome(feed, error=f"internal error: {type(exc).__name__}: {exc}",
-                               duration_ms=_ms_since(started))
+            error, status, retry_after = f"internal error: {type(exc).__name__}: {exc}", None, None
+        if fetched is not None:  # fetched fine, but the body is not a readable feed
+            status = fetched.status
+        return FeedOutcome(feed, error=error, status=status, retry_after=retry_after,
+                           duration_ms=_ms_since(started),
+                           bytes_received=fetched.bytes_received if fetched else None)
 
     def _record(self, outcome: FeedOutcome, summary: PollSummary) -> None:
         feed = outcome.feed
@@ -163,7 +168,8 @@ class TrackerService:
                                          outcome.retry_after)
             reason = "feed is gone (HTTP 410); remove it from the config" if gone else due.reason
             self.store.record_failure(feed.id, now, error, outcome.status, due.at, reason,
-                                      gone=gone, duration_ms=outcome.duration_ms)
+                                      gone=gone, duration_ms=outcome.duration_ms,
+                                      bytes_received=outcome.bytes_received)
             summary.feeds_failed += 1
             summary.failures.append((feed.name, error))
             log.warning("feed %s failed: %s", feed.name, error)

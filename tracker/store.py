@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ def to_text(when: datetime | None) -> str | None:
     """Aware datetime to the stored form: ISO 8601 in UTC, second precision."""
     if when is None:
         return None
-    return when.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return when.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def from_text(text: str | None) -> datetime | None:
@@ -44,7 +44,7 @@ _FEED_FIELDS = {f.name for f in fields(FeedState)}
 
 def _feed_state(row: sqlite3.Row) -> FeedState:
     values: dict[str, Any] = {}
-    for key in row.keys():
+    for key in row.keys():  # noqa: SIM118 (iterating a Row yields values)
         if key not in _FEED_FIELDS:
             continue
         value = row[key]
@@ -154,7 +154,8 @@ class Store:
 
     def record_failure(self, feed_id: int, now: datetime, error: str, status: int | None,
                        next_due: datetime, due_reason: str, gone: bool = False,
-                       duration_ms: int | None = None) -> None:
+                       duration_ms: int | None = None,
+                       bytes_received: int | None = None) -> None:
         """A failed attempt: the error, one more in the streak, when to try next."""
         with self.write():
             self.conn.execute(
@@ -162,12 +163,13 @@ class Store:
                 UPDATE feeds SET last_attempt = ?, last_status = ?, last_error = ?,
                     consecutive_failures = consecutive_failures + 1,
                     failing_since = coalesce(failing_since, ?),
-                    last_not_modified = 0, last_bytes = NULL, last_duration_ms = ?,
+                    last_not_modified = 0, last_bytes = ?, last_duration_ms = ?,
                     last_new_items = 0, next_due = ?, due_reason = ?,
                     gone_at = CASE WHEN ? THEN coalesce(gone_at, ?) ELSE gone_at END
                 WHERE id = ?
                 """,
-                (to_text(now), status, error, to_text(now), duration_ms, to_text(next_due),
+                (to_text(now), status, error, to_text(now), bytes_received, duration_ms,
+                 to_text(next_due),
                  due_reason, gone, to_text(now), feed_id),
             )
 
