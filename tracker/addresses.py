@@ -32,7 +32,8 @@ def forbidden_reason(address: IPAddress) -> str | None:
     return next((name for flagged, name in checks if flagged), None)
 
 
-def resolve(host: str, port: int, allow_private: bool) -> list[tuple[int, str]]:
+def resolve(host: str, port: int, allow_private: bool,
+            exempt: frozenset[str] = frozenset()) -> list[tuple[int, str]]:
     """Resolve `host` and return (family, address) pairs safe to connect to.
 
     Every address the name resolves to is checked, not only the first: a name
@@ -47,7 +48,7 @@ def resolve(host: str, port: int, allow_private: bool) -> list[tuple[int, str]]:
     for family, _type, _proto, _canon, sockaddr in infos:
         text = str(sockaddr[0]).split("%", 1)[0]
         address = ipaddress.ip_address(text)
-        reason = None if allow_private else forbidden_reason(address)
+        reason = None if allow_private or text in exempt else forbidden_reason(address)
         if reason:
             raise BlockedAddressError(
                 f"refused to connect to {host} ({address}): it is a {reason} address; "

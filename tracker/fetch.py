@@ -91,8 +91,9 @@ class _GuardedBackend(httpcore.SyncBackend):
     name back to the OS) closes the DNS-rebinding gap between check and use.
     """
 
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(self, allow_private: bool, exempt: frozenset[str] = frozenset()) -> None:
         self.allow_private = allow_private
+        self.exempt = exempt
 
     def connect_tcp(
         self,
@@ -103,7 +104,7 @@ class _GuardedBackend(httpcore.SyncBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         try:
-            addresses = resolve(host, port, self.allow_private)
+            addresses = resolve(host, port, self.allow_private, self.exempt)
         except OSError as exc:
             raise httpcore.ConnectError(str(exc)) from None
         last_error: Exception | None = None
@@ -124,14 +125,15 @@ class _GuardedBackend(httpcore.SyncBackend):
         raise httpcore.ConnectError(f"cannot connect to {host}:{port}: {last_error}")
 
 
-def _guarded_transport(allow_private: bool, limits: httpx.Limits) -> httpx.HTTPTransport:
+def _guarded_transport(allow_private: bool, exempt: frozenset[str],
+                       limits: httpx.Limits) -> httpx.HTTPTransport:
     transport = httpx.HTTPTransport(trust_env=False, limits=limits)
     transport._pool = httpcore.ConnectionPool(
         ssl_context=httpx.create_ssl_context(trust_env=False),
         max_connections=limits.max_connections,
         max_keepalive_connections=limits.max_keepalive_connections,
         keepalive_expiry=limits.keepalive_expiry,
-        network_backend=_GuardedBackend(allow_private),
+        network_backend=_GuardedBackend(allow_private, exempt),
     )
     return transport
 
@@ -163,12 +165,15 @@ def _describe_status(status: int) -> str:
 class Fetcher:
     """One HTTP client shared by all fetches (connection reuse), safe across threads."""
 
-    def __init__(self, settings: FetchSettings, allow_private: bool) -> None:
+    def __init__(self, settings: FetchSettings, allow_private: bool,
+                 exempt_addresses: frozenset[str] = frozenset()) -> None:
+        """`exempt_addresses`: private addresses allowed even when private networks
+        are not (a local mirror), without opening every private address."""
         self.settings = settings
         limits = httpx.Limits(max_connections=max(settings.concurrency * 2, 10),
                               max_keepalive_connections=settings.concurrency)
         self.client = httpx.Client(
-            transport=_guarded_transport(allow_private, limits),
+            transport=_guarded_transport(allow_private, exempt_addresses, limits),
             timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
             headers={"User-Agent": settings.user_agent.format(version=__version__),
                      "Accept": ACCEPT},

@@ -84,6 +84,10 @@ def parse_feed(content: bytes, headers: dict[str, str] | None = None) -> ParsedF
     entries = tuple(_entry(raw) for raw in result.get("entries", []))
     problem = _describe(result["bozo_exception"]) if result.get("bozo") else None
     if not entries and not result.get("version"):
+        if isinstance(result.get("bozo_exception"), feedparser.NonXMLContentType):
+            kind = (headers or {}).get("content-type", "").split(";")[0] or "non-XML"
+            raise ParseError(f"not a feed: the server sent {kind}, not RSS or Atom "
+                             "(a web page? use the feed link it advertises)")
         if problem:
             raise ParseError(f"not a readable feed: {problem}")
         raise ParseError("not a feed: no RSS, Atom or RDF document found (is this a web page?)")

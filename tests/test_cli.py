@@ -1,0 +1,153 @@
+"""The CLI end to end against a local feed server."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from datetime import datetime, timedelta
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import REPO
+from tests.feedserver import Document, FeedServer
+from tests.test_fetch import drip
+from tracker.cli import main
+
+
+def rss(*titles: str, base: str = "https://example.org/") -> bytes:
+    items = "".join(
+        f"<item><title>{t}</title><link>{base}{n}</link>"
+        f"<pubDate>Mon, 17 Nov 2025 09:{n:02d}:00 GMT</pubDate>"
+        f"<description>About {t}</description></item>"
+        for n, t in enumerate(titles)
+    )
+    return f'<rss version="2.0"><channel><title>F</title>{items}</channel></rss>'.encode()
+
+
+def all_commands() -> list[str]:
+    names = []
+    for name, command in main.commands.items():
+        names.append(name)
+        if isinstance(command, click.Group):
+            names.extend(f"{name} {sub}" for sub in command.commands)
+    return names
+
+
+def test_every_command_has_help_and_is_in_the_readme() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for name in all_commands():
+        result = CliRunner().invoke(main, [*name.split(), "--help"])
+        assert result.exit_code == 0, name
+        summary = result.output.split("\n\n")[1].strip()
+        assert len(summary) > 20, f"{name} needs real --help text"
+        assert f"tracker {name}" in readme, f"README does not document `tracker {name}`"
+
+
+def test_poll_summary_status_and_export(feed_server: FeedServer, cli_factory) -> None:  # type: ignore[no-untyped-def]
+    good = feed_server.add("/good", Document(rss("UK drone deal", "NATO air policing")))
+    bad = feed_server.add("/bad", Document(b"<html>no feed</html>", content_type="text/html"))
+    cli = cli_factory([{"name": "Good", "url": good, "kind": "official"},
+                       {"name": "Bad", "url": bad}])
+    result = cli("poll")
+    assert result.exit_code == 0
+    assert result.output.startswith("polled 2 feeds: 1 ok (0 unchanged), 1 failed; 2 new items")
+    assert "failed: Bad: not a feed" in result.output
+
+    again = cli("poll")
+    assert again.output.startswith("polled 0 feeds")  # nothing due yet
+
+    status = cli("status", "--json")
+    assert status.exit_code == 0
+    report = json.loads(status.output)
+    good_status, bad_status = report["feeds"]
+    assert good_status["item_count"] == 2 and good_status["kind"] == "official"
+    assert good_status["last_status"] == 200 and good_status["bytes"] > 100
+    assert bad_status["consecutive_failures"] == 1 and "not a feed" in bad_status["last_error"]
+    assert report["totals"] == {"feeds": 2, "failing": 1, "items": 2, "never_polled": 0}
+
+    table = cli("status")
+    lines = table.output.splitlines()
+    assert all(len(line) <= 80 for line in lines), table.output
+    assert any(line.startswith("Good") and "official" in line for line in lines)
+    assert "not a feed" in table.output
+
+    exported = [json.loads(line) for line in cli("export", "--format", "jsonl").output.splitlines()]
+    assert [e["title"] for e in exported] == ["UK drone deal", "NATO air policing"]
+    first = exported[0]
+    assert set(first) >= {"id", "feed", "url", "title", "published", "summary"}
+    assert first["feed"] == "Good" and first["url"] == "https://example.org/0"
+    assert first["published"] == "2025-11-17T09:00:00+00:00"
+    assert first["summary"] == "About UK drone deal"
+
+
+def test_a_hung_feed_does_not_hold_up_the_others(feed_server: FeedServer, cli_factory) -> None:  # type: ignore[no-untyped-def]
+    slow = feed_server.add("/slow", drip)
+    fast = [feed_server.add(f"/f{n}", Document(rss(f"Story {n}", base=f"https://e.org/{n}/")))
+            for n in range(4)]
+    cli = cli_factory([{"name": "Slow", "url": slow}] +
+                      [{"name": f"Fast {n}", "url": u} for n, u in enumerate(fast)],
+                      extra="[fetch]\ntimeout = 2\nconcurrency = 2\nper_host = 2")
+    result = cli("poll")
+    assert "4 ok" in result.output and "1 failed" in result.output
+    assert "failed: Slow: gave up after 2s" in result.output
+    assert "4 new items" in result.output
+
+
+def test_retry_after_and_gone_are_remembered(feed_server: FeedServer, cli_factory) -> None:  # type: ignore[no-untyped-def]
+    busy = feed_server.add("/busy", Document(b"", status=429, etag=False,
+                                             headers={"Retry-After": "3600"}))
+    gone = feed_server.add("/gone", Document(b"", status=410, etag=False))
+    cli = cli_factory([{"name": "Busy", "url": busy}, {"name": "Gone", "url": gone}])
+    before = datetime.now().astimezone()
+    cli("poll")
+    status = cli("status", "--json")
+    assert status.exit_code == 1  # a gone feed needs a person
+    busy_status, gone_status = json.loads(status.output)["feeds"]
+    next_due = datetime.fromisoformat(busy_status["next_due"])
+    assert next_due >= before + timedelta(seconds=3590)
+    assert "Retry-After" in busy_status["due_reason"]
+    assert gone_status["gone"] and "410" in gone_status["problem"]
+
+    cli("poll", "--all")
+    assert len(feed_server.requests_for("/gone")) == 1  # never fetched again
+    assert len(feed_server.requests_for("/busy")) == 2  # --all overrides the wait
+
+
+def test_status_exits_nonzero_when_a_feed_failed_for_over_a_day(
+        feed_server: FeedServer, cli_factory) -> None:  # type: ignore[no-untyped-def]
+    url = feed_server.add("/down", Document(b"", status=500, etag=False))
+    cli = cli_factory([{"name": "Down", "url": url}])
+    cli("poll")
+    assert cli("status").exit_code == 0
+    with sqlite3.connect(cli.db) as conn:
+        conn.execute("UPDATE feeds SET failing_since = '2020-01-01T00:00:00+00:00'")
+    result = cli("status")
+    assert result.exit_code == 1
+    assert "failing for more than a day" in result.output
+    assert "Needs attention: Down" in result.output
+
+
+def test_feeds_removed_from_the_config_leave_status_but_keep_items(
+        feed_server: FeedServer, cli_factory) -> None:  # type: ignore[no-untyped-def]
+    a = feed_server.add("/a", Document(rss("Alpha")))
+    b = feed_server.add("/b", Document(rss("Beta", base="https://b.org/")))
+    cli = cli_factory([{"name": "A", "url": a}, {"name": "B", "url": b}])
+    cli("poll")
+    cli = cli_factory([{"name": "A renamed", "url": a}])
+    report = json.loads(cli("status", "--json").output)
+    assert [f["name"] for f in report["feeds"]] == ["A renamed"]
+    assert report["totals"]["items"] == 2
+
+
+@pytest.mark.parametrize("variable", ["TRACKER_CONFIG", "TRACKER_DB"])
+def test_environment_variables_choose_config_and_database(
+        tmp_path, feed_server: FeedServer, variable: str, cli_factory) -> None:  # type: ignore[no-untyped-def]
+    cli = cli_factory([{"name": "A", "url": feed_server.add("/a", Document(rss("Alpha")))}])
+    env = {"TRACKER_CONFIG": str(cli.config), "TRACKER_DB": str(cli.db)}
+    args = ["--db", str(cli.db)] if variable == "TRACKER_CONFIG" else ["--config", str(cli.config)]
+    result = CliRunner().invoke(main, [*args, "poll"], env={variable: env[variable]})
+    assert result.exit_code == 0 and re.match(r"polled 1 feeds", result.output)
+    assert cli.db.exists()

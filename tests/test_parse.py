@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tracker.errors import ParseError
+from tracker.parse import parse_feed
+
+RSS = b"""<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>MoD news</title><ttl>60</ttl>
+<item><title>UK to mass-produce interceptor drones</title>
+<link>https://www.gov.uk/government/news/interceptors</link>
+<guid isPermaLink="false">urn:gov:1</guid>
+<description>&lt;p&gt;Ukrainian-designed &lt;b&gt;interceptors&lt;/b&gt;&lt;/p&gt;</description>
+<pubDate>Mon, 17 Nov 2025 09:30:00 GMT</pubDate></item>
+</channel></rss>"""
+
+ATOM = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>NATO</title>
+<entry><title type="html">&lt;em&gt;Eastern Sentry&lt;/em&gt; begins</title>
+<link href="/news/1"/><id>tag:nato.int,2025:1</id>
+<updated>2025-09-12T10:00:00Z</updated><content type="html">Air policing</content></entry>
+</feed>"""
+
+
+def test_rss_entry_fields() -> None:
+    parsed = parse_feed(RSS)
+    assert parsed.title == "MoD news" and parsed.warning is None
+    assert parsed.ttl_seconds == 3600
+    (entry,) = parsed.entries
+    assert entry.guid == "urn:gov:1"
+    assert entry.link == "https://www.gov.uk/government/news/interceptors"
+    assert entry.published == datetime(2025, 11, 17, 9, 30, tzinfo=UTC)
+    assert entry.updated is None
+    assert "interceptors" in (entry.summary or "")
+
+
+def test_atom_relative_links_resolve_against_the_response_location() -> None:
+    parsed = parse_feed(ATOM, {"content-location": "https://www.nato.int/feed.xml"})
+    (entry,) = parsed.entries
+    assert entry.link == "https://www.nato.int/news/1"
+    assert entry.title_is_html and entry.summary == "Air policing"
+    assert entry.updated == datetime(2025, 9, 12, 10, tzinfo=UTC)
+
+
+def test_broken_xml_with_entries_is_read_leniently_with_a_warning() -> None:
+    broken = RSS.replace(b"</channel></rss>", b"<item><title>Second & third</title></item>")
+    parsed = parse_feed(broken)
+    assert len(parsed.entries) == 2
+    assert parsed.warning is not None and parsed.warning.startswith("read leniently")
+
+
+@pytest.mark.parametrize("document", [
+    b"<html><body><p>Hello</p></body></html>",
+    b'<?xml version="1.0"?><catalog><book id="1"/></catalog>',
+    b"",
+    b"\x00\x01\x02 garbage",
+])
+def test_documents_that_are_not_feeds_raise_a_readable_error(document: bytes) -> None:
+    with pytest.raises(ParseError) as info:
+        parse_feed(document)
+    assert str(info.value).startswith(("not a feed", "not a readable feed"))
+
+
+def test_bytes_that_look_like_a_path_are_not_opened(tmp_path: object) -> None:
+    with pytest.raises(ParseError):
+        parse_feed(b"/etc/passwd")
