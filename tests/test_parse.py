@@ -66,3 +66,31 @@ def test_documents_that_are_not_feeds_raise_a_readable_error(document: bytes) ->
 def test_bytes_that_look_like_a_path_are_not_opened(tmp_path: object) -> None:
     with pytest.raises(ParseError):
         parse_feed(b"/etc/passwd")
+
+
+def entity_bomb(value_bytes: int = 10_000, references: int = 4_000) -> bytes:
+    return (b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY big "' + b"X" * value_bytes +
+            b'"><!ENTITY b2 "&big;&big;&big;">]><rss version="2.0"><channel><title>x</title>'
+            b"<item><title>t</title><description>" + b"&b2;" * references +
+            b"</description></item><br></channel></rss>")
+
+
+def test_entity_expansion_bombs_are_refused_before_parsing() -> None:
+    with pytest.raises(ParseError, match=r"expand to about 120 MB"):
+        parse_feed(entity_bomb())
+
+
+def test_a_few_small_entities_are_fine() -> None:
+    parsed = parse_feed(entity_bomb(value_bytes=10, references=3))
+    assert len(parsed.entries) == 1
+
+
+def test_a_huge_author_is_trimmed_not_fatal_and_fast() -> None:
+    import time
+
+    document = (b'<rss version="2.0"><channel><title>x</title><item><title>t</title><author>' +
+                b"a" * 64_000 + b"</author></item></channel></rss>")
+    started = time.monotonic()
+    (entry,) = parse_feed(document).entries
+    assert time.monotonic() - started < 0.5  # untrimmed, feedparser's regex takes seconds
+    assert entry.author == "a" * 256

@@ -29,6 +29,7 @@ from tracker.config import Config, load_config
 from tracker.errors import ConfigError
 from tracker.fetch import Fetcher
 from tracker.models import FeedState
+from tracker.parsepool import ParserPool
 from tracker.report import ago, feed_problem, item_record, status_report
 from tracker.service import TrackerService, utc_now
 from tracker.store import Store
@@ -83,8 +84,11 @@ class App:
     @contextmanager
     def service(self) -> Iterator[TrackerService]:
         config = self.config  # validated before the database is touched
-        with Fetcher(config.fetch, config.allow_private_networks) as fetcher:
-            yield TrackerService(config, self.store, fetcher)
+        settings = config.fetch
+        with (Fetcher(settings, config.allow_private_networks) as fetcher,
+              ParserPool(settings.parse_workers, settings.parse_timeout,
+                         settings.parse_memory_mb) as parsers):
+            yield TrackerService(config, self.store, fetcher, parser=parsers.parse)
 
     def close(self) -> None:
         if self._store is not None:

@@ -27,7 +27,8 @@ MAX_INTERVAL_SECONDS = 7 * 24 * 3600
 _TOP_KEYS = {"allow_private_networks", "default_interval", "timezone", "fetch", "feeds", "topics"}
 _FEED_KEYS = {"url", "name", "kind", "interval"}
 _TOPIC_KEYS = {"query"}
-_FETCH_KEYS = {"timeout", "connect_timeout", "max_bytes", "concurrency", "per_host", "user_agent"}
+_FETCH_KEYS = {"timeout", "connect_timeout", "max_bytes", "concurrency", "per_host", "user_agent",
+               "parse_timeout", "parse_memory_mb", "parse_workers"}
 
 _DURATION_PART = re.compile(r"(\d+)\s*([smhd])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -42,6 +43,9 @@ class FetchSettings:
     max_bytes: int = 10 * 1024 * 1024
     concurrency: int = 8
     per_host: int = 2
+    parse_timeout: float = 20.0
+    parse_memory_mb: int = 512
+    parse_workers: int = 2
     user_agent: str = (
         "tracker/{version} (defence-policy feed monitor; +https://github.com/tracker-project/tracker)"
     )
@@ -239,14 +243,14 @@ class _Validator:
         self.check_keys(raw, _FETCH_KEYS, "fetch", "fetch")
         defaults = FetchSettings()
         values: dict[str, Any] = {}
-        for key in ("timeout", "connect_timeout"):
+        for key in ("timeout", "connect_timeout", "parse_timeout"):
             if key in raw:
                 value = raw[key]
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                     raise self.fail(f"fetch.{key}", "must be a positive number of seconds",
                                     "fetch", None, key)
                 values[key] = float(value)
-        for key in ("max_bytes", "concurrency", "per_host"):
+        for key in ("max_bytes", "concurrency", "per_host", "parse_memory_mb", "parse_workers"):
             if key in raw:
                 value = raw[key]
                 if isinstance(value, bool) or not isinstance(value, int) or value <= 0:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import io
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,50 @@ from tracker.errors import ParseError
 from tracker.models import ParsedEntry, ParsedFeed
 
 MAX_TTL_SECONDS = 7 * 24 * 3600
+MAX_ENTITY_EXPANSION = 4 * 1024 * 1024
+MAX_AUTHOR_BYTES = 1024
+
+_ENTITY_DECL = re.compile(rb"""<!ENTITY\s+([A-Za-z_][\w.-]*)\s+(?:"([^"]*)"|'([^']*)')""")
+_ENTITY_REF = re.compile(rb"&([A-Za-z_][\w.-]*);")
+# Author-like elements whose text feedparser runs through a quadratic e-mail regex.
+_LONG_AUTHOR = re.compile(
+    rb"(<(?:[\w-]+:)?(?:author|creator|managingEditor|webMaster|name|contributor)\b[^>]{0,200}>)"
+    rb"([^<]{%d,})" % MAX_AUTHOR_BYTES
+)
+
+
+def _entity_expansion(content: bytes) -> int:
+    """Bytes the document's internal entities would expand to, nested ones included.
+
+    feedparser's lenient parser expands internal entities itself; a 40 KB
+    document repeating one large entity can become a 100 MB field.
+    """
+    declared = {m.group(1): m.group(2) if m.group(2) is not None else m.group(3) or b""
+                for m in _ENTITY_DECL.finditer(content)}
+    if not declared:
+        return 0
+    sizes: dict[bytes, int] = {}
+
+    def size(name: bytes, depth: int = 0) -> int:
+        if name not in sizes:
+            if depth > 8:
+                return MAX_ENTITY_EXPANSION + 1
+            value = declared[name]
+            sizes[name] = len(value) + sum(
+                size(ref, depth + 1) for ref in _ENTITY_REF.findall(value) if ref in declared)
+        return sizes[name]
+
+    return sum(size(ref) for ref in _ENTITY_REF.findall(content) if ref in declared)
+
+
+def _defuse(content: bytes) -> bytes:
+    """Refuse entity bombs; shorten absurdly long author fields (kept, just trimmed)."""
+    if b"<!ENTITY" in content:
+        expanded = _entity_expansion(content)
+        if expanded > max(MAX_ENTITY_EXPANSION, 10 * len(content)):
+            raise ParseError(f"refused: the document's entities would expand to about "
+                             f"{expanded / 1e6:.0f} MB (an entity-expansion attack?)")
+    return _LONG_AUTHOR.sub(lambda m: m.group(1) + m.group(2)[:MAX_AUTHOR_BYTES // 4], content)
 
 
 def _when(parsed: Any) -> datetime | None:
@@ -76,9 +121,12 @@ def parse_feed(content: bytes, headers: dict[str, str] | None = None) -> ParsedF
     A document whose XML is broken but from which feedparser's lenient parser
     still recovers entries is accepted, with a warning naming the XML problem.
     """
+    content = _defuse(content)
     try:
         result = feedparser.parse(io.BytesIO(content), response_headers=headers or {},
                                   sanitize_html=True, resolve_relative_uris=True)
+    except MemoryError:
+        raise  # the caller's memory bound, not a property of the document
     except Exception as exc:  # feedparser raises odd errors on odd encodings
         raise ParseError(f"the feed parser failed on this document: {_describe(exc)}") from None
     entries = tuple(_entry(raw) for raw in result.get("entries", []))

@@ -22,14 +22,14 @@ from tracker import schedule
 from tracker.config import Config
 from tracker.errors import FetchError, HTTPStatusError, ParseError
 from tracker.fetch import Fetcher
-from tracker.models import FeedState, FetchResult, Item, ParsedFeed
-from tracker.normalise import normalise_feed
-from tracker.parse import parse_feed
+from tracker.models import FeedState, FetchResult
+from tracker.parsepool import ParseOutput, parse_document
 from tracker.store import Store
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+Parser = Callable[[bytes, dict[str, str], str], ParseOutput]
 
 
 def utc_now() -> datetime:
@@ -42,8 +42,7 @@ class FeedOutcome:
 
     feed: FeedState
     fetched: FetchResult | None = None
-    parsed: ParsedFeed | None = None
-    items: tuple[Item, ...] = ()
+    parsed: ParseOutput | None = None
     body_hash: str | None = None
     unchanged_body: bool = False
     error: str | None = None
@@ -92,11 +91,14 @@ class TrackerService:
     """The application: poll feeds and report on them."""
 
     def __init__(self, config: Config, store: Store, fetcher: Fetcher,
-                 clock: Clock = utc_now) -> None:
+                 clock: Clock = utc_now, parser: Parser = parse_document) -> None:
+        """`parser` is in-process by default; the CLI passes a `ParserPool`'s
+        `parse`, which bounds each document in time and memory."""
         self.config = config
         self.store = store
         self.fetcher = fetcher
         self.clock = clock
+        self.parser = parser
         self.limiter = HostLimiter(config.fetch.per_host)
 
     def sync(self) -> None:
@@ -139,10 +141,8 @@ class TrackerService:
             if body_hash == feed.body_hash:
                 return FeedOutcome(feed, fetched=fetched, body_hash=body_hash,
                                    unchanged_body=True)
-            parsed = parse_feed(fetched.content, fetched.headers)
-            items = tuple(normalise_feed(parsed, str(feed.id)))
-            return FeedOutcome(feed, fetched=fetched, parsed=parsed, items=items,
-                               body_hash=body_hash)
+            parsed = self.parser(fetched.content, fetched.headers, str(feed.id))
+            return FeedOutcome(feed, fetched=fetched, parsed=parsed, body_hash=body_hash)
         except HTTPStatusError as exc:
             error, status, retry_after = str(exc), exc.status, exc.retry_after
         except (FetchError, ParseError) as exc:
@@ -183,7 +183,8 @@ class TrackerService:
             bytes_received=fetched.bytes_received,
             duration_ms=int(fetched.elapsed_seconds * 1000),
             not_modified=fetched.not_modified or outcome.unchanged_body,
-            next_due=due.at, due_reason=due.reason, items=outcome.items,
+            next_due=due.at, due_reason=due.reason,
+            items=outcome.parsed.items if outcome.parsed else (),
             title=outcome.parsed.title if outcome.parsed else None,
             warning=outcome.parsed.warning if outcome.parsed else feed.last_warning,
         )

@@ -1,0 +1,58 @@
+"""Parsing in bounded worker processes: a bad document costs one worker, not the daemon."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tracker.errors import ParseError
+from tracker.parsepool import ParserPool
+
+GOOD = (b'<rss version="2.0"><channel><title>ok</title><item><title>Fine</title>'
+        b"<link>https://e.org/1</link></item></channel></rss>")
+
+
+def deep(levels: int = 100_000) -> bytes:
+    return (b'<rss version="2.0"><channel><title>x</title><item><title>t</title>' +
+            b"<a>" * levels + b"</a>" * levels + b"</item></channel></rss>")
+
+
+def many_entries(count: int) -> bytes:
+    items = b"".join(b"<item><title>Item %d</title><link>https://e.org/%d</link>"
+                     b"<description>%s</description></item>" % (n, n, b"w " * 200)
+                     for n in range(count))
+    return b'<rss version="2.0"><channel><title>x</title>' + items + b"</channel></rss>"
+
+
+@pytest.fixture
+def pool() -> Iterator[ParserPool]:
+    with ParserPool(workers=2, timeout=0.3, memory_mb=64) as parsers:
+        yield parsers
+
+
+def test_good_documents_parse_into_items(pool: ParserPool) -> None:
+    output = pool.parse(GOOD, {}, "1")
+    assert output.title == "ok" and [i.title for i in output.items] == ["Fine"]
+    assert output.items[0].keys == ("url:e.org/1",)
+
+
+def test_a_slow_document_is_cut_off_and_the_pool_recovers(pool: ParserPool) -> None:
+    started = time.monotonic()
+    with pytest.raises(ParseError, match=r"longer than 0.3s"):
+        pool.parse(deep(), {}, "1")
+    assert time.monotonic() - started < 2
+    assert pool.parse(GOOD, {}, "1").title == "ok"
+
+
+def test_a_document_needing_too_much_memory_is_refused(pool: ParserPool) -> None:
+    pool.timeout = 30
+    with pytest.raises(ParseError, match=r"(64 MB|died|too large)"):
+        pool.parse(many_entries(40_000), {}, "1")
+    assert pool.parse(GOOD, {}, "1").title == "ok"
+
+
+def test_bad_documents_are_parse_errors_not_crashes(pool: ParserPool) -> None:
+    with pytest.raises(ParseError, match="not a feed"):
+        pool.parse(b"<html><body>hi</body></html>", {}, "1")
