@@ -99,7 +99,9 @@ def test_a_hung_feed_does_not_hold_up_the_others(feed_server: FeedServer, cli_fa
 def test_retry_after_and_gone_are_remembered(feed_server: FeedServer, cli_factory) -> None:  # type: ignore[no-untyped-def]
     busy = feed_server.add("/busy", Document(b"", status=429, etag=False,
                                              headers={"Retry-After": "3600"}))
-    gone = feed_server.add("/gone", Document(b"", status=410, etag=False))
+    # Another host name for the same server, so the 429 above does not hold it back.
+    gone = feed_server.add("/gone", Document(b"", status=410, etag=False)).replace(
+        "127.0.0.1", "localhost")
     cli = cli_factory([{"name": "Busy", "url": busy}, {"name": "Gone", "url": gone}])
     before = datetime.now().astimezone()
     cli("poll")
@@ -111,9 +113,45 @@ def test_retry_after_and_gone_are_remembered(feed_server: FeedServer, cli_factor
     assert "Retry-After" in busy_status["due_reason"]
     assert gone_status["gone"] and "410" in gone_status["problem"]
 
-    cli("poll", "--all")
+    again = cli("poll", "--all")
+    assert "1 deferred (host asked to wait)" in again.output
     assert len(feed_server.requests_for("/gone")) == 1  # never fetched again
-    assert len(feed_server.requests_for("/busy")) == 2  # --all overrides the wait
+    assert len(feed_server.requests_for("/busy")) == 1  # not even with --all
+
+
+def test_retry_after_holds_back_every_feed_of_that_host(
+        feed_server: FeedServer, cli_factory) -> None:  # type: ignore[no-untyped-def]
+    busy = feed_server.add("/busy", Document(b"", status=503, etag=False,
+                                             headers={"Retry-After": "600"}))
+    other = feed_server.add("/other", Document(rss("Other")))
+    cli = cli_factory([{"name": "Busy", "url": busy}, {"name": "Other", "url": other}],
+                      extra="[fetch]\nconcurrency = 1\nper_host = 1")
+    result = cli("poll")
+    assert "1 failed, 1 deferred" in result.output
+    assert feed_server.requests_for("/other") == []
+    report = json.loads(cli("status", "--json").output)
+    assert "Retry-After" in report["feeds"][1]["due_reason"]
+    assert report["feeds"][1]["consecutive_failures"] == 0  # waiting is not failing
+
+
+def test_a_feed_moves_after_repeated_permanent_redirects_only(
+        feed_server: FeedServer, cli_factory) -> None:  # type: ignore[no-untyped-def]
+    from tests.test_fetch import redirect_to
+
+    new = feed_server.add("/new", Document(rss("Moved story")))
+    old = feed_server.add("/old", redirect_to("/new", 301))
+    temp = feed_server.add("/temp", redirect_to("/new", 302))
+    cli = cli_factory([{"name": "Old", "url": old}, {"name": "Temp", "url": temp}])
+    for _ in range(3):
+        cli("poll", "--all")
+    report = json.loads(cli("status", "--json").output)
+    moved, temporary = report["feeds"]
+    assert moved["url"] == new and moved["redirected_from"] == old
+    assert moved["config_url"] == old
+    assert temporary["url"] == temp and temporary["redirected_from"] is None
+    requests_to_old = len(feed_server.requests_for("/old"))
+    cli("poll", "--all")
+    assert len(feed_server.requests_for("/old")) == requests_to_old  # goes straight to /new
 
 
 def test_status_exits_nonzero_when_a_feed_failed_for_over_a_day(

@@ -91,3 +91,26 @@ _INITIAL = [
 def initial(db: Database) -> None:
     for statement in _INITIAL:
         db.execute(statement)
+
+
+_HOSTS_AND_REDIRECTS = [
+    # A permanent redirect moves a feed only after it has been seen this many
+    # times in a row, so one misconfigured response cannot move it.
+    "ALTER TABLE feeds ADD COLUMN redirect_target TEXT",
+    "ALTER TABLE feeds ADD COLUMN redirect_streak INTEGER NOT NULL DEFAULT 0",
+    # A host that answered 429/503 with Retry-After gets no request before then,
+    # from any of its feeds.
+    """
+    CREATE TABLE hosts (
+        host TEXT PRIMARY KEY,
+        blocked_until TEXT NOT NULL,
+        reason TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
+]
+
+
+@migrations(name="0002_hosts_and_redirects")
+def hosts_and_redirects(db: Database) -> None:
+    for statement in _HOSTS_AND_REDIRECTS:
+        db.execute(statement)

@@ -156,5 +156,7 @@ class FeedState:
     due_reason: str | None = None
     gone_at: datetime | None = None
     redirected_from: str | None = None
+    redirect_target: str | None = None
+    redirect_streak: int = 0
     item_count: int = 0
     newest_item: datetime | None = None

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from tracker import schedule
@@ -27,6 +27,8 @@ from tracker.parsepool import ParseOutput, parse_document
 from tracker.store import Store
 
 log = logging.getLogger(__name__)
+
+REDIRECT_CONFIRMATIONS = 3  # permanent redirects in a row before a feed's URL is changed
 
 Clock = Callable[[], datetime]
 Parser = Callable[[bytes, dict[str, str], str], ParseOutput]
@@ -50,6 +52,7 @@ class FeedOutcome:
     retry_after: float | None = None
     duration_ms: int | None = None
     bytes_received: int | None = None
+    deferred_until: datetime | None = None
 
 
 @dataclass
@@ -60,31 +63,50 @@ class PollSummary:
     feeds_ok: int = 0
     feeds_not_modified: int = 0
     feeds_failed: int = 0
+    feeds_deferred: int = 0
     new_items: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
     def line(self) -> str:
+        deferred = (f", {self.feeds_deferred} deferred (host asked to wait)"
+                    if self.feeds_deferred else "")
         return (f"polled {self.feeds_polled} feeds: {self.feeds_ok} ok "
-                f"({self.feeds_not_modified} unchanged), {self.feeds_failed} failed; "
+                f"({self.feeds_not_modified} unchanged), {self.feeds_failed} failed{deferred}; "
                 f"{self.new_items} new items in {self.seconds:.1f}s")
 
 
+def host_of(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
 class HostLimiter:
-    """At most `per_host` fetches at once to any one host: twenty GOV.UK feeds
-    never hit gov.uk twenty at a time."""
+    """Per-host politeness shared by the fetch threads: at most `per_host`
+    fetches at once to any one host (twenty GOV.UK feeds never hit gov.uk
+    twenty at a time), and none at all to a host that asked to be left alone
+    (429/503 with Retry-After) until its time has passed."""
 
     def __init__(self, per_host: int) -> None:
         self.per_host = per_host
         self._lock = threading.Lock()
         self._semaphores: dict[str, threading.BoundedSemaphore] = {}
+        self._blocked: dict[str, datetime] = {}
 
     def __call__(self, url: str) -> threading.BoundedSemaphore:
-        host = (urlsplit(url).hostname or "").lower()
+        host = host_of(url)
         with self._lock:
             if host not in self._semaphores:
                 self._semaphores[host] = threading.BoundedSemaphore(self.per_host)
             return self._semaphores[host]
+
+    def block(self, host: str, until: datetime) -> None:
+        with self._lock:
+            self._blocked[host] = max(until, self._blocked.get(host, until))
+
+    def blocked_until(self, url: str, now: datetime) -> datetime | None:
+        with self._lock:
+            until = self._blocked.get(host_of(url))
+        return until if until is not None and until > now else None
 
 
 class TrackerService:
@@ -118,6 +140,8 @@ class TrackerService:
         """
         started = time.monotonic()
         self.sync()
+        for host, until in self.store.blocked_hosts(self.clock()).items():
+            self.limiter.block(host, until)
         feeds = self.due_feeds(all_feeds)
         summary = PollSummary(feeds_polled=len(feeds))
         workers = max(1, min(self.config.fetch.concurrency, len(feeds)))
@@ -134,6 +158,11 @@ class TrackerService:
         fetched: FetchResult | None = None
         try:
             with self.limiter(feed.url):
+                # Checked with the host's slot held: a 429 seen by another thread
+                # a moment ago stops this request too.
+                wait_until = self.limiter.blocked_until(feed.url, self.clock())
+                if wait_until is not None:
+                    return FeedOutcome(feed, deferred_until=wait_until)
                 fetched = self.fetcher.fetch(feed.url, feed.etag, feed.last_modified)
             if fetched.content is None:
                 return FeedOutcome(feed, fetched=fetched)
@@ -145,6 +174,9 @@ class TrackerService:
             return FeedOutcome(feed, fetched=fetched, parsed=parsed, body_hash=body_hash)
         except HTTPStatusError as exc:
             error, status, retry_after = str(exc), exc.status, exc.retry_after
+            if retry_after is not None and status in (429, 503):
+                self.limiter.block(host_of(feed.url),
+                                   self.clock() + timedelta(seconds=retry_after))
         except (FetchError, ParseError) as exc:
             error, status, retry_after = str(exc), None, None
         except Exception as exc:  # a bug must not stop the other feeds
@@ -160,6 +192,11 @@ class TrackerService:
         feed = outcome.feed
         now = self.clock()
         fetched = outcome.fetched
+        if outcome.deferred_until is not None:
+            self.store.defer(feed.id, outcome.deferred_until,
+                             "host asked to wait (Retry-After on another of its feeds)")
+            summary.feeds_deferred += 1
+            return
         if outcome.error is not None or fetched is None:
             error = outcome.error or "no response"
             gone = outcome.status == 410
@@ -167,6 +204,9 @@ class TrackerService:
             due = schedule.after_failure(feed.config_url, now, feed.interval_seconds, failures,
                                          outcome.retry_after)
             reason = "feed is gone (HTTP 410); remove it from the config" if gone else due.reason
+            if outcome.retry_after is not None and outcome.status in (429, 503):
+                self.store.block_host(host_of(feed.url), due.at,
+                                      f"HTTP {outcome.status} with Retry-After")
             self.store.record_failure(feed.id, now, error, outcome.status, due.at, reason,
                                       gone=gone, duration_ms=outcome.duration_ms,
                                       bytes_received=outcome.bytes_received)
@@ -188,6 +228,11 @@ class TrackerService:
             title=outcome.parsed.title if outcome.parsed else None,
             warning=outcome.parsed.warning if outcome.parsed else feed.last_warning,
         )
+        moved_to = self.store.note_redirect(feed.id, fetched.permanent_redirect,
+                                            REDIRECT_CONFIRMATIONS)
+        if moved_to:
+            log.warning("feed %s moved permanently to %s; now polling the new URL",
+                        feed.name, moved_to)
         summary.feeds_ok += 1
         summary.feeds_not_modified += int(fetched.not_modified or outcome.unchanged_body)
         summary.new_items += new

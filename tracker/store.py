@@ -177,8 +177,7 @@ class Store:
                        etag: str | None, last_modified: str | None, body_hash: str | None,
                        bytes_received: int, duration_ms: int, not_modified: bool,
                        next_due: datetime, due_reason: str, items: Iterable[Item] = (),
-                       title: str | None = None, warning: str | None = None,
-                       new_url: str | None = None) -> int:
+                       title: str | None = None, warning: str | None = None) -> int:
         """A good fetch: store new items and the feed's health in one transaction.
 
         Returns how many items were new. Items already known (by any of their
@@ -193,16 +192,60 @@ class Store:
                     failing_since = NULL, last_not_modified = ?, last_bytes = ?,
                     last_duration_ms = ?, last_new_items = ?, next_due = ?, due_reason = ?,
                     etag = ?, last_modified = ?, body_hash = coalesce(?, body_hash),
-                    title = coalesce(?, title),
-                    redirected_from = CASE WHEN ? IS NOT NULL THEN url ELSE redirected_from END,
-                    url = coalesce(?, url)
+                    title = coalesce(?, title)
                 WHERE id = ?
                 """,
                 (to_text(now), to_text(now), status, warning, not_modified, bytes_received,
                  duration_ms, new, to_text(next_due), due_reason, etag, last_modified,
-                 body_hash, title, new_url, new_url, feed_id),
+                 body_hash, title, feed_id),
             )
         return new
+
+    def note_redirect(self, feed_id: int, target: str | None, threshold: int) -> str | None:
+        """Count a permanent redirect to `target` (None: none this time).
+
+        Returns the new URL once the same target has been seen `threshold`
+        times in a row; the feed's URL is then changed and the old one kept in
+        `redirected_from`.
+        """
+        with self.write():
+            row = self.conn.execute("SELECT redirect_target, redirect_streak FROM feeds "
+                                    "WHERE id = ?", (feed_id,)).fetchone()
+            if target is None:
+                if row["redirect_target"] is not None:
+                    self.conn.execute("UPDATE feeds SET redirect_target = NULL, "
+                                      "redirect_streak = 0 WHERE id = ?", (feed_id,))
+                return None
+            streak = row["redirect_streak"] + 1 if row["redirect_target"] == target else 1
+            if streak < threshold:
+                self.conn.execute("UPDATE feeds SET redirect_target = ?, redirect_streak = ? "
+                                  "WHERE id = ?", (target, streak, feed_id))
+                return None
+            self.conn.execute(
+                "UPDATE feeds SET redirected_from = url, url = ?, redirect_target = NULL, "
+                "redirect_streak = 0 WHERE id = ?",
+                (target, feed_id))
+            return target
+
+    def defer(self, feed_id: int, until: datetime, reason: str) -> None:
+        """Move a feed's next attempt without counting a failure."""
+        with self.write():
+            self.conn.execute("UPDATE feeds SET next_due = ?, due_reason = ? WHERE id = ?",
+                              (to_text(until), reason, feed_id))
+
+    def block_host(self, host: str, until: datetime, reason: str) -> None:
+        with self.write():
+            self.conn.execute(
+                "INSERT INTO hosts (host, blocked_until, reason) VALUES (?, ?, ?) "
+                "ON CONFLICT (host) DO UPDATE SET blocked_until = max(blocked_until, "
+                "excluded.blocked_until), reason = excluded.reason",
+                (host, to_text(until), reason))
+
+    def blocked_hosts(self, now: datetime) -> dict[str, datetime]:
+        """Hosts that asked for no requests until a time still in the future."""
+        rows = self.conn.execute("SELECT host, blocked_until FROM hosts WHERE blocked_until > ?",
+                                 (to_text(now),))
+        return {row["host"]: datetime.fromisoformat(row["blocked_until"]) for row in rows}
 
     def _store_item(self, feed_id: int, item: Item, now: datetime) -> bool:
         """Insert `item` unless one of its keys is known; True when it was new."""
