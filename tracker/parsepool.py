@@ -7,26 +7,31 @@ its deadline is ended by killing that one worker, so a pathological document
 ends as a recorded error on its feed, never a stuck or bloated daemon. The other
 workers, and the parses they are running, are untouched.
 
-Workers come from a `forkserver`: forked from a small, single-threaded server
-process (not from the threaded daemon), started once and reused.
+Workers are plain `python -m tracker.parsepool` processes spoken to over
+pipes (length-prefixed pickles): started once and reused, independent of how
+the parent was launched, and never forked from the threaded daemon.
 """
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
 import os
+import pickle
 import queue
 import resource
+import select
+import struct
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
+from typing import IO
 
 from tracker.errors import ParseError
 from tracker.models import Item
 from tracker.normalise import normalise_feed
 from tracker.parse import parse_feed
+
+STARTUP_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -51,19 +56,30 @@ def _address_space_in_use() -> int:
         return int(handle.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _worker_main(conn: Connection, extra_memory: int) -> None:
-    """A worker's loop: receive a document, send back ("ok", output) or ("error", text)."""
+def _read_frame(stream: IO[bytes]) -> bytes | None:
+    header = stream.read(8)
+    if len(header) < 8:
+        return None
+    size = struct.unpack(">Q", header)[0]
+    data = stream.read(size)
+    return data if len(data) == size else None
+
+
+def _write_frame(stream: IO[bytes], payload: bytes) -> None:
+    stream.write(struct.pack(">Q", len(payload)) + payload)
+    stream.flush()
+
+
+def worker_main(extra_memory: int) -> None:
+    """A worker's loop over stdin/stdout: receive a document, send back
+    ("ok", output) or ("error", text). Runs as `python -m tracker.parsepool`."""
     limit = _address_space_in_use() + extra_memory
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    while True:
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    _write_frame(sink, pickle.dumps(("ready", None)))
+    while (frame := _read_frame(source)) is not None:
         try:
-            task = conn.recv()
-        except (EOFError, OSError):
-            return
-        if task is None:
-            return
-        try:
-            reply: tuple[str, object] = ("ok", parse_document(*task))
+            reply: tuple[str, object] = ("ok", parse_document(*pickle.loads(frame)))
         except ParseError as exc:
             reply = ("error", str(exc))
         except MemoryError:
@@ -72,26 +88,66 @@ def _worker_main(conn: Connection, extra_memory: int) -> None:
         except Exception as exc:  # any other parser failure belongs to this document only
             reply = ("error", f"the feed parser failed: {type(exc).__name__}: {exc}"[:300])
         try:
-            conn.send(reply)
+            payload = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
         except MemoryError:
-            conn.send(("error", "refused: the parsed feed is too large to hand back"))
+            payload = pickle.dumps(("error", "refused: the parsed feed is too large"))
+        _write_frame(sink, payload)
 
 
-@dataclass
 class _Worker:
-    process: BaseProcess
-    conn: Connection
+    """One parser process, spoken to over its stdin and stdout."""
+
+    def __init__(self, extra_memory: int) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tracker.parsepool", str(extra_memory)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.stdin: IO[bytes] = self.process.stdin
+        self.stdout: IO[bytes] = self.process.stdout
+        if self._receive(STARTUP_SECONDS) != ("ready", None):
+            self.kill()
+            raise OSError("the parser process did not start")
+
+    def _receive(self, timeout: float) -> tuple[str, object]:
+        ready, _, _ = select.select([self.stdout], [], [], timeout)
+        if not ready:
+            raise TimeoutError
+        frame = _read_frame(self.stdout)
+        if frame is None:
+            raise EOFError("no reply")
+        status, value = pickle.loads(frame)
+        return str(status), value
+
+    def request(self, task: tuple[bytes, dict[str, str], str],
+                timeout: float) -> tuple[str, object]:
+        """Send one document and wait for the answer; TimeoutError past `timeout`."""
+        _write_frame(self.stdin, pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL))
+        return self._receive(timeout)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(timeout=5)
+        self.stdin.close()
+        self.stdout.close()
+
+    def stop(self) -> None:
+        try:
+            self.stdin.close()
+            self.process.wait(timeout=2)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait(timeout=5)
+        self.stdout.close()
 
 
 class ParserPool:
-    """A few parser processes shared by the fetch threads."""
+    """A few parser processes shared by the fetch threads, started on first use."""
 
     def __init__(self, workers: int, timeout: float, memory_mb: int) -> None:
         self.size = max(1, workers)
         self.timeout = timeout
         self.extra_memory = memory_mb << 20
-        self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(["tracker.parsepool"])
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._started = 0
@@ -99,12 +155,7 @@ class ParserPool:
         self._closed = False
 
     def _spawn(self) -> _Worker:
-        parent, child = self._context.Pipe()
-        process = self._context.Process(target=_worker_main, args=(child, self.extra_memory),
-                                        daemon=True, name="tracker-parser")
-        process.start()
-        child.close()
-        worker = _Worker(process, parent)
+        worker = _Worker(self.extra_memory)
         with self._lock:
             self._all.append(worker)
         return worker
@@ -118,9 +169,7 @@ class ParserPool:
 
     def _discard(self, worker: _Worker) -> None:
         """Kill a worker and put a fresh one in its place."""
-        worker.process.kill()
-        worker.process.join(timeout=5)
-        worker.conn.close()
+        worker.kill()
         with self._lock:
             self._all.remove(worker)
         if not self._closed:
@@ -130,20 +179,20 @@ class ParserPool:
         """Parse in a worker; ParseError on a bad document, a timeout or a dead worker."""
         worker = self._acquire()
         try:
-            worker.conn.send((content, headers, feed_scope))
-            if not worker.conn.poll(self.timeout):
-                self._discard(worker)
-                raise ParseError(f"refused: parsing took longer than {self.timeout:g}s "
-                                 "(fetch.parse_timeout); a pathological document?")
-            status, value = worker.conn.recv()
-        except (EOFError, OSError) as exc:
+            status, value = worker.request((content, headers, feed_scope), self.timeout)
+        except TimeoutError:
+            self._discard(worker)
+            raise ParseError(f"refused: parsing took longer than {self.timeout:g}s "
+                             "(fetch.parse_timeout); a pathological document?") from None
+        except Exception as exc:  # EOF, broken pipe, a garbled reply: the worker is done for
             self._discard(worker)
             raise ParseError(f"the parser process died on this document ({exc or 'no reply'})"
                              ) from None
         self._idle.put(worker)
         if status == "error":
             raise ParseError(str(value))
-        assert isinstance(value, ParseOutput)
+        if not isinstance(value, ParseOutput):
+            raise ParseError("the parser process sent an unexpected reply")
         return value
 
     def close(self) -> None:
@@ -151,16 +200,18 @@ class ParserPool:
         with self._lock:
             workers = list(self._all)
         for worker in workers:
-            with contextlib.suppress(OSError):
-                worker.conn.send(None)
-        for worker in workers:
-            worker.process.join(timeout=2)
-            if worker.process.is_alive():
-                worker.process.kill()
-            worker.conn.close()
+            worker.stop()
 
     def __enter__(self) -> ParserPool:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+if __name__ == "__main__":
+    # Run the imported module's function, so pickled classes are named
+    # tracker.parsepool.X rather than __main__.X.
+    from tracker import parsepool
+
+    parsepool.worker_main(int(sys.argv[1]))
