@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tracker import __version__
@@ -85,7 +86,8 @@ class App:
     def service(self) -> Iterator[TrackerService]:
         config = self.config  # validated before the database is touched
         settings = config.fetch
-        with (Fetcher(settings, config.allow_private_networks) as fetcher,
+        with (Fetcher(settings, config.allow_private_networks,
+                      config.allow_addresses) as fetcher,
               ParserPool(settings.parse_workers, settings.parse_timeout,
                          settings.parse_memory_mb) as parsers):
             yield TrackerService(config, self.store, fetcher, parser=parsers.parse)
@@ -154,40 +156,66 @@ def status(app: App, as_json: bool) -> None:
         sys.exit(EXIT_NEEDS_ATTENTION)
 
 
+def _problem_text(feed: FeedState, now: datetime) -> str:
+    """The last column (rich markup): what is wrong, or why the next poll is not
+    the usual one. Feed-derived text is escaped; only our own styles apply."""
+    parts = []
+    problem = feed_problem(feed, now)
+    if problem:
+        parts.append(f"[bold red]{escape(problem)}:[/]")
+    if feed.consecutive_failures:
+        parts.append(escape(f"[{feed.consecutive_failures}x]"))
+    if feed.last_error:
+        parts.append(escape(feed.last_error))
+    elif feed.last_warning:
+        parts.append(f"[yellow]warning:[/] {escape(feed.last_warning)}")
+    if feed.due_reason and feed.due_reason != "interval" and not feed.gone_at:
+        parts.append(escape(f"(next: {feed.due_reason})"))
+    return " ".join(parts)
+
+
+def _next_text(feed: FeedState, now: datetime) -> str:
+    if feed.gone_at:
+        return "never"
+    if feed.next_due is None or feed.next_due <= now:
+        return "due"
+    return ago(feed.next_due, now)
+
+
+def _http_text(feed: FeedState) -> str:
+    if feed.last_status is None:
+        return "-"
+    if feed.last_not_modified and feed.last_status == 200:
+        return "same"  # 200 with a body identical to the last one: not parsed again
+    return str(feed.last_status)
+
+
 def _print_status_table(feeds: list[FeedState], report: dict[str, Any], now: datetime) -> None:
     console = Console(width=None if sys.stdout.isatty() else 80, highlight=False)
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     table.add_column("Feed", overflow="fold", ratio=3)
     table.add_column("Kind", no_wrap=True)
-    table.add_column("OK", no_wrap=True)
+    table.add_column("HTTP", no_wrap=True)
+    table.add_column("Last OK", no_wrap=True)
     table.add_column("Items", justify="right", no_wrap=True)
     table.add_column("Newest", no_wrap=True)
     table.add_column("Next", no_wrap=True)
     table.add_column("Problem", overflow="fold", ratio=4)
     for feed in feeds:
-        problem = feed_problem(feed, now)
-        error = feed.last_error or ""
-        if feed.consecutive_failures:
-            error = f"[{feed.consecutive_failures}x] {error}"
-        if problem:
-            error = f"[bold red]{problem}[/]: {error}"
-        elif feed.last_warning and not error:
-            error = f"[yellow]warning[/]: {feed.last_warning}"
-        last_ok = ago(feed.last_success, now)
-        if feed.last_attempt and feed.last_not_modified:
-            last_ok += " (304)" if feed.last_status == 304 else " (same)"
         table.add_row(
-            feed.name, "official" if feed.kind == "official" else "news", last_ok,
-            str(feed.item_count), ago(feed.newest_item, now),
-            "gone" if feed.gone_at else ago(feed.next_due, now) if feed.next_due else "now",
-            error,
+            escape(feed.name), "official" if feed.kind == "official" else "news",
+            _http_text(feed), ago(feed.last_success, now), str(feed.item_count),
+            ago(feed.newest_item, now),
+            _next_text(feed, now),
+            _problem_text(feed, now),
         )
     console.print(table)
     totals = report["totals"]
     console.print(f"\n{totals['feeds']} feeds, {totals['failing']} failing, "
-                  f"{totals['items']} items.")
+                  f"{totals['items']} items. Bytes, timings and URLs: tracker status --json")
     if report["needs_attention"]:
-        console.print(f"[bold red]Needs attention:[/] {', '.join(report['needs_attention'])}")
+        console.print(f"[bold red]Needs attention:[/] "
+                      f"{escape(', '.join(report['needs_attention']))}")
 
 
 @main.command()

@@ -9,6 +9,7 @@ line when it can be found, the key, and what would be accepted.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -24,7 +25,8 @@ DEFAULT_INTERVAL_SECONDS = 30 * 60
 MIN_INTERVAL_SECONDS = 1
 MAX_INTERVAL_SECONDS = 7 * 24 * 3600
 
-_TOP_KEYS = {"allow_private_networks", "default_interval", "timezone", "fetch", "feeds", "topics"}
+_TOP_KEYS = {"allow_private_networks", "allow_addresses", "default_interval", "timezone", "fetch",
+             "feeds", "topics"}
 _FEED_KEYS = {"url", "name", "kind", "interval"}
 _TOPIC_KEYS = {"query"}
 _FETCH_KEYS = {"timeout", "connect_timeout", "max_bytes", "concurrency", "per_host", "user_agent",
@@ -59,6 +61,7 @@ class Config:
     feeds: tuple[FeedConfig, ...]
     topics: tuple[TopicConfig, ...] = ()
     allow_private_networks: bool = False
+    allow_addresses: frozenset[str] = frozenset()
     default_interval_seconds: int = DEFAULT_INTERVAL_SECONDS
     timezone: str = "UTC"
     fetch: FetchSettings = field(default_factory=FetchSettings)
@@ -147,6 +150,7 @@ class _Validator:
         if not isinstance(allow_private, bool):
             raise self.fail("allow_private_networks", "must be true or false",
                             key="allow_private_networks")
+        allow_addresses = self.addresses(data.get("allow_addresses", []))
         default_interval = self.interval(
             data.get("default_interval", DEFAULT_INTERVAL_SECONDS), "default_interval",
             None, None, "default_interval",
@@ -164,8 +168,24 @@ class _Validator:
         fetch = self.fetch(data.get("fetch", {}))
         return Config(
             path=self.path, feeds=feeds, topics=topics, allow_private_networks=allow_private,
+            allow_addresses=allow_addresses,
             default_interval_seconds=default_interval, timezone=timezone, fetch=fetch,
         )
+
+    def addresses(self, raw: object) -> frozenset[str]:
+        """Single private addresses allowed without opening all private networks
+        (a local mirror, a test server)."""
+        if not isinstance(raw, list):
+            raise self.fail("allow_addresses", "must be a list of IP addresses",
+                            key="allow_addresses")
+        allowed = set()
+        for value in raw:
+            try:
+                allowed.add(str(ipaddress.ip_address(str(value))))
+            except ValueError:
+                raise self.fail("allow_addresses", f"{value!r} is not an IP address",
+                                key="allow_addresses") from None
+        return frozenset(allowed)
 
     def interval(
         self, value: object, where: str, table: str | None, index: int | None, key: str
