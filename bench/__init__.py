@@ -1,0 +1,1 @@
+"""Reproducible benchmarks for tracker; see bench/README.md."""
