@@ -15,7 +15,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
@@ -26,14 +27,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from tracker import __version__
+from tracker.archive import Hit, find, rematch
 from tracker.config import Config, load_config
 from tracker.errors import ConfigError
 from tracker.fetch import Fetcher
 from tracker.models import FeedState
 from tracker.parsepool import ParserPool
+from tracker.query import QuerySyntaxError, parse_query
 from tracker.report import ago, feed_problem, item_record, status_report
 from tracker.service import TrackerService, utc_now
 from tracker.store import Store
+from tracker.topics import TopicSet, highlight_spans, mark, snippet
 
 EXIT_NEEDS_ATTENTION = 1
 PROJECT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "tracker.toml"
@@ -133,6 +137,14 @@ def poll(app: App, all_feeds: bool) -> None:
     click.echo(summary.line())
     for name, error in summary.failures:
         click.echo(f"  failed: {name}: {error}")
+    _warn_changed_topics(summary.changed_topics)
+
+
+def _warn_changed_topics(names: list[str]) -> None:
+    if names:
+        click.echo(f"  note: the query of {', '.join(names)} changed; new items use the new "
+                   "query, the archive keeps the old matches until `tracker topics rematch`",
+                   err=True)
 
 
 @main.command()
@@ -225,9 +237,141 @@ def _print_status_table(feeds: list[FeedState], report: dict[str, Any], now: dat
               help="Write to this file instead of standard output.")
 @pass_app
 def export(app: App, fmt: str, output: TextIO) -> None:
-    """Export every stored item, one JSON object per line."""
+    """Export every stored item, one JSON object per line, with the topics it matched."""
+    topics = app.store.item_topics()
     for item in app.store.items():
-        output.write(json.dumps(item_record(item), ensure_ascii=False) + "\n")
+        record = item_record(item)
+        record["topics"] = topics.get(item.id, [])
+        output.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _parse_since(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date such as 2026-11-01") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _checked_query(query: str, aliases: Any) -> str:
+    try:
+        parse_query(query, aliases)
+    except QuerySyntaxError as exc:
+        raise click.UsageError(f"invalid query {query!r}: {exc}") from None
+    return query
+
+
+def _print_hits(hits: list[Hit], total: int | None) -> None:
+    console = Console(width=None if sys.stdout.isatty() else 100, highlight=False)
+    if total is not None:
+        console.print(f"{total} matching item{'s' if total != 1 else ''}"
+                      + (f"; the best {len(hits)}:" if total > len(hits) else ":"))
+    for hit in hits:
+        title = mark(hit.title, highlight_spans(hit.title, hit.terms), "[bold yellow]", "[/]",
+                     escape)
+        text, spans = snippet(hit.summary, hit.terms)
+        when = (hit.published or hit.first_seen)[:10]
+        console.print(f"\n[bold]#{hit.id}[/] {title}")
+        console.print(f"  [dim]{escape(hit.feed)} ({hit.kind}), {when}[/]"
+                      + (f" [dim]{escape(hit.url)}[/]" if hit.url else ""))
+        if text:
+            console.print("  " + mark(text, spans, "[bold yellow]", "[/]", escape))
+
+
+def _hit_record(hit: Hit) -> dict[str, Any]:
+    text, spans = snippet(hit.summary, hit.terms)
+    return {"id": hit.id, "title": hit.title, "url": hit.url, "feed": hit.feed,
+            "kind": hit.kind, "published": hit.published, "first_seen": hit.first_seen,
+            "matched_terms": list(hit.terms), "snippet": text,
+            "snippet_highlights": [list(span) for span in spans]}
+
+
+@main.command()
+@click.argument("query")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000),
+              help="At most this many results.")
+@click.option("--since", help="Only items first seen on or after this date (YYYY-MM-DD).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of results.")
+@pass_app
+def search(app: App, query: str, limit: int, since: str | None, as_json: bool) -> None:
+    """Full-text search of the archive in the topic query language, best first.
+
+    Example: tracker search '"air defence" (Patriot OR IRIS-T) -exercise'
+    """
+    _checked_query(query, app.config.aliases)
+    hits = list(islice(find(app.store, query, app.config.aliases, _parse_since(since)), limit))
+    if as_json:
+        click.echo(json.dumps([_hit_record(hit) for hit in hits], indent=2, ensure_ascii=False))
+    else:
+        _print_hits(hits, None)
+        if not hits:
+            click.echo("no matching items")
+
+
+@main.group()
+def topics() -> None:
+    """Watch topics: list them, try a query on the archive, re-match after a change."""
+
+
+@topics.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def topics_list(app: App, as_json: bool) -> None:
+    """Each topic with its query and matches in the last day, week and in all."""
+    app.store.sync_topics(app.config.topics)
+    rows = app.store.topic_summary(utc_now())
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    console = Console(width=None if sys.stdout.isatty() else 80, highlight=False)
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for column, justify in (("Topic", "left"), ("Day", "right"), ("Week", "right"),
+                            ("All", "right"), ("Query", "left")):
+        table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for row in rows:
+        query = escape(row["query"])
+        if row["query"] != row["matched_query"]:
+            query += " [yellow](changed: run tracker topics rematch)[/]"
+        table.add_row(escape(row["name"]), str(row["last_day"]), str(row["last_week"]),
+                      str(row["total"]), query)
+    console.print(table)
+
+
+@topics.command("test")
+@click.argument("query")
+@click.option("--since", help="Only items first seen on or after this date (YYYY-MM-DD).")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000),
+              help="How many of the best hits to show.")
+@pass_app
+def topics_test(app: App, query: str, since: str | None, limit: int) -> None:
+    """Run a query over the archive without saving anything: the count and the best
+    hits, matched words highlighted. This is how topics are written."""
+    _checked_query(query, app.config.aliases)
+    hits = list(find(app.store, query, app.config.aliases, _parse_since(since)))
+    _print_hits(hits[:limit], len(hits))
+
+
+@topics.command("rematch")
+@click.argument("names", nargs=-1)
+@pass_app
+def topics_rematch(app: App, names: tuple[str, ...]) -> None:
+    """Re-evaluate topics over the whole archive: the named ones, else every topic
+    whose query changed since its matches were made."""
+    changed = app.store.sync_topics(app.config.topics)
+    known = {topic.name: topic.query for topic in app.config.topics}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise click.UsageError(f"no such topic: {', '.join(unknown)} "
+                               f"(configured: {', '.join(known) or 'none'})")
+    selected = list(names) or changed
+    if not selected:
+        click.echo("every topic is up to date; name topics to re-match them anyway")
+        return
+    topic_set = TopicSet(app.config.topics, app.config.aliases)
+    for name, count in rematch(app.store, topic_set, known, selected, utc_now()).items():
+        click.echo(f"{name}: {count} matching items")
 
 
 @main.command()

@@ -12,6 +12,7 @@ import difflib
 import ipaddress
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,13 +21,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tracker.errors import ConfigError
 from tracker.models import FeedConfig, FeedKind, TopicConfig
+from tracker.query import QuerySyntaxError, parse_query
 
 DEFAULT_INTERVAL_SECONDS = 30 * 60
 MIN_INTERVAL_SECONDS = 1
 MAX_INTERVAL_SECONDS = 7 * 24 * 3600
 
 _TOP_KEYS = {"allow_private_networks", "allow_addresses", "default_interval", "timezone", "fetch",
-             "feeds", "topics"}
+             "feeds", "topics", "aliases"}
 _FEED_KEYS = {"url", "name", "kind", "interval"}
 _TOPIC_KEYS = {"query"}
 _FETCH_KEYS = {"timeout", "connect_timeout", "max_bytes", "concurrency", "per_host", "user_agent",
@@ -60,6 +62,7 @@ class Config:
     path: Path
     feeds: tuple[FeedConfig, ...]
     topics: tuple[TopicConfig, ...] = ()
+    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     allow_private_networks: bool = False
     allow_addresses: frozenset[str] = frozenset()
     default_interval_seconds: int = DEFAULT_INTERVAL_SECONDS
@@ -164,10 +167,12 @@ class _Validator:
             raise self.fail("timezone", f"{timezone!r} is not a time zone name such as "
                             "\"Europe/London\"", key="timezone") from None
         feeds = self.feeds(data.get("feeds", []), default_interval)
-        topics = self.topics(data.get("topics", {}))
+        aliases = self.aliases(data.get("aliases", {}))
+        topics = self.topics(data.get("topics", {}), aliases)
         fetch = self.fetch(data.get("fetch", {}))
         return Config(
-            path=self.path, feeds=feeds, topics=topics, allow_private_networks=allow_private,
+            path=self.path, feeds=feeds, topics=topics, aliases=aliases,
+            allow_private_networks=allow_private,
             allow_addresses=allow_addresses,
             default_interval_seconds=default_interval, timezone=timezone, fetch=fetch,
         )
@@ -242,7 +247,22 @@ class _Validator:
                                     interval_seconds=interval))
         return tuple(feeds)
 
-    def topics(self, raw: object) -> tuple[TopicConfig, ...]:
+    def aliases(self, raw: object) -> dict[str, tuple[str, ...]]:
+        """`[aliases] "Storm Shadow" = ["SCALP-EG", "SCALP"]`: other spellings of a thing."""
+        if not isinstance(raw, dict):
+            raise self.fail("aliases", "must be a table [aliases]", key="aliases")
+        aliases = {}
+        for key, value in raw.items():
+            values = [value] if isinstance(value, str) else value
+            if not isinstance(values, list) or not values or not all(
+                    isinstance(v, str) and v.strip() for v in values):
+                raise self.fail(f"aliases.{key}", "must be a string or a list of strings",
+                                "aliases", None, key)
+            aliases[key] = tuple(v.strip() for v in values)
+        return aliases
+
+    def topics(self, raw: object,
+               aliases: Mapping[str, tuple[str, ...]]) -> tuple[TopicConfig, ...]:
         if not isinstance(raw, dict):
             raise self.fail("topics", "must be tables such as [topics.air_defence]", key="topics")
         topics = []
@@ -254,6 +274,11 @@ class _Validator:
             query = table.get("query")
             if not isinstance(query, str) or not query.strip():
                 raise self.fail(where, "needs a non-empty query = \"...\"", where)
+            try:
+                parse_query(query, aliases)
+            except QuerySyntaxError as exc:
+                raise self.fail(where, f"query {query.strip()!r}: {exc}", where, None,
+                                "query") from None
             topics.append(TopicConfig(name=name, query=query.strip()))
         return tuple(topics)
 

@@ -114,3 +114,56 @@ _HOSTS_AND_REDIRECTS = [
 def hosts_and_redirects(db: Database) -> None:
     for statement in _HOSTS_AND_REDIRECTS:
         db.execute(statement)
+
+
+_TOPICS = [
+    # Each configured topic; `matched_query` is the query the stored matches were
+    # made with, so a changed query is visible until `tracker topics rematch`.
+    """
+    CREATE TABLE topics (
+        name TEXT PRIMARY KEY,
+        query TEXT NOT NULL,
+        matched_query TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1
+    ) WITHOUT ROWID
+    """,
+    # Which item matched which topic, and the words that made it match.
+    """
+    CREATE TABLE topic_matches (
+        item_id INTEGER NOT NULL REFERENCES items(id),
+        topic TEXT NOT NULL,
+        terms TEXT NOT NULL,          -- JSON list of matched words and phrases
+        matched_at TEXT NOT NULL,
+        PRIMARY KEY (topic, item_id)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX topic_matches_item ON topic_matches(item_id)",
+    # Full-text index over items, kept in step by triggers (external content).
+    "CREATE VIRTUAL TABLE items_fts USING fts5(title, summary, content='items', "
+    "content_rowid='id', tokenize='unicode61')",
+    """
+    CREATE TRIGGER items_fts_insert AFTER INSERT ON items BEGIN
+        INSERT INTO items_fts (rowid, title, summary) VALUES (new.id, new.title, new.summary);
+    END
+    """,
+    """
+    CREATE TRIGGER items_fts_delete AFTER DELETE ON items BEGIN
+        INSERT INTO items_fts (items_fts, rowid, title, summary)
+        VALUES ('delete', old.id, old.title, old.summary);
+    END
+    """,
+    """
+    CREATE TRIGGER items_fts_update AFTER UPDATE OF title, summary ON items BEGIN
+        INSERT INTO items_fts (items_fts, rowid, title, summary)
+        VALUES ('delete', old.id, old.title, old.summary);
+        INSERT INTO items_fts (rowid, title, summary) VALUES (new.id, new.title, new.summary);
+    END
+    """,
+    "INSERT INTO items_fts (items_fts) VALUES ('rebuild')",
+]
+
+
+@migrations(name="0003_topics_and_search")
+def topics_and_search(db: Database) -> None:
+    for statement in _TOPICS:
+        db.execute(statement)

@@ -24,7 +24,9 @@ from tracker.errors import FetchError, HTTPStatusError, ParseError
 from tracker.fetch import Fetcher
 from tracker.models import FeedState, FetchResult
 from tracker.parsepool import ParseOutput, parse_document
+from tracker.query import Document
 from tracker.store import Store
+from tracker.topics import TopicSet
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ class PollSummary:
     feeds_deferred: int = 0
     new_items: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
+    changed_topics: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def line(self) -> str:
@@ -121,11 +124,14 @@ class TrackerService:
         self.fetcher = fetcher
         self.clock = clock
         self.parser = parser
+        self.topics = TopicSet(config.topics, config.aliases)
         self.limiter = HostLimiter(config.fetch.per_host)
 
-    def sync(self) -> None:
-        """Bring the database's list of feeds in line with the config."""
+    def sync(self) -> list[str]:
+        """Bring the database's feeds and topics in line with the config; returns
+        the topics whose query changed since their matches were made."""
         self.store.sync_feeds(self.config.feeds, self.clock())
+        return self.store.sync_topics(self.config.topics)
 
     def due_feeds(self, all_feeds: bool = False) -> list[FeedState]:
         now = self.clock()
@@ -139,11 +145,11 @@ class TrackerService:
         stops the others.
         """
         started = time.monotonic()
-        self.sync()
+        changed_topics = self.sync()
         for host, until in self.store.blocked_hosts(self.clock()).items():
             self.limiter.block(host, until)
         feeds = self.due_feeds(all_feeds)
-        summary = PollSummary(feeds_polled=len(feeds))
+        summary = PollSummary(feeds_polled=len(feeds), changed_topics=changed_topics)
         workers = max(1, min(self.config.fetch.concurrency, len(feeds)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
             futures = [pool.submit(self._fetch_and_parse, feed) for feed in feeds]
@@ -227,6 +233,8 @@ class TrackerService:
             items=outcome.parsed.items if outcome.parsed else (),
             title=outcome.parsed.title if outcome.parsed else None,
             warning=outcome.parsed.warning if outcome.parsed else feed.last_warning,
+            topics=lambda item: self.topics.match(
+                Document.of(item.title, item.summary, feed.name, feed.kind)),
         )
         moved_to = self.store.note_redirect(feed.id, fetched.permanent_redirect,
                                             REDIRECT_CONFIRMATIONS)

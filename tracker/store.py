@@ -10,18 +10,20 @@ transaction per feed.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
 from tracker.migrations import migrations
-from tracker.models import FeedConfig, FeedState, Item, StoredItem
+from tracker.models import FeedConfig, FeedState, Item, StoredItem, TopicConfig
+from tracker.topics import TopicHit
 
 BUSY_TIMEOUT_SECONDS = 30.0
 
@@ -177,14 +179,23 @@ class Store:
                        etag: str | None, last_modified: str | None, body_hash: str | None,
                        bytes_received: int, duration_ms: int, not_modified: bool,
                        next_due: datetime, due_reason: str, items: Iterable[Item] = (),
-                       title: str | None = None, warning: str | None = None) -> int:
-        """A good fetch: store new items and the feed's health in one transaction.
+                       title: str | None = None, warning: str | None = None,
+                       topics: Callable[[Item], list[TopicHit]] | None = None) -> int:
+        """A good fetch: store new items, their topic matches and the feed's health
+        in one transaction.
 
         Returns how many items were new. Items already known (by any of their
-        keys) are only remembered as also seen in this feed.
+        keys) are only remembered as also seen in this feed; `topics` is asked
+        about new items only.
         """
         with self.write():
-            new = sum(self._store_item(feed_id, item, now) for item in items)
+            new = 0
+            for item in items:
+                item_id = self._store_item(feed_id, item, now)
+                if item_id is not None:
+                    new += 1
+                    for hit in topics(item) if topics else ():
+                        self._insert_match(item_id, hit, now)
             self.conn.execute(
                 """
                 UPDATE feeds SET last_attempt = ?, last_success = ?, last_status = ?,
@@ -247,8 +258,13 @@ class Store:
                                  (to_text(now),))
         return {row["host"]: datetime.fromisoformat(row["blocked_until"]) for row in rows}
 
-    def _store_item(self, feed_id: int, item: Item, now: datetime) -> bool:
-        """Insert `item` unless one of its keys is known; True when it was new."""
+    def _insert_match(self, item_id: int, hit: TopicHit, now: datetime) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO topic_matches (item_id, topic, terms, matched_at) "
+            "VALUES (?, ?, ?, ?)", (item_id, hit.topic, json.dumps(list(hit.terms)), to_text(now)))
+
+    def _store_item(self, feed_id: int, item: Item, now: datetime) -> int | None:
+        """Insert `item` unless one of its keys is known; its new id, or None."""
         marks = ",".join("?" * len(item.keys))
         known = {
             row["key"]: row["item_id"]
@@ -257,7 +273,7 @@ class Store:
             )
         }
         item_id = next((known[key] for key in item.keys if key in known), None)
-        is_new = item_id is None
+        new_id = None
         if item_id is None:
             cursor = self.conn.execute(
                 """
@@ -269,7 +285,7 @@ class Store:
                  item.author, to_text(item.published), to_text(item.updated), to_text(now),
                  item.content_hash),
             )
-            item_id = cursor.lastrowid
+            item_id = new_id = cursor.lastrowid
         for key in item.keys:
             if key not in known:
                 self.conn.execute("INSERT OR IGNORE INTO item_keys (key, item_id) VALUES (?, ?)",
@@ -278,7 +294,84 @@ class Store:
             "INSERT OR IGNORE INTO item_feeds (item_id, feed_id, first_seen) VALUES (?, ?, ?)",
             (item_id, feed_id, to_text(now)),
         )
-        return is_new
+        return new_id
+
+    # -- topics ------------------------------------------------------------
+
+    def sync_topics(self, topics: Iterable[TopicConfig]) -> list[str]:
+        """Record the configured topics; return those whose query changed since
+        their stored matches were made (they need `tracker topics rematch`)."""
+        topics = list(topics)
+        with self.write():
+            for topic in topics:
+                self.conn.execute(
+                    "INSERT INTO topics (name, query, matched_query) VALUES (?, ?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET query = excluded.query, active = 1 "
+                    "WHERE (query, active) IS NOT (excluded.query, 1)",
+                    (topic.name, topic.query, topic.query))
+            names = [topic.name for topic in topics]
+            self.conn.execute(
+                f"UPDATE topics SET active = 0 WHERE active = 1 AND name NOT IN "
+                f"({','.join('?' * len(names))})", names)
+        return [row["name"] for row in self.conn.execute(
+            "SELECT name FROM topics WHERE active = 1 AND query != matched_query ORDER BY name")]
+
+    def topic_summary(self, now: datetime) -> list[dict[str, Any]]:
+        """Active topics with their match counts over the last day, week and all time."""
+        day, week = to_text(now - timedelta(days=1)), to_text(now - timedelta(days=7))
+        rows = self.conn.execute(
+            """
+            SELECT t.name, t.query, t.matched_query,
+                   count(i.id) AS total,
+                   count(CASE WHEN i.first_seen >= ? THEN 1 END) AS last_day,
+                   count(CASE WHEN i.first_seen >= ? THEN 1 END) AS last_week
+            FROM topics t
+            LEFT JOIN topic_matches m ON m.topic = t.name
+            LEFT JOIN items i ON i.id = m.item_id
+            WHERE t.active = 1 GROUP BY t.name ORDER BY t.name
+            """, (day, week))
+        return [dict(row) for row in rows]
+
+    def replace_matches(self, topic: str, query: str,
+                        hits: Iterable[tuple[int, TopicHit]], now: datetime) -> int:
+        """Store a topic's matches afresh (after its query changed); returns the count."""
+        with self.write():
+            self.conn.execute("DELETE FROM topic_matches WHERE topic = ?", (topic,))
+            count = 0
+            for item_id, hit in hits:
+                self._insert_match(item_id, hit, now)
+                count += 1
+            self.conn.execute("UPDATE topics SET matched_query = ? WHERE name = ?",
+                              (query, topic))
+        return count
+
+    def candidates(self, fts: str | None, since: datetime | None = None,
+                   limit: int | None = None) -> Iterator[sqlite3.Row]:
+        """Items to check against a query: the FTS5 matches in rank order when there
+        is an FTS expression, else every item, newest first."""
+        columns = ("i.id, i.title, i.summary, i.url, i.published, i.first_seen, "
+                   "f.name AS feed_name, f.kind AS feed_kind")
+        since_text = to_text(since)
+        if fts is None:
+            sql = (f"SELECT {columns} FROM items i JOIN feeds f ON f.id = i.feed_id "
+                   "WHERE (? IS NULL OR i.first_seen >= ?) ORDER BY i.id DESC")
+            params: tuple[Any, ...] = (since_text, since_text)
+        else:
+            sql = (f"SELECT {columns} FROM items_fts JOIN items i ON i.id = items_fts.rowid "
+                   "JOIN feeds f ON f.id = i.feed_id WHERE items_fts MATCH ? "
+                   "AND (? IS NULL OR i.first_seen >= ?) ORDER BY items_fts.rank")
+            params = (fts, since_text, since_text)
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        yield from self.conn.execute(sql, params)
+
+    def item_topics(self) -> dict[int, list[dict[str, Any]]]:
+        topics: dict[int, list[dict[str, Any]]] = {}
+        for row in self.conn.execute("SELECT item_id, topic, terms FROM topic_matches "
+                                     "ORDER BY topic"):
+            topics.setdefault(row["item_id"], []).append(
+                {"name": row["topic"], "terms": json.loads(row["terms"])})
+        return topics
 
     # -- reading -----------------------------------------------------------
 

@@ -1,0 +1,64 @@
+"""Questions asked of the stored archive with the topic language: search,
+`topics test` and `topics rematch`.
+
+FTS5 narrows the candidates (a superset, in rank order) and the matcher decides,
+so search and topics agree exactly on what matches.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from tracker.query import Document, Matcher
+from tracker.store import Store
+from tracker.topics import TopicHit, TopicSet, fts_query
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One archive item that matched, with the words to highlight."""
+
+    id: int
+    title: str
+    summary: str
+    url: str | None
+    published: str | None
+    first_seen: str
+    feed: str
+    kind: str
+    terms: tuple[str, ...]
+
+
+def _document(row: sqlite3.Row) -> Document:
+    return Document.of(row["title"], row["summary"], row["feed_name"], row["feed_kind"])
+
+
+def find(store: Store, query: str, aliases: Mapping[str, Sequence[str]] | None = None,
+         since: datetime | None = None) -> Iterator[Hit]:
+    """Every stored item matching `query`, best first (FTS5 rank; newest first
+    when the query has no positive words to rank by)."""
+    matcher = Matcher(query, aliases)
+    for row in store.candidates(fts_query(matcher.tree), since):
+        result = matcher.match(_document(row))
+        if result.matched:
+            yield Hit(row["id"], row["title"], row["summary"], row["url"], row["published"],
+                      row["first_seen"], row["feed_name"], row["feed_kind"],
+                      tuple(sorted(result.terms)))
+
+
+def rematch(store: Store, topics: TopicSet, queries: Mapping[str, str], names: Sequence[str],
+            now: datetime) -> dict[str, int]:
+    """Re-evaluate the named topics over the whole archive; returns match counts."""
+    counts = {}
+    for name in names:
+        matcher = topics.matchers[name]
+        hits = []
+        for row in store.candidates(fts_query(matcher.tree)):
+            result = matcher.match(_document(row))
+            if result.matched:
+                hits.append((row["id"], TopicHit(name, tuple(sorted(result.terms)))))
+        counts[name] = store.replace_matches(name, queries[name], hits, now)
+    return counts
