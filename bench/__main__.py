@@ -21,6 +21,7 @@ from importlib import metadata
 from pathlib import Path
 
 from bench.corpus import build_corpus
+from bench.topics import corpus_documents, measure, tokenise_seconds
 from tests.feedserver import Document, FeedServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,6 +108,9 @@ def main() -> None:
         "tracker_cold_peak_rss_mb": summary(cold_rss),
         "tracker_unchanged_peak_rss_mb": summary(warm_rss),
     }
+    documents = corpus_documents(corpus)
+    result["topic_matching"] = measure(documents, repeat=options.repeat)
+    result["topic_tokenise_seconds"] = tokenise_seconds(documents)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "poll.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))

@@ -141,7 +141,10 @@ VOCAB = ["drone", "drones", "nato", "uk", "ukraine", "air", "defence", "patriot"
 @st.composite
 def query_trees(draw: st.DrawFn, depth: int = 0) -> tuple[str, object]:
     """(query text, tree for the reference evaluator)."""
-    choice = draw(st.integers(0, 5 if depth < 3 else 1))
+    choice = draw(st.integers(-1, 5 if depth < 3 else 1))
+    if choice == -1:
+        stem = draw(st.sampled_from(VOCAB))[:draw(st.integers(1, 4))]
+        return f"{stem}*", ("prefix", stem)
     if choice == 0:
         word = draw(st.sampled_from(VOCAB))
         return word, ("word", word)
@@ -166,6 +169,8 @@ def reference(tree: object, title: list[str], summary: list[str]) -> bool:
     if kind == "word":
         target = fold(tree[1])  # type: ignore[index]
         return any(fold(w) == target for w in title + summary)
+    if kind == "prefix":
+        return any(w.startswith(tree[1]) for w in title + summary)  # type: ignore[index]
     if kind == "title":
         return any(fold(w) == fold(tree[1]) for w in title)  # type: ignore[index]
     if kind == "phrase":

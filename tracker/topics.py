@@ -67,6 +67,7 @@ class TopicSet:
             for kind, text in needed:
                 index = {"word": self.by_word, "raw": self.by_raw, "prefix": self.by_prefix}[kind]
                 index.setdefault(text, set()).add(name)
+        self.prefix_lengths = sorted({len(prefix) for prefix in self.by_prefix})
 
     def candidates(self, document: Document) -> list[str]:
         names = set(self.always)
@@ -76,9 +77,13 @@ class TopicSet:
                 names |= self.by_word[word]
             for word in text.raw_index.keys() & self.by_raw.keys():
                 names |= self.by_raw[word]
-            for prefix, topics in self.by_prefix.items():
-                if not topics <= names and any(w.startswith(prefix) for w in text.raw_index):
-                    names |= topics
+            for word in text.raw_index:
+                for length in self.prefix_lengths:
+                    if length > len(word):
+                        break
+                    topics = self.by_prefix.get(word[:length])
+                    if topics:
+                        names |= topics
         return sorted(names, key=self.order.__getitem__)
 
     def match(self, document: Document) -> list[TopicHit]:

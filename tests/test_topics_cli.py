@@ -1,0 +1,113 @@
+"""Topics and search through the CLI, against a local feed server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import Cli, write_config
+from tests.feedserver import Document, FeedServer
+
+STORIES = [
+    ("UK to mass-produce interceptor drones", "Ukrainian-designed drones to be built in the UK."),
+    ("Russian drones violate Polish airspace", "NATO jets scrambled as drones crossed the border."),
+    ("Defence budget rises", "Spending to reach 2.5 per cent of GDP, the Treasury said."),
+    ("Football results", "Donato scored twice for the UK under-21 side."),
+]
+
+
+def rss(stories: list[tuple[str, str]]) -> bytes:
+    items = "".join(f"<item><title>{t}</title><link>https://e.org/{n}</link>"
+                    f"<description>{d}</description>"
+                    f"<pubDate>Mon, 17 Nov 2025 09:{n:02d}:00 GMT</pubDate></item>"
+                    for n, (t, d) in enumerate(stories))
+    return f'<rss version="2.0"><channel><title>F</title>{items}</channel></rss>'.encode()
+
+
+def make_cli(tmp_path: Path, server: FeedServer, topics: dict[str, str]) -> Cli:
+    url = server.url("/feed")
+    extra = "\n".join(f"[topics.{name}]\nquery = '{query}'" for name, query in topics.items())
+    config = write_config(tmp_path / "tracker.toml", [{"name": "MoD", "url": url,
+                                                       "kind": "official"}], extra=extra)
+    return Cli(config, tmp_path / "tracker.db")
+
+
+def test_new_items_are_tagged_and_exported_with_their_topics(tmp_path: Path,
+                                                             feed_server: FeedServer) -> None:
+    feed_server.add("/feed", Document(rss(STORIES)))
+    cli = make_cli(tmp_path, feed_server, {"drones": "drone", "nato": "NATO airspace",
+                                           "budgets": '"defence budget" OR GDP'})
+    assert "4 new items" in cli("poll").output
+    exported = {e["title"]: e for e in map(json.loads, cli("export").output.splitlines())}
+    assert exported["UK to mass-produce interceptor drones"]["topics"] == [
+        {"name": "drones", "terms": ["drones"]}]
+    assert [t["name"] for t in exported["Russian drones violate Polish airspace"]["topics"]] == [
+        "drones", "nato"]
+    assert exported["Football results"]["topics"] == []  # Donato is not NATO, UK no drone
+
+    listing = json.loads(cli("topics", "list", "--json").output)
+    counts = {row["name"]: (row["last_day"], row["total"]) for row in listing}
+    assert counts == {"budgets": (1, 1), "drones": (2, 2), "nato": (1, 1)}
+    table = cli("topics", "list").output
+    assert "drones" in table and '"defence budget" OR GDP' in table
+
+
+def test_search_ranks_filters_and_highlights(tmp_path: Path, feed_server: FeedServer) -> None:
+    feed_server.add("/feed", Document(rss(STORIES)))
+    cli = make_cli(tmp_path, feed_server, {})
+    cli("poll")
+    results = json.loads(cli("search", "drones -NATO", "--json").output)
+    assert [r["title"] for r in results] == ["UK to mass-produce interceptor drones"]
+    first = results[0]
+    assert first["matched_terms"] == ["drones"]
+    start, end = first["snippet_highlights"][0]
+    assert first["snippet"][start:end] == "drones"
+    # BM25: the item that says UK twice ranks above the one that says it once.
+    assert [r["title"] for r in json.loads(cli("search", "kind:official UK", "--json").output)
+            ] == ["UK to mass-produce interceptor drones", "Football results"]
+    text = cli("search", "airspace").output
+    assert "Russian drones violate Polish airspace" in text and "MoD (official)" in text
+    assert cli("search", "submarine").output.strip() == "no matching items"
+
+
+def test_topics_test_counts_and_shows_best_hits(tmp_path: Path,
+                                                feed_server: FeedServer) -> None:
+    feed_server.add("/feed", Document(rss(STORIES)))
+    cli = make_cli(tmp_path, feed_server, {})
+    cli("poll")
+    result = cli("topics", "test", "drone*", "--limit", "1")
+    assert result.exit_code == 0
+    assert result.output.startswith("2 matching items; the best 1:")
+    assert cli("search", "drone", "--since", "2999-01-01").output.strip() == "no matching items"
+
+
+def test_invalid_queries_are_refused_with_position(tmp_path: Path,
+                                                   feed_server: FeedServer) -> None:
+    feed_server.add("/feed", Document(rss(STORIES)))
+    cli = make_cli(tmp_path, feed_server, {})
+    result = cli("search", "(drone OR")
+    assert result.exit_code == 2
+    assert "invalid query '(drone OR'" in result.output and "position 10" in result.output
+    bad = make_cli(tmp_path, feed_server, {"drones": "drone OR (uav", "ok": "x"})
+    result = bad("poll")
+    assert result.exit_code != 0
+    assert "topics.drones" in result.output and "expected ')'" in result.output
+    assert "tracker.toml, line 3: topics.drones" in result.output  # the query line
+
+
+def test_a_changed_query_is_rematched_only_on_request(tmp_path: Path,
+                                                     feed_server: FeedServer) -> None:
+    feed_server.add("/feed", Document(rss(STORIES)))
+    cli = make_cli(tmp_path, feed_server, {"watch": "drone"})
+    cli("poll")
+    cli = make_cli(tmp_path, feed_server, {"watch": "GDP"})
+    polled = cli("poll")
+    assert "the query of watch changed" in polled.output
+    (row,) = json.loads(cli("topics", "list", "--json").output)
+    assert row["total"] == 2 and row["matched_query"] == "drone"  # not silently re-evaluated
+    assert "changed: run tracker topics rematch" in cli("topics", "list").output
+    assert cli("topics", "rematch").output.strip() == "watch: 1 matching items"
+    (row,) = json.loads(cli("topics", "list", "--json").output)
+    assert row["total"] == 1 and row["matched_query"] == "GDP"
+    assert "up to date" in cli("topics", "rematch").output
+    assert cli("topics", "rematch", "nope").exit_code == 2
