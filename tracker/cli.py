@@ -9,16 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
-from types import FrameType
 from typing import Any, TextIO
 
 import click
@@ -29,6 +26,7 @@ from rich.table import Table
 from tracker import __version__
 from tracker.archive import Hit, find, rematch
 from tracker.config import Config, load_config
+from tracker.daemon import AlreadyRunning, Daemon
 from tracker.errors import ConfigError
 from tracker.fetch import Fetcher
 from tracker.models import FeedState
@@ -88,13 +86,20 @@ class App:
 
     @contextmanager
     def service(self) -> Iterator[TrackerService]:
-        config = self.config  # validated before the database is touched
+        service = self.make_service(self.config, self.store)
+        try:
+            yield service
+        finally:
+            service.close()
+
+    def make_service(self, config: Config, store: Store) -> TrackerService:
+        """A service with its own HTTP client and parser processes (close() them)."""
         settings = config.fetch
-        with (Fetcher(settings, config.allow_private_networks,
-                      config.allow_addresses) as fetcher,
-              ParserPool(settings.parse_workers, settings.parse_timeout,
-                         settings.parse_memory_mb) as parsers):
-            yield TrackerService(config, self.store, fetcher, parser=parsers.parse)
+        return TrackerService(
+            config, store,
+            Fetcher(settings, config.allow_private_networks, config.allow_addresses),
+            parser=ParserPool(settings.parse_workers, settings.parse_timeout,
+                              settings.parse_memory_mb))
 
     def close(self) -> None:
         if self._store is not None:
@@ -159,7 +164,7 @@ def status(app: App, as_json: bool) -> None:
     now = utc_now()
     app.store.sync_feeds(app.config.feeds, now)
     feeds = app.store.feeds()
-    report = status_report(feeds, app.store.totals(), now)
+    report = status_report(feeds, app.store.totals(), now, app.store.heartbeat())
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
@@ -222,8 +227,19 @@ def _print_status_table(feeds: list[FeedState], report: dict[str, Any], now: dat
             _problem_text(feed, now),
         )
     console.print(table)
+    daemon = report["daemon"]
+    if daemon["state"] == "running":
+        console.print(f"\nDaemon running (pid {daemon['pid']}), last beat "
+                      f"{ago(datetime.fromisoformat(daemon['last_beat']), now)}; last poll: "
+                      f"{escape(daemon['last_poll'] or 'none yet')}")
+    elif daemon["state"] == "stopped":
+        console.print(f"\nDaemon stopped cleanly at {daemon['stopped']}.")
+    elif daemon["problem"]:
+        console.print(f"\n[bold red]{escape(daemon['problem'])}[/]")
+    else:
+        console.print("\nDaemon never run: start it with `tracker run`.")
     totals = report["totals"]
-    console.print(f"\n{totals['feeds']} feeds, {totals['failing']} failing, "
+    console.print(f"{totals['feeds']} feeds, {totals['failing']} failing, "
                   f"{totals['items']} items. Bytes, timings and URLs: tracker status --json")
     if report["needs_attention"]:
         console.print(f"[bold red]Needs attention:[/] "
@@ -374,28 +390,47 @@ def topics_rematch(app: App, names: tuple[str, ...]) -> None:
         click.echo(f"{name}: {count} matching items")
 
 
+class JsonLogFormatter(logging.Formatter):
+    """One JSON object per log line, for log collectors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                     timespec="seconds"),
+                 "level": record.levelname.lower(), "logger": record.name,
+                 "message": record.getMessage()}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
 @main.command()
+@click.option("--log-json", is_flag=True, help="Log one JSON object per line instead of text.")
 @pass_app
-def run(app: App) -> None:
-    """Run in the foreground: poll each feed when it is due, until SIGINT/SIGTERM."""
-    stop = threading.Event()
+@click.pass_context
+def run(ctx: click.Context, app: App, log_json: bool) -> None:
+    """The daemon, in the foreground: poll each feed when it is due, until SIGINT or
+    SIGTERM (exit 0). SIGHUP reloads the config; a bad one is reported and the old
+    one kept. One line is logged per poll cycle and per notable event; -v adds
+    per-feed detail."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonLogFormatter() if log_json else logging.Formatter(
+        "%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(logging.DEBUG if ctx.parent and ctx.parent.params.get("verbose")
+                  else logging.INFO)
+    for noisy in ("apscheduler", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    _ = app.config  # refuse a bad config before anything starts
 
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        click.echo(f"received {signal.Signals(signum).name}, stopping", err=True)
-        stop.set()
+    def load() -> Config:
+        return load_config(app.config_path)
 
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    with app.service() as service:
-        click.echo(f"tracker {__version__}: watching {len(app.config.feeds)} feeds; "
-                   f"database {app.db_path}", err=True)
-        while not stop.is_set():
-            summary = service.poll()
-            if summary.feeds_polled:
-                click.echo(f"{utc_now():%Y-%m-%d %H:%M:%S}Z {summary.line()}", err=True)
-            upcoming = [f.next_due for f in app.store.feeds() if f.next_due and not f.gone_at]
-            wait = min((when - utc_now()).total_seconds() for when in upcoming) if upcoming else 60
-            stop.wait(timeout=min(max(wait, 1.0), 60.0))
+    daemon = Daemon(app.db_path, load, app.make_service)
+    try:
+        sys.exit(daemon.run())
+    except AlreadyRunning as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

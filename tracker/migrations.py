@@ -167,3 +167,25 @@ _TOPICS = [
 def topics_and_search(db: Database) -> None:
     for statement in _TOPICS:
         db.execute(statement)
+
+
+_DAEMON = [
+    # The daemon's heartbeat: one row, rewritten by the running `tracker run`.
+    """
+    CREATE TABLE daemon (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        pid INTEGER NOT NULL,
+        started TEXT NOT NULL,
+        last_beat TEXT NOT NULL,
+        stopped TEXT,                 -- set on a clean stop; NULL while running or after a crash
+        last_poll TEXT,               -- the last poll cycle's summary line
+        next_poll TEXT
+    )
+    """,
+]
+
+
+@migrations(name="0004_daemon_heartbeat")
+def daemon_heartbeat(db: Database) -> None:
+    for statement in _DAEMON:
+        db.execute(statement)

@@ -6,7 +6,7 @@ add keys freely, never rename or remove one.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tracker import schedule
@@ -52,10 +52,37 @@ def feed_status(feed: FeedState, now: datetime) -> dict[str, Any]:
     }
 
 
-def status_report(feeds: list[FeedState], totals: dict[str, int],
-                  now: datetime) -> dict[str, Any]:
+HEARTBEAT_STALE_AFTER = timedelta(minutes=2)  # the daemon beats every 15 s
+
+
+def heartbeat_problem(heartbeat: dict[str, Any] | None, now: datetime) -> str | None:
+    """Why the daemon needs a person: it stopped beating without a clean stop."""
+    if heartbeat is None or heartbeat.get("stopped"):
+        return None
+    if now - datetime.fromisoformat(heartbeat["last_beat"]) > HEARTBEAT_STALE_AFTER:
+        return (f"the daemon (pid {heartbeat['pid']}) stopped beating at "
+                f"{heartbeat['last_beat']}: crashed or killed? Start `tracker run` again")
+    return None
+
+
+def daemon_status(heartbeat: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
+    if heartbeat is None:
+        return {"state": "never run", "problem": None}
+    problem = heartbeat_problem(heartbeat, now)
+    state = "stopped" if heartbeat.get("stopped") else "stale" if problem else "running"
+    return {"state": state, "pid": heartbeat["pid"], "started": heartbeat["started"],
+            "last_beat": heartbeat["last_beat"], "stopped": heartbeat.get("stopped"),
+            "last_poll": heartbeat.get("last_poll"), "next_poll": heartbeat.get("next_poll"),
+            "problem": problem}
+
+
+def status_report(feeds: list[FeedState], totals: dict[str, int], now: datetime,
+                  heartbeat: dict[str, Any] | None = None) -> dict[str, Any]:
     entries = [feed_status(feed, now) for feed in feeds]
     attention = [entry["name"] for entry in entries if entry["problem"]]
+    daemon = daemon_status(heartbeat, now)
+    if daemon["problem"]:
+        attention.append("daemon")
     return {
         "generated_at": to_text(now),
         "totals": {
@@ -66,6 +93,7 @@ def status_report(feeds: list[FeedState], totals: dict[str, int],
         },
         "needs_attention": attention,
         "ok": not attention,
+        "daemon": daemon,
         "feeds": entries,
     }
 

@@ -23,7 +23,7 @@ from tracker.config import Config
 from tracker.errors import FetchError, HTTPStatusError, ParseError
 from tracker.fetch import Fetcher
 from tracker.models import FeedState, FetchResult
-from tracker.parsepool import ParseOutput, parse_document
+from tracker.parsepool import ParseOutput, ParserPool, parse_document
 from tracker.query import Document
 from tracker.store import Store
 from tracker.topics import TopicSet
@@ -55,6 +55,7 @@ class FeedOutcome:
     duration_ms: int | None = None
     bytes_received: int | None = None
     deferred_until: datetime | None = None
+    skipped: bool = False
 
 
 @dataclass
@@ -116,16 +117,26 @@ class TrackerService:
     """The application: poll feeds and report on them."""
 
     def __init__(self, config: Config, store: Store, fetcher: Fetcher,
-                 clock: Clock = utc_now, parser: Parser = parse_document) -> None:
-        """`parser` is in-process by default; the CLI passes a `ParserPool`'s
-        `parse`, which bounds each document in time and memory."""
+                 clock: Clock = utc_now, parser: Parser | ParserPool = parse_document) -> None:
+        """`parser` is in-process by default; the CLI passes a `ParserPool`,
+        which bounds each document in time and memory."""
         self.config = config
         self.store = store
         self.fetcher = fetcher
         self.clock = clock
-        self.parser = parser
+        self.pool = parser if isinstance(parser, ParserPool) else None
+        self.parser: Parser = parser.parse if isinstance(parser, ParserPool) else parser
         self.topics = TopicSet(config.topics, config.aliases)
+        # Set by the daemon on SIGTERM: fetches not yet started are skipped, the
+        # ones in flight finish (each within its own deadline) and are stored.
+        self.stopping = threading.Event()
         self.limiter = HostLimiter(config.fetch.per_host)
+
+    def close(self) -> None:
+        """Release the HTTP client and the parser processes."""
+        self.fetcher.close()
+        if self.pool is not None:
+            self.pool.close()
 
     def sync(self) -> list[str]:
         """Bring the database's feeds and topics in line with the config; returns
@@ -162,6 +173,8 @@ class TrackerService:
         """Network and CPU work for one feed; runs in a worker thread, writes nothing."""
         started = time.monotonic()
         fetched: FetchResult | None = None
+        if self.stopping.is_set():
+            return FeedOutcome(feed, skipped=True)
         try:
             with self.limiter(feed.url):
                 # Checked with the host's slot held: a 429 seen by another thread
@@ -198,6 +211,9 @@ class TrackerService:
         feed = outcome.feed
         now = self.clock()
         fetched = outcome.fetched
+        if outcome.skipped:
+            summary.feeds_polled -= 1
+            return
         if outcome.deferred_until is not None:
             self.store.defer(feed.id, outcome.deferred_until,
                              "host asked to wait (Retry-After on another of its feeds)")
@@ -218,7 +234,12 @@ class TrackerService:
                                       bytes_received=outcome.bytes_received)
             summary.feeds_failed += 1
             summary.failures.append((feed.name, error))
-            log.warning("feed %s failed: %s", feed.name, error)
+            if gone:
+                log.info("feed %s is gone (HTTP 410); it will not be polled again", feed.name)
+            elif feed.consecutive_failures == 0:
+                log.info("feed %s failing: %s", feed.name, error)
+            else:
+                log.debug("feed %s failed again (%d in a row): %s", feed.name, failures, error)
             return
         hint = schedule.cache_hint_seconds(fetched.headers, now)
         ttl = outcome.parsed.ttl_seconds if outcome.parsed else None
@@ -236,6 +257,10 @@ class TrackerService:
             topics=lambda item: self.topics.match(
                 Document.of(item.title, item.summary, feed.name, feed.kind)),
         )
+        if feed.consecutive_failures:
+            log.info("feed %s recovered after %d failures", feed.name, feed.consecutive_failures)
+        log.debug("feed %s: HTTP %s, %d bytes, %d new items", feed.name, fetched.status,
+                  fetched.bytes_received, new)
         moved_to = self.store.note_redirect(feed.id, fetched.permanent_redirect,
                                             REDIRECT_CONFIRMATIONS)
         if moved_to:

@@ -373,6 +373,34 @@ class Store:
                 {"name": row["topic"], "terms": json.loads(row["terms"])})
         return topics
 
+    # -- daemon heartbeat --------------------------------------------------
+
+    def beat(self, pid: int, now: datetime, *, started: datetime | None = None,
+             last_poll: str | None = None, next_poll: datetime | None = None,
+             stopped: bool = False) -> None:
+        """Write the running daemon's heartbeat (`started` marks a new run)."""
+        with self.write():
+            if started is not None:
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO daemon (id, pid, started, last_beat, stopped) "
+                    "VALUES (1, ?, ?, ?, NULL)", (pid, to_text(started), to_text(now)))
+            self.conn.execute(
+                "UPDATE daemon SET last_beat = ?, last_poll = coalesce(?, last_poll), "
+                "next_poll = coalesce(?, next_poll), stopped = CASE WHEN ? THEN ? ELSE stopped "
+                "END WHERE id = 1 AND pid = ?",
+                (to_text(now), last_poll, to_text(next_poll), stopped, to_text(now), pid))
+
+    def heartbeat(self) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT * FROM daemon WHERE id = 1").fetchone()
+        return dict(row) if row else None
+
+    def next_due(self) -> datetime | None:
+        """The earliest next poll of any active feed that is not gone."""
+        row = self.conn.execute(
+            "SELECT min(coalesce(next_due, '0001-01-01T00:00:00+00:00')) FROM feeds "
+            "WHERE active = 1 AND gone_at IS NULL").fetchone()
+        return from_text(row[0])
+
     # -- reading -----------------------------------------------------------
 
     def totals(self) -> dict[str, int]:

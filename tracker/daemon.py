@@ -1,0 +1,218 @@
+"""`tracker run`: the scheduled daemon. The only module that knows APScheduler.
+
+* One poll job, rescheduled after every run for the earliest next due time of
+  any feed (kept in the database, so a restart neither re-polls everything at
+  once nor forgets a backoff), and at least once a minute.
+* A heartbeat job writing pid, last beat, last poll and next run to the
+  database, which `tracker status` reads.
+* Hard deadlines live inside the poll (each fetch and parse is bounded), since
+  APScheduler cannot stop a hung job.
+* SIGTERM/SIGINT: stop scheduling, let the poll in flight finish within a grace
+  period (fetches not yet started are skipped), exit 0. SIGHUP: reload the
+  config, validated first; a bad config is reported and the old one kept.
+* One daemon per database: an exclusive lock on `<db>.lock`, released by the
+  operating system when the process dies, so a new daemon takes over from a
+  dead one at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from tracker.config import Config
+from tracker.errors import ConfigError, TrackerError
+from tracker.service import TrackerService, utc_now
+from tracker.store import Store
+
+log = logging.getLogger("tracker.daemon")
+
+HEARTBEAT_SECONDS = 15  # tracker.report.HEARTBEAT_STALE_AFTER must stay well above this
+MAX_POLL_WAIT_SECONDS = 60
+STOP_GRACE_SECONDS = 20
+
+
+class AlreadyRunning(TrackerError):
+    """Another `tracker run` holds this database."""
+
+
+class DatabaseLock:
+    """An exclusive, process-lifetime lock beside the database file."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.path = db_path.with_name(db_path.name + ".lock")
+        self.handle: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+", encoding="ascii")  # noqa: SIM115 (held for life)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise AlreadyRunning(f"another tracker run (pid {holder}) is using this database; "
+                                 "stop it first, or use another --db") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self.handle = handle
+
+    def release(self) -> None:
+        if self.handle is not None:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+            self.handle = None
+
+
+class Daemon:
+    """Runs polls on schedule until told to stop."""
+
+    def __init__(self, db_path: Path, load: Callable[[], Config],
+                 make_service: Callable[[Config, Store], TrackerService]) -> None:
+        self.db_path = db_path
+        self.load = load
+        self.make_service = make_service
+        self.stop_requested = threading.Event()
+        self.reload_requested = threading.Event()
+        self.pid = os.getpid()
+        self.lock = DatabaseLock(db_path)
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=2)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+        )
+        self.scheduler.add_listener(self._job_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+        self.config: Config | None = None
+        self.service: TrackerService | None = None
+        self.poll_store: Store | None = None
+        self.beat_store: Store | None = None
+        self.poll_lock = threading.Lock()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT; returns the process exit status."""
+        self._install_signals()
+        self.lock.acquire()
+        try:
+            self.config = self.load()
+            self.poll_store = Store.open(self.db_path)
+            self.beat_store = Store.open(self.db_path)
+            self.service = self.make_service(self.config, self.poll_store)
+            self.beat_store.beat(self.pid, utc_now(), started=utc_now())
+            log.info("tracker daemon started (pid %d): %d feeds, %d topics; database %s",
+                     self.pid, len(self.config.feeds), len(self.config.topics), self.db_path)
+            self.scheduler.add_job(self._beat, "interval", seconds=HEARTBEAT_SECONDS,
+                                   id="heartbeat")
+            self.scheduler.add_job(self._poll, "date", run_date=utc_now(), id="poll")
+            self.scheduler.start()
+            while not self.stop_requested.is_set():
+                self.stop_requested.wait(timeout=1.0)
+                if self.reload_requested.is_set():
+                    self.reload_requested.clear()
+                    self._reload()
+            self._stop()
+            return 0
+        finally:
+            self.lock.release()
+
+    def _install_signals(self) -> None:
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("received %s: stopping", signal.Signals(signum).name)
+            self.stop_requested.set()
+            if self.service is not None:
+                self.service.stopping.set()
+
+        def reload(_signum: int, _frame: FrameType | None) -> None:
+            self.reload_requested.set()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGHUP, reload)
+
+    def _stop(self) -> None:
+        """Stop scheduling; give the poll in flight a grace period, then leave."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        finished = self.poll_lock.acquire(timeout=STOP_GRACE_SECONDS)
+        if not finished:
+            log.warning("the poll in flight did not finish within %ds; abandoning it "
+                        "(everything stored so far is committed)", STOP_GRACE_SECONDS)
+        assert self.beat_store is not None
+        self.beat_store.beat(self.pid, utc_now(), stopped=True)
+        if finished:
+            assert self.service is not None
+            self.service.close()
+            self.poll_lock.release()
+        log.info("tracker daemon stopped")
+
+    def _reload(self) -> None:
+        try:
+            config = self.load()
+        except ConfigError as exc:
+            log.error("config reload refused, still running the previous config: %s", exc)
+            return
+        with self.poll_lock:
+            assert self.poll_store is not None and self.service is not None
+            self.service.close()
+            self.config = config
+            self.service = self.make_service(config, self.poll_store)
+        log.info("config reloaded: %d feeds, %d topics", len(config.feeds), len(config.topics))
+        self._schedule_poll(utc_now())
+
+    # -- jobs --------------------------------------------------------------
+
+    def _poll(self) -> None:
+        next_run = utc_now() + timedelta(seconds=MAX_POLL_WAIT_SECONDS)
+        try:
+            with self.poll_lock:
+                if self.stop_requested.is_set():
+                    return
+                assert self.service is not None and self.poll_store is not None
+                summary = self.service.poll()
+                if summary.feeds_polled or summary.feeds_deferred:
+                    log.info("poll: %s", summary.line())
+                if summary.changed_topics:
+                    log.info("topic queries changed: %s; run `tracker topics rematch` to "
+                             "re-evaluate the archive", ", ".join(summary.changed_topics))
+                next_due = self.poll_store.next_due()
+                if next_due is not None:
+                    next_run = min(next_run, max(next_due, utc_now() + timedelta(seconds=1)))
+                assert self.beat_store is not None
+                self.beat_store.beat(self.pid, utc_now(), last_poll=summary.line(),
+                                     next_poll=next_run)
+        finally:
+            if not self.stop_requested.is_set():
+                self._schedule_poll(next_run)
+
+    def _schedule_poll(self, when: datetime) -> None:
+        self.scheduler.add_job(self._poll, "date", run_date=when, id="poll",
+                               replace_existing=True)
+
+    def _beat(self) -> None:
+        assert self.beat_store is not None
+        self.beat_store.beat(self.pid, utc_now())
+
+    def _job_event(self, event: JobExecutionEvent) -> None:
+        if event.code == EVENT_JOB_MISSED:
+            log.warning("job %s missed its run time %s", event.job_id, event.scheduled_run_time)
+        elif event.exception is not None:
+            log.error("job %s failed: %s: %s", event.job_id, type(event.exception).__name__,
+                      event.exception, exc_info=event.exception)
+            if event.job_id == "poll" and not self.stop_requested.is_set():
+                self._schedule_poll(utc_now() + timedelta(seconds=MAX_POLL_WAIT_SECONDS))
+
