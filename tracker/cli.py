@@ -25,10 +25,12 @@ from rich.table import Table
 
 from tracker import __version__
 from tracker.archive import Hit, find, rematch
+from tracker.briefing import mailer_for, prepare, send_digest
 from tracker.config import Config, load_config
-from tracker.daemon import AlreadyRunning, Daemon
-from tracker.errors import ConfigError
+from tracker.daemon import AlreadyRunning, Daemon, digest_trigger
+from tracker.errors import ConfigError, DeliveryError
 from tracker.fetch import Fetcher
+from tracker.mail import OutboxMailer, SmtpMailer
 from tracker.models import FeedState
 from tracker.parsepool import ParserPool
 from tracker.query import QuerySyntaxError, parse_query
@@ -390,6 +392,69 @@ def topics_rematch(app: App, names: tuple[str, ...]) -> None:
         click.echo(f"{name}: {count} matching items")
 
 
+@main.command()
+@click.option("--preview", "mode", flag_value="preview", default=True,
+              help="Render without sending or marking anything delivered (the default).")
+@click.option("--send", "mode", flag_value="send", help="Send now (SMTP, or the outbox folder).")
+@click.option("--check", "mode", flag_value="check",
+              help="Check the digest and SMTP configuration without sending.")
+@click.option("--html", "html_path", type=click.Path(path_type=Path),
+              default=Path("tracker-digest.html"), show_default=True,
+              help="With --preview: where to write the HTML part.")
+@pass_app
+def digest(app: App, mode: str, html_path: Path) -> None:
+    """The email digest of what is new since the last one delivered.
+
+    --preview prints the plain-text part and writes the HTML part to a file;
+    --send records the digest, sends it, and marks it delivered only once the
+    server accepted it (without SMTP configured, it is written as an .eml file
+    to the outbox folder); --check tests the configuration before the first
+    scheduled send.
+    """
+    config, now = app.config, utc_now()
+    if mode == "check":
+        _check_digest(app)
+        return
+    if mode == "send":
+        try:
+            result = send_digest(app.store, config, mailer_for(config, app.db_path), now)
+        except DeliveryError as exc:
+            raise click.ClickException(f"digest not delivered: {exc}") from None
+        click.echo(result.message)
+        return
+    content = prepare(app.store, config, now)
+    if content is None:
+        click.echo("nothing new since the last digest; none would be sent")
+        return
+    html_path.write_text(content.html, encoding="utf-8")
+    click.echo(f"Subject: {content.subject}\n")
+    click.echo(content.text)
+    click.echo(f"(HTML part written to {html_path}; nothing was sent or marked delivered)",
+               err=True)
+
+
+def _check_digest(app: App) -> None:
+    settings = app.config.digest
+    try:
+        digest_trigger(app.config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"schedule: {settings.schedule} ({app.config.timezone}); include: "
+               f"{settings.include}; at most {settings.max_items} items")
+    if settings.smtp is None:
+        folder = mailer_for(app.config, app.db_path)
+        assert isinstance(folder, OutboxMailer)
+        click.echo(f"no [digest.smtp]: digests are written as .eml files to {folder.folder}")
+        return
+    if not settings.to:
+        raise click.ClickException("[digest] has SMTP but no recipients: set to = [...]")
+    try:
+        click.echo(SmtpMailer(settings.smtp).check())
+    except DeliveryError as exc:
+        raise click.ClickException(f"digest configuration problem: {exc}") from None
+    click.echo(f"recipients: {', '.join(settings.to)}")
+
+
 class JsonLogFormatter(logging.Formatter):
     """One JSON object per log line, for log collectors."""
 
@@ -429,7 +494,7 @@ def run(ctx: click.Context, app: App, log_json: bool) -> None:
     daemon = Daemon(app.db_path, load, app.make_service)
     try:
         sys.exit(daemon.run())
-    except AlreadyRunning as exc:
+    except (AlreadyRunning, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
 
 

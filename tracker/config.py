@@ -28,7 +28,10 @@ MIN_INTERVAL_SECONDS = 1
 MAX_INTERVAL_SECONDS = 7 * 24 * 3600
 
 _TOP_KEYS = {"allow_private_networks", "allow_addresses", "default_interval", "timezone", "fetch",
-             "feeds", "topics", "aliases"}
+             "feeds", "topics", "aliases", "digest"}
+_DIGEST_KEYS = {"schedule", "include", "max_items", "send_empty", "to", "from", "outbox",
+                "list_unsubscribe", "lookback", "smtp"}
+_SMTP_KEYS = {"host", "port", "security", "username_env", "password_env", "timeout"}
 _FEED_KEYS = {"url", "name", "kind", "interval"}
 _TOPIC_KEYS = {"query"}
 _FETCH_KEYS = {"timeout", "connect_timeout", "max_bytes", "concurrency", "per_host", "user_agent",
@@ -56,6 +59,34 @@ class FetchSettings:
 
 
 @dataclass(frozen=True)
+class SmtpSettings:
+    """Where digests are delivered; credentials come only from the environment."""
+
+    host: str
+    port: int = 587
+    security: str = "starttls"  # "starttls", "tls" (implicit) or "none"
+    username_env: str | None = None
+    password_env: str | None = None
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    """The email digest: when, what, to whom, and how it is delivered."""
+
+    schedule: str = "0 7 * * *"      # cron, in the config's time zone
+    include: str = "topics"          # "topics": items matching a topic; "all": every new item
+    max_items: int = 60
+    send_empty: bool = False
+    to: tuple[str, ...] = ()
+    sender: str = "tracker@localhost"
+    outbox: str | None = None        # folder for .eml files when there is no SMTP
+    list_unsubscribe: str | None = None
+    lookback_seconds: int = 7 * 86400
+    smtp: SmtpSettings | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration."""
 
@@ -68,6 +99,7 @@ class Config:
     default_interval_seconds: int = DEFAULT_INTERVAL_SECONDS
     timezone: str = "UTC"
     fetch: FetchSettings = field(default_factory=FetchSettings)
+    digest: DigestSettings = field(default_factory=DigestSettings)
 
     def feed_by_url(self, url: str) -> FeedConfig | None:
         return next((f for f in self.feeds if f.url == url), None)
@@ -170,11 +202,13 @@ class _Validator:
         aliases = self.aliases(data.get("aliases", {}))
         topics = self.topics(data.get("topics", {}), aliases)
         fetch = self.fetch(data.get("fetch", {}))
+        digest = self.digest(data.get("digest", {}))
         return Config(
             path=self.path, feeds=feeds, topics=topics, aliases=aliases,
             allow_private_networks=allow_private,
             allow_addresses=allow_addresses,
             default_interval_seconds=default_interval, timezone=timezone, fetch=fetch,
+            digest=digest,
         )
 
     def addresses(self, raw: object) -> frozenset[str]:
@@ -281,6 +315,84 @@ class _Validator:
                                 "query") from None
             topics.append(TopicConfig(name=name, query=query.strip()))
         return tuple(topics)
+
+    def digest(self, raw: object) -> DigestSettings:
+        if not isinstance(raw, dict):
+            raise self.fail("digest", "must be a table [digest]", key="digest")
+        self.check_keys(raw, _DIGEST_KEYS, "digest", "digest")
+        values: dict[str, Any] = {}
+        schedule = raw.get("schedule", DigestSettings.schedule)
+        if not isinstance(schedule, str) or len(schedule.split()) != 5:
+            raise self.fail("digest.schedule", f"{schedule!r} is not a cron expression such as "
+                            "\"0 7 * * *\" (minute hour day month weekday)", "digest", None,
+                            "schedule")
+        values["schedule"] = schedule
+        include = raw.get("include", "topics")
+        if include not in ("topics", "all"):
+            raise self.fail("digest.include", 'must be "topics" or "all"', "digest", None,
+                            "include")
+        values["include"] = include
+        max_items = raw.get("max_items", DigestSettings.max_items)
+        if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
+            raise self.fail("digest.max_items", "must be a positive whole number", "digest",
+                            None, "max_items")
+        values["max_items"] = max_items
+        if not isinstance(raw.get("send_empty", False), bool):
+            raise self.fail("digest.send_empty", "must be true or false", "digest", None,
+                            "send_empty")
+        values["send_empty"] = raw.get("send_empty", False)
+        to = raw.get("to", [])
+        to = [to] if isinstance(to, str) else to
+        if not isinstance(to, list) or not all(isinstance(a, str) and "@" in a for a in to):
+            raise self.fail("digest.to", "must be a list of e-mail addresses", "digest", None,
+                            "to")
+        values["to"] = tuple(a.strip() for a in to)
+        sender = raw.get("from", DigestSettings.sender)
+        if not isinstance(sender, str) or "@" not in sender:
+            raise self.fail("digest.from", "must be an e-mail address", "digest", None, "from")
+        values["sender"] = sender.strip()
+        for key in ("outbox", "list_unsubscribe"):
+            if key in raw:
+                if not isinstance(raw[key], str) or not raw[key].strip():
+                    raise self.fail(f"digest.{key}", "must be a non-empty string", "digest",
+                                    None, key)
+                values[key] = raw[key].strip()
+        if "lookback" in raw:
+            values["lookback_seconds"] = self.interval(raw["lookback"], "digest.lookback",
+                                                       "digest", None, "lookback")
+        if "smtp" in raw:
+            values["smtp"] = self.smtp(raw["smtp"])
+        return DigestSettings(**values)
+
+    def smtp(self, raw: object) -> SmtpSettings:
+        if not isinstance(raw, dict):
+            raise self.fail("digest.smtp", "must be a table [digest.smtp]", key="smtp")
+        self.check_keys(raw, _SMTP_KEYS, "digest.smtp", "digest.smtp")
+        host = raw.get("host")
+        if not isinstance(host, str) or not host.strip():
+            raise self.fail("digest.smtp", "needs host = \"smtp.example.org\"", "digest.smtp")
+        security = raw.get("security", "starttls")
+        if security not in ("starttls", "tls", "none"):
+            raise self.fail("digest.smtp.security", 'must be "starttls", "tls" or "none"',
+                            "digest.smtp", None, "security")
+        port = raw.get("port", 465 if security == "tls" else 587)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise self.fail("digest.smtp.port", "must be a port number", "digest.smtp", None,
+                            "port")
+        names = {}
+        for key in ("username_env", "password_env"):
+            value = raw.get(key)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise self.fail(f"digest.smtp.{key}", "must name an environment variable",
+                                "digest.smtp", None, key)
+            names[key] = value
+        timeout = raw.get("timeout", 30)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise self.fail("digest.smtp.timeout", "must be a positive number of seconds",
+                            "digest.smtp", None, "timeout")
+        return SmtpSettings(host=host.strip(), port=port, security=security,
+                            username_env=names["username_env"],
+                            password_env=names["password_env"], timeout=float(timeout))
 
     def fetch(self, raw: object) -> FetchSettings:
         if not isinstance(raw, dict):

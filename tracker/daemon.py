@@ -27,13 +27,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import IO
+from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 
+from tracker.briefing import mailer_for, send_digest
 from tracker.config import Config
-from tracker.errors import ConfigError, TrackerError
+from tracker.errors import ConfigError, DeliveryError, TrackerError
 from tracker.service import TrackerService, utc_now
 from tracker.store import Store
 
@@ -42,6 +45,17 @@ log = logging.getLogger("tracker.daemon")
 HEARTBEAT_SECONDS = 15  # tracker.report.HEARTBEAT_STALE_AFTER must stay well above this
 MAX_POLL_WAIT_SECONDS = 60
 STOP_GRACE_SECONDS = 20
+
+
+def digest_trigger(config: Config) -> CronTrigger:
+    """The digest job's trigger: a cron expression in the config's time zone.
+    CronTrigger works in that zone, so 07:00 stays 07:00 across DST changes."""
+    try:
+        return CronTrigger.from_crontab(config.digest.schedule,
+                                        timezone=ZoneInfo(config.timezone))
+    except ValueError as exc:
+        raise ConfigError(f"{config.path}: digest.schedule {config.digest.schedule!r} is not "
+                          f"a valid cron expression: {exc}") from None
 
 
 class AlreadyRunning(TrackerError):
@@ -110,6 +124,7 @@ class Daemon:
         self.lock.acquire()
         try:
             self.config = self.load()
+            digest_trigger(self.config)
             self.poll_store = Store.open(self.db_path)
             self.beat_store = Store.open(self.db_path)
             self.service = self.make_service(self.config, self.poll_store)
@@ -119,6 +134,7 @@ class Daemon:
             self.scheduler.add_job(self._beat, "interval", seconds=HEARTBEAT_SECONDS,
                                    id="heartbeat")
             self.scheduler.add_job(self._poll, "date", run_date=utc_now(), id="poll")
+            self._schedule_digest()
             self.scheduler.start()
             while not self.stop_requested.is_set():
                 self.stop_requested.wait(timeout=1.0)
@@ -163,6 +179,7 @@ class Daemon:
     def _reload(self) -> None:
         try:
             config = self.load()
+            digest_trigger(config)
         except ConfigError as exc:
             log.error("config reload refused, still running the previous config: %s", exc)
             return
@@ -173,6 +190,7 @@ class Daemon:
             self.service = self.make_service(config, self.poll_store)
         log.info("config reloaded: %d feeds, %d topics", len(config.feeds), len(config.topics))
         self._schedule_poll(utc_now())
+        self._schedule_digest()
 
     # -- jobs --------------------------------------------------------------
 
@@ -202,6 +220,25 @@ class Daemon:
     def _schedule_poll(self, when: datetime) -> None:
         self.scheduler.add_job(self._poll, "date", run_date=when, id="poll",
                                replace_existing=True)
+
+    def _schedule_digest(self) -> None:
+        assert self.config is not None
+        self.scheduler.add_job(self._digest, digest_trigger(self.config), id="digest",
+                               replace_existing=True, misfire_grace_time=3600)
+
+    def _digest(self) -> None:
+        with self.poll_lock:
+            if self.stop_requested.is_set():
+                return
+            assert self.config is not None and self.poll_store is not None
+            try:
+                result = send_digest(self.poll_store, self.config,
+                                     mailer_for(self.config, self.db_path), utc_now())
+            except DeliveryError as exc:
+                log.error("digest not delivered (it stays pending and the next run resends "
+                          "it): %s", exc)
+                return
+            log.info("digest: %s", result.message)
 
     def _beat(self) -> None:
         assert self.beat_store is not None

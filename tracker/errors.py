@@ -8,7 +8,8 @@
     │   ├── DeadlineError        the whole fetch passed its deadline
     │   ├── TooManyRedirects     a redirect loop or an over-long chain
     │   └── HTTPStatusError      the server answered with an error status
-    └── ParseError               the bytes are not a readable feed
+    ├── ParseError               the bytes are not a readable feed
+    └── DeliveryError            a digest could not be delivered (nothing marked sent)
 
 Each message is written for the person reading `tracker status`: it names the
 thing and says what went wrong, in one line.
@@ -56,3 +57,7 @@ class HTTPStatusError(FetchError):
 
 class ParseError(TrackerError):
     """The document is not a feed tracker can read."""
+
+
+class DeliveryError(TrackerError):
+    """The digest was not accepted; it stays pending and the next attempt resends it."""

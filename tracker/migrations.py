@@ -189,3 +189,35 @@ _DAEMON = [
 def daemon_heartbeat(db: Database) -> None:
     for statement in _DAEMON:
         db.execute(statement)
+
+
+_DIGESTS = [
+    # A digest is recorded before it is sent and marked delivered only after the
+    # SMTP server accepted it; a retry reuses its Message-ID.
+    """
+    CREATE TABLE digests (
+        id INTEGER PRIMARY KEY,
+        created TEXT NOT NULL,
+        message_id TEXT NOT NULL UNIQUE,
+        subject TEXT,
+        status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'delivered')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        delivered_at TEXT
+    )
+    """,
+    """
+    CREATE TABLE digest_items (
+        digest_id INTEGER NOT NULL REFERENCES digests(id),
+        item_id INTEGER NOT NULL REFERENCES items(id),
+        PRIMARY KEY (digest_id, item_id)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX digest_items_item ON digest_items(item_id)",
+]
+
+
+@migrations(name="0005_digests")
+def digests(db: Database) -> None:
+    for statement in _DIGESTS:
+        db.execute(statement)

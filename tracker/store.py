@@ -373,6 +373,72 @@ class Store:
                 {"name": row["topic"], "terms": json.loads(row["terms"])})
         return topics
 
+    # -- digests -----------------------------------------------------------
+
+    def undelivered(self, since: datetime) -> list[dict[str, Any]]:
+        """Items first seen since `since` that no delivered digest has carried yet,
+        newest first, with their feed, every feed they were seen in (name, kind),
+        and topics."""
+        rows = self.conn.execute(
+            """
+            SELECT i.id, i.title, i.summary, i.url, i.published, i.first_seen,
+                   f.name AS feed, f.kind AS kind,
+                   (SELECT json_group_array(json_object('name', g.name, 'kind', g.kind))
+                      FROM item_feeds x JOIN feeds g ON g.id = x.feed_id
+                      WHERE x.item_id = i.id) AS seen_in,
+                   (SELECT json_group_array(json_object('name', m.topic,
+                                                        'terms', json(m.terms)))
+                      FROM topic_matches m WHERE m.item_id = i.id) AS topics
+            FROM items i JOIN feeds f ON f.id = i.feed_id
+            WHERE i.first_seen >= ? AND NOT EXISTS (
+                SELECT 1 FROM digest_items d JOIN digests g ON g.id = d.digest_id
+                WHERE d.item_id = i.id AND g.status = 'delivered')
+            ORDER BY coalesce(i.published, i.first_seen) DESC, i.id DESC
+            """, (to_text(since),))
+        result = []
+        for row in rows:
+            record = dict(row)
+            record["seen_in"] = json.loads(record["seen_in"])
+            record["topics"] = json.loads(record["topics"])
+            result.append(record)
+        return result
+
+    def pending_digest(self, now: datetime, message_id: Callable[[int], str]) -> dict[str, Any]:
+        """The digest not yet delivered, or a new one: a retry keeps its Message-ID."""
+        with self.write():
+            row = self.conn.execute("SELECT * FROM digests WHERE status = 'pending' "
+                                    "ORDER BY id LIMIT 1").fetchone()
+            if row is None:
+                cursor = self.conn.execute(
+                    "INSERT INTO digests (created, message_id) VALUES (?, '')", (to_text(now),))
+                digest_id = int(cursor.lastrowid or 0)
+                self.conn.execute("UPDATE digests SET message_id = ? WHERE id = ?",
+                                  (message_id(digest_id), digest_id))
+                row = self.conn.execute("SELECT * FROM digests WHERE id = ?",
+                                        (digest_id,)).fetchone()
+        return dict(row)
+
+    def fill_digest(self, digest_id: int, subject: str, item_ids: Iterable[int]) -> None:
+        """Record what a digest carries, before it is sent."""
+        with self.write():
+            self.conn.execute("UPDATE digests SET subject = ? WHERE id = ?", (subject, digest_id))
+            self.conn.executemany("INSERT OR IGNORE INTO digest_items (digest_id, item_id) "
+                                  "VALUES (?, ?)", [(digest_id, i) for i in item_ids])
+
+    def digest_attempt(self, digest_id: int, error: str | None, now: datetime) -> None:
+        """One delivery attempt: delivered when `error` is None, else still pending."""
+        with self.write():
+            self.conn.execute(
+                "UPDATE digests SET attempts = attempts + 1, last_error = ?, "
+                "status = CASE WHEN ? IS NULL THEN 'delivered' ELSE status END, "
+                "delivered_at = CASE WHEN ? IS NULL THEN ? ELSE delivered_at END WHERE id = ?",
+                (error, error, error, to_text(now), digest_id))
+
+    def last_delivered_digest(self) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT * FROM digests WHERE status = 'delivered' "
+                                "ORDER BY delivered_at DESC LIMIT 1").fetchone()
+        return dict(row) if row else None
+
     # -- daemon heartbeat --------------------------------------------------
 
     def beat(self, pid: int, now: datetime, *, started: datetime | None = None,

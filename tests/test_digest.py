@@ -1,0 +1,221 @@
+"""The email digest against a real SMTP server (aiosmtpd on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import re
+import socket
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from tests.conftest import Cli, write_config
+from tests.feedserver import Document, FeedServer
+from tracker.digest import header_text
+
+HOSTILE_TITLES = [
+    "<script>alert('x')</script> NATO drones",
+    "Drone deal =?UTF-8?Q?=0A?=Bcc: victim@example.com",
+    "Drone strike\r\nBcc: evil@example.com",
+    "Drone <img src=x onerror=alert(1)> pixel",
+]
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps what it accepts, or fails on demand."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[Envelope] = []
+        self.fail_data_with: str | None = None
+        self.drop_connection = False
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if self.drop_connection:  # the connection drops after the data was sent
+            assert server.transport is not None
+            server.transport.close()
+            return "421 closing"
+        if self.fail_data_with:
+            return self.fail_data_with
+        self.envelopes.append(envelope)
+        raw = envelope.original_content or envelope.content
+        assert isinstance(raw, bytes)
+        self.messages.append(email.message_from_bytes(raw, policy=email.policy.default))  # type: ignore[arg-type]
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+def rss(titles: list[str]) -> bytes:
+    from xml.sax.saxutils import escape
+    items = "".join(
+        f"<item><title>{escape(t)}</title><link>https://e.org/{n}</link>"
+        f"<description>{escape('Drone story body with <b>bold</b> text, number ' + str(n))}"
+        f"</description><pubDate>Mon, 17 Nov 2025 09:{n:02d}:00 GMT</pubDate></item>"
+        for n, t in enumerate(titles))
+    items += ("<item><title>Evil link drone</title><link>javascript:alert(1)</link>"
+              "<description>drone</description></item>")
+    return f'<rss version="2.0"><channel><title>F</title>{items}</channel></rss>'.encode()
+
+
+def make_cli(tmp_path: Path, server: FeedServer, port: int | None, **digest: Any) -> Cli:
+    url = server.add("/feed", Document(rss(HOSTILE_TITLES)))
+    second = server.add("/second", Document(rss(HOSTILE_TITLES[:1])))
+    lines = ["[digest]", 'to = ["analyst@example.org", "desk@example.org"]',
+             'from = "tracker@example.org"',
+             'list_unsubscribe = "mailto:unsubscribe@example.org"']
+    lines += [f"{key} = {json.dumps(value)}" for key, value in digest.items()]
+    if port is not None:
+        lines += ["[digest.smtp]", 'host = "127.0.0.1"', f"port = {port}", 'security = "none"',
+                  "timeout = 5"]
+    extra = "\n".join(lines) + "\n[topics.drones]\nquery = 'drone'\n[topics.nato]\nquery = 'NATO'"
+    config = write_config(tmp_path / "tracker.toml",
+                          [{"name": "GOV.UK", "url": url, "kind": "official"},
+                           {"name": "Guardian", "url": second}], extra=extra)
+    return Cli(config, tmp_path / "tracker.db")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_digest_arrives_once_as_safe_multipart_alternative(
+        tmp_path: Path, feed_server: FeedServer, smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    cli = make_cli(tmp_path, feed_server, port)
+    cli("poll")
+    result = cli("digest", "--send")
+    assert result.exit_code == 0, result.output
+    assert "sent 'Defence policy digest" in result.output
+    (message,) = inbox.messages
+    assert inbox.envelopes[0].rcpt_tos == ["analyst@example.org", "desk@example.org"]
+    assert message.get_content_type() == "multipart/alternative"
+    parts = [part.get_content_type() for part in message.iter_parts()]
+    assert parts == ["text/plain", "text/html"]
+    # Headers: exactly ours, nothing injected by a title.
+    assert message.get_all("Bcc") is None
+    assert [k for k in message if k.lower() not in {
+        "subject", "from", "to", "date", "message-id", "list-unsubscribe", "auto-submitted",
+        "mime-version", "content-type", "x-peer", "x-mailfrom", "x-rcptto"}] == []
+    # Six items: the javascript: link makes the second feed's copy of "Evil link drone"
+    # a story of its own (no link to recognise it by).
+    assert re.fullmatch(r"Defence policy digest, \d{1,2} \w{3}: 6 new in 2 topics",
+                        message["Subject"])
+    assert message["List-Unsubscribe"] == "<mailto:unsubscribe@example.org>"
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "javascript:" not in html
+    assert 'href="https://e.org/0"' in html
+    assert "<script>alert('x')</script> NATO drones" in text  # plain text stays as written
+    assert "Also reported by: Guardian" in text  # one story, two feeds: one entry
+    assert text.count("NATO drones") == 2  # listed under both topics, once each
+    # Sent once: a second send finds nothing new.
+    again = cli("digest", "--send")
+    assert "nothing new" in again.output and len(inbox.messages) == 1
+
+
+@pytest.mark.parametrize("failure", ["down", "4xx", "dropped"])
+def test_smtp_failures_lose_nothing_and_the_retry_keeps_its_message_id(
+        tmp_path: Path, feed_server: FeedServer, smtp: tuple[Inbox, int], failure: str) -> None:
+    inbox, port = smtp
+    cli = make_cli(tmp_path, feed_server, free_port() if failure == "down" else port)
+    cli("poll")
+    if failure == "4xx":
+        inbox.fail_data_with = "451 4.3.0 Try again later"
+    elif failure == "dropped":
+        inbox.drop_connection = True
+    result = cli("digest", "--send")
+    assert result.exit_code == 1
+    assert "digest not delivered" in result.output
+    expected = {"down": "connection refused", "4xx": "451",
+                "dropped": "closed the connection"}[failure]
+    assert expected in result.output
+    assert inbox.messages == []
+    # The server comes back; new items arrived meanwhile; the next send has everything, once.
+    inbox.fail_data_with, inbox.drop_connection = None, False
+    feed_server.add("/feed", Document(rss([*HOSTILE_TITLES, "Late drone news"])))
+    cli = make_cli(tmp_path, feed_server, port)
+    feed_server.add("/feed", Document(rss([*HOSTILE_TITLES, "Late drone news"])))
+    cli("poll", "--all")
+    assert cli("digest", "--send").exit_code == 0
+    (message,) = inbox.messages
+    assert "Late drone news" in message.get_body(("plain",)).get_content()
+    assert "7 new" in message["Subject"]
+    import sqlite3
+    with sqlite3.connect(cli.db) as conn:
+        rows = conn.execute("SELECT status, attempts, message_id FROM digests").fetchall()
+    assert rows == [("delivered", 2, message["Message-ID"].strip())]
+
+
+def test_preview_sends_nothing_and_marks_nothing(tmp_path: Path, feed_server: FeedServer,
+                                                 smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    cli = make_cli(tmp_path, feed_server, port, max_items=2)
+    cli("poll")
+    html = tmp_path / "preview.html"
+    result = cli("digest", "--preview", "--html", str(html))
+    assert result.exit_code == 0
+    assert result.output.startswith("Subject: Defence policy digest")
+    assert re.search(r"\.\.\.and 4 more: see them with `tracker search --since \S+ --limit 500 "
+                     r"'kind:official OR kind:news'`", result.output)
+    assert "&hellip;and 4 more" in html.read_text()
+    assert inbox.messages == []
+    assert cli("digest", "--send").exit_code == 0 and len(inbox.messages) == 1
+
+
+def test_without_smtp_digests_go_to_the_outbox(tmp_path: Path, feed_server: FeedServer) -> None:
+    cli = make_cli(tmp_path, feed_server, None)
+    cli("poll")
+    result = cli("digest", "--send")
+    assert result.exit_code == 0 and "outbox" in result.output
+    (eml,) = (tmp_path / "outbox").glob("*.eml")
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert message.get_content_type() == "multipart/alternative"
+    assert "outbox" in cli("digest", "--check").output
+
+
+def test_no_digest_when_nothing_is_new_unless_configured(tmp_path: Path, feed_server: FeedServer,
+                                                         smtp: tuple[Inbox, int]) -> None:
+    inbox, port = smtp
+    cli = make_cli(tmp_path, feed_server, port)
+    assert "nothing new" in cli("digest", "--send").output
+    assert inbox.messages == []
+    cli = make_cli(tmp_path, feed_server, port, send_empty=True)
+    assert cli("digest", "--send").exit_code == 0
+    assert "Nothing new since the last digest" in inbox.messages[0].get_body(
+        ("plain",)).get_content()
+
+
+def test_check_reports_configuration_problems(tmp_path: Path, feed_server: FeedServer,
+                                              smtp: tuple[Inbox, int]) -> None:
+    _, port = smtp
+    assert "accepts us" in make_cli(tmp_path, feed_server, port)("digest", "--check").output
+    down = make_cli(tmp_path, feed_server, free_port())("digest", "--check")
+    assert down.exit_code == 1 and "connection refused" in down.output
+    bad = make_cli(tmp_path, feed_server, port, schedule="61 * * * *")("digest", "--check")
+    assert bad.exit_code == 1 and "digest.schedule '61 * * * *'" in bad.output
+
+
+def test_header_text_flattens_injection_attempts() -> None:
+    assert header_text("a\r\nBcc: x@y") == "a Bcc: x@y"
+    assert "=?" not in header_text("=?UTF-8?Q?=0A?=Bcc: x@y")
+    assert header_text("x\x00y") == "x y"

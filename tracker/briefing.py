@@ -1,0 +1,68 @@
+"""The digest's bookkeeping: what is due, record before sending, mark delivered
+only after the server said yes (as rss2email does).
+
+A crash between the server's acceptance and the bookkeeping leaves the digest
+pending, so the next attempt sends it again with the same Message-ID: at most
+one repeat, never a skipped item.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import make_msgid
+from pathlib import Path
+
+from tracker.config import Config
+from tracker.digest import DigestContent, build_digest, compose
+from tracker.errors import DeliveryError
+from tracker.mail import Mailer, OutboxMailer, SmtpMailer
+from tracker.store import Store
+
+
+@dataclass(frozen=True)
+class DigestResult:
+    sent: bool
+    message: str
+    content: DigestContent | None = None
+
+
+def mailer_for(config: Config, db_path: Path) -> Mailer:
+    """SMTP when configured, else an outbox folder of .eml files beside the database."""
+    if config.digest.smtp is not None:
+        return SmtpMailer(config.digest.smtp)
+    folder = Path(config.digest.outbox) if config.digest.outbox else db_path.parent / "outbox"
+    return OutboxMailer(folder)
+
+
+def prepare(store: Store, config: Config, now: datetime) -> DigestContent | None:
+    """The digest as it would be sent now, or None when there is nothing to send."""
+    since = now - timedelta(seconds=config.digest.lookback_seconds)
+    items = store.undelivered(since)
+    failing = [(feed.name, feed.last_error or "") for feed in store.feeds() if feed.last_error]
+    oldest = min((item["first_seen"] for item in items), default=since.isoformat())[:10]
+    more = f"tracker search --since {oldest} --limit 500 'kind:official OR kind:news'"
+    return build_digest(items, failing, now, config.digest, config.timezone, more_command=more)
+
+
+def send_digest(store: Store, config: Config, mailer: Mailer, now: datetime) -> DigestResult:
+    """Record, send, and mark delivered; DeliveryError leaves the digest pending."""
+    content = prepare(store, config, now)
+    if content is None:
+        return DigestResult(False, "nothing new since the last digest; none sent")
+    domain = config.digest.sender.rsplit("@", 1)[-1] or "localhost"
+    digest = store.pending_digest(
+        now, lambda digest_id: make_msgid(idstring=f"tracker-digest-{digest_id}", domain=domain))
+    store.fill_digest(digest["id"], content.subject, content.item_ids)
+    recipients = list(config.digest.to) or [config.digest.sender]
+    message = compose(content, sender=config.digest.sender, recipients=recipients,
+                      message_id=digest["message_id"], now=now,
+                      list_unsubscribe=config.digest.list_unsubscribe)
+    try:
+        where = mailer.send(message, recipients)
+    except DeliveryError as exc:
+        store.digest_attempt(digest["id"], str(exc), now)
+        raise
+    store.digest_attempt(digest["id"], None, now)
+    return DigestResult(True, f"sent {content.subject!r} ({content.total} items) via {where}",
+                        content)

@@ -1,0 +1,153 @@
+"""Build the digest email from stored items. Pure: no SMTP, no database.
+
+Feed text is hostile. It reaches the HTML part only through Jinja2's
+autoescaping (it is stored as plain text, never as HTML), links only when they
+are http(s), and headers only after `header_text` has flattened it: no CR/LF,
+no NUL, no encoded-word that a mail client would decode into a new header
+(CVE-2024-6923 on this Python).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader
+
+from tracker.config import DigestSettings
+from tracker.normalise import clean_text
+from tracker.topics import highlight_spans, snippet
+
+_ENCODED_WORD = re.compile(r"=\?", re.IGNORECASE)
+_environment = Environment(
+    loader=PackageLoader("tracker", "templates"),
+    # Escape the HTML part only; the plain-text part shows feed text as written.
+    autoescape=lambda name: name is None or name.endswith(".html.j2"),
+    trim_blocks=True, lstrip_blocks=True,
+)
+
+
+def header_text(text: str, limit: int = 200) -> str:
+    """Untrusted text made safe for a header: one line, no controls, no encoded words."""
+    flat = clean_text(text).replace("\n", " ")
+    flat = _ENCODED_WORD.sub("= ?", flat)
+    return flat[:limit]
+
+
+def http_link(url: str | None) -> str | None:
+    if not url:
+        return None
+    return url if urlsplit(url).scheme.lower() in ("http", "https") else None
+
+
+@dataclass
+class Entry:
+    """One item as the digest shows it."""
+
+    id: int
+    title: str
+    url: str | None
+    feed: str
+    kind: str
+    when: str
+    snippet: str
+    highlights: list[tuple[int, int]]
+    title_highlights: list[tuple[int, int]]
+    also_reported_by: list[str]
+    topics: list[str]
+
+
+@dataclass
+class Section:
+    topic: str
+    entries: list[Entry] = field(default_factory=list)
+
+
+@dataclass
+class DigestContent:
+    subject: str
+    text: str
+    html: str
+    item_ids: list[int]
+    shown: int
+    total: int
+
+
+def _entry(item: dict[str, Any], tz: ZoneInfo) -> Entry:
+    terms = [t for topic in item["topics"] for t in topic["terms"]]
+    text, spans = snippet(item["summary"], terms, width=280)
+    when_text = item["published"] or item["first_seen"]
+    when = datetime.fromisoformat(when_text).astimezone(tz)
+    # Official source first: when a government feed carried the story, show it as
+    # the source and the press as "also reported by".
+    sources = sorted(item["seen_in"] or [{"name": item["feed"], "kind": item["kind"]}],
+                     key=lambda feed: feed["kind"] != "official")
+    source, others = sources[0], [feed["name"] for feed in sources[1:]]
+    return Entry(item["id"], item["title"], http_link(item["url"]), source["name"],
+                 source["kind"],
+                 when.strftime("%d %b %H:%M %Z"), text, spans,
+                 highlight_spans(item["title"], terms), others,
+                 [topic["name"] for topic in item["topics"]])
+
+
+def build_digest(items: list[dict[str, Any]], failing: list[tuple[str, str]], now: datetime,
+                 settings: DigestSettings, timezone: str, title: str = "Defence policy digest",
+                 more_command: str = "tracker search") -> DigestContent | None:
+    """Group items by topic (newest first), cap them, render both parts.
+
+    Returns None when there is nothing to say and `send_empty` is off.
+    """
+    tz = ZoneInfo(timezone)
+    if settings.include == "topics":
+        items = [item for item in items if item["topics"]]
+    if not items and not settings.send_empty:
+        return None
+    shown_items = items[: settings.max_items]
+    sections: dict[str, Section] = {}
+    for item in shown_items:
+        entry = _entry(item, tz)
+        for name in entry.topics or ["(no topic)"]:
+            sections.setdefault(name, Section(name)).entries.append(entry)
+    counts = Counter(name for item in items for name in
+                     ([t["name"] for t in item["topics"]] or ["(no topic)"]))
+    topic_count = len(counts)
+    date = now.astimezone(tz).strftime("%-d %b")
+    subject = header_text(f"{title}, {date}: {len(items)} new in {topic_count} "
+                          f"topic{'s' if topic_count != 1 else ''}")
+    context = {
+        # Items come newest first, so sections are ordered by their newest item.
+        "title": title, "date": now.astimezone(tz).strftime("%A %-d %B %Y"),
+        "sections": list(sections.values()),
+        "counts": sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
+        "failing": failing, "total": len(items), "shown": len(shown_items),
+        "more": len(items) - len(shown_items), "more_command": more_command,
+    }
+    html = _environment.get_template("digest.html.j2").render(**context)
+    text = _environment.get_template("digest.txt.j2").render(**context)
+    return DigestContent(subject, text, html, [item["id"] for item in items], len(shown_items),
+                         len(items))
+
+
+def compose(content: DigestContent, *, sender: str, recipients: list[str], message_id: str,
+            now: datetime, list_unsubscribe: str | None = None) -> EmailMessage:
+    """The multipart/alternative message: plain text first, HTML preferred."""
+    message = EmailMessage(policy=SMTP)
+    message["Subject"] = content.subject
+    message["From"] = header_text(sender)
+    message["To"] = ", ".join(header_text(r) for r in recipients)
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = message_id
+    if list_unsubscribe:
+        message["List-Unsubscribe"] = f"<{header_text(list_unsubscribe)}>"
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(content.text)
+    message.add_alternative(content.html, subtype="html")
+    return message
