@@ -12,6 +12,11 @@ from sqlite_utils.migrations import Migrations
 
 migrations = Migrations("tracker")
 
+
+def _run(db: Database, statements: list[str]) -> None:
+    for statement in statements:
+        db.execute(statement)
+
 _INITIAL = [
     # One row per feed ever configured. `config_url` is the URL as written in
     # the config (the key that ties a row to its [[feeds]] table); `url` is where
@@ -89,8 +94,7 @@ _INITIAL = [
 
 @migrations(name="0001_initial")
 def initial(db: Database) -> None:
-    for statement in _INITIAL:
-        db.execute(statement)
+    _run(db, _INITIAL)
 
 
 _HOSTS_AND_REDIRECTS = [
@@ -112,8 +116,7 @@ _HOSTS_AND_REDIRECTS = [
 
 @migrations(name="0002_hosts_and_redirects")
 def hosts_and_redirects(db: Database) -> None:
-    for statement in _HOSTS_AND_REDIRECTS:
-        db.execute(statement)
+    _run(db, _HOSTS_AND_REDIRECTS)
 
 
 _TOPICS = [
@@ -165,8 +168,7 @@ _TOPICS = [
 
 @migrations(name="0003_topics_and_search")
 def topics_and_search(db: Database) -> None:
-    for statement in _TOPICS:
-        db.execute(statement)
+    _run(db, _TOPICS)
 
 
 _DAEMON = [
@@ -187,8 +189,7 @@ _DAEMON = [
 
 @migrations(name="0004_daemon_heartbeat")
 def daemon_heartbeat(db: Database) -> None:
-    for statement in _DAEMON:
-        db.execute(statement)
+    _run(db, _DAEMON)
 
 
 _DIGESTS = [
@@ -219,5 +220,4 @@ _DIGESTS = [
 
 @migrations(name="0005_digests")
 def digests(db: Database) -> None:
-    for statement in _DIGESTS:
-        db.execute(statement)
+    _run(db, _DIGESTS)
