@@ -1,8 +1,9 @@
-"""Run the benchmarks: `./dev bench` (or `python -m bench`). See bench/README.md.
+"""Run the benchmarks: `./dev bench` (or `python -m bench` inside bench/.venv).
 
-Each contender runs as a whole process, several times, interleaved (cold, warm,
-cold, warm ...), against a corpus served from 127.0.0.1; medians and min-max are
-reported and written to bench/results/.
+Each contender (tracker, lemon24/reader, rss2email) runs as a whole process
+against the same corpus served from 127.0.0.1, several rounds, interleaved
+(tracker, reader, rss2email, then their unchanged re-polls, round after
+round); medians, min-max and ratios go to bench/results/ with a chart.
 """
 
 from __future__ import annotations
@@ -12,55 +13,71 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from bench.corpus import build_corpus
+from bench.peers import CONTENDERS, available
 from bench.topics import corpus_documents, measure, tokenise_seconds
 from tests.feedserver import Document, FeedServer
+from tests.procmem import run_with_peak_memory
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 
 
-def run_measured(args: list[str]) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS (KiB) of the process tree's largest member, stdout."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.perf_counter()
-        process = subprocess.Popen(args, stdout=out, stderr=err,
-                                   env={**os.environ, "PYTHONPATH": str(ROOT)})
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if process.returncode != 0:
-            raise RuntimeError(f"{args} failed: {err.read()[-2000:]}")
-        return elapsed, usage.ru_maxrss, out.read()
-
-
-def tracker_poll(config: Path, db: Path) -> list[str]:
-    return [sys.executable, "-m", "tracker.cli", "--config", str(config), "--db", str(db),
-            "poll", "--all"]
-
-
-def write_config(path: Path, urls: list[str]) -> Path:
-    lines = ['allow_private_networks = true',
-             # one host serves every feed here; real feeds are spread over many hosts
-             "[fetch]", "concurrency = 8", "per_host = 8", ""]
-    for n, url in enumerate(urls):
-        lines += ["[[feeds]]", f'name = "Bench {n}"', f'url = "{url}"', ""]
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+def run_measured(args: list[str]) -> tuple[float, float]:
+    """Wall seconds and the process tree's peak memory in MB (see tests/procmem.py)."""
+    started = time.perf_counter()
+    completed, peak = run_with_peak_memory(args, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    elapsed = time.perf_counter() - started
+    if completed.returncode != 0:
+        raise RuntimeError(f"{args[:4]} failed: {completed.stderr[-2000:]}")
+    return elapsed, peak
 
 
 def summary(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def chart(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(result["contenders"])
+    figure, axes = plt.subplots(1, 3, figsize=(12, 4))
+    for axis, (key, label) in zip(axes, (("cold_seconds", "cold poll (s)"),
+                                         ("unchanged_seconds", "unchanged poll (s)"),
+                                         ("cold_peak_rss_mb", "cold poll peak RSS (MB)")),
+                                  strict=True):
+        medians = [result["contenders"][n][key]["median"] for n in names]
+        low = [m - result["contenders"][n][key]["min"] for m, n in zip(medians, names,
+                                                                         strict=True)]
+        high = [result["contenders"][n][key]["max"] - m for m, n in zip(medians, names,
+                                                                          strict=True)]
+        axis.bar(names, medians, yerr=[low, high], capsize=4,
+                 color=["#1a4b8c", "#999999", "#cccccc"][: len(names)])
+        axis.set_title(label)
+    corpus = result["corpus"]
+    figure.suptitle(f"{corpus['feeds']} feeds, {corpus['items']} items, "
+                    f"{corpus['bytes'] / 1e6:.1f} MB from 127.0.0.1; medians of "
+                    f"{result['repeat']} interleaved runs, bars min-max")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
 
 
 def main() -> None:
@@ -72,47 +89,64 @@ def main() -> None:
     options = parser.parse_args()
 
     corpus = build_corpus(options.shared, options.feeds)
-    corpus_bytes = sum(len(body) for body in corpus.values())
+    names = [name for name in CONTENDERS if available(name)]
     server = FeedServer().start()
     urls = [server.add(path, Document(body)) for path, body in corpus.items()]
-    cold, warm, cold_rss, warm_rss, items = [], [], [], [], 0
+    timings: dict[str, dict[str, list[float]]] = {
+        name: {"cold_seconds": [], "unchanged_seconds": [], "cold_peak_rss_mb": [],
+               "unchanged_peak_rss_mb": []} for name in names}
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            config = write_config(Path(tmp) / "bench.toml", urls)
             for round_number in range(options.repeat):
-                db = Path(tmp) / f"round{round_number}.db"
-                seconds, peak, out = run_measured(tracker_poll(config, db))
-                cold.append(seconds)
-                cold_rss.append(peak / 1024)
-                items = int(out.split(";")[1].split()[0])
-                seconds, peak, out = run_measured(tracker_poll(config, db))
-                assert " 0 new items" in out, out
-                warm.append(seconds)
-                warm_rss.append(peak / 1024)
-                print(f"round {round_number + 1}: cold {cold[-1]:.2f}s, unchanged {warm[-1]:.2f}s",
-                      file=sys.stderr)
+                states = {name: Path(tmp) / f"{name}-{round_number}" for name in names}
+                commands = {}
+                for name in names:
+                    states[name].mkdir()
+                    commands[name] = CONTENDERS[name](states[name], urls)
+                for phase in ("cold", "unchanged"):
+                    for name in names:
+                        seconds, peak = run_measured(commands[name])
+                        timings[name][f"{phase}_seconds"].append(seconds)
+                        timings[name][f"{phase}_peak_rss_mb"].append(peak)
+                print(f"round {round_number + 1}: " + ", ".join(
+                    f"{n} {timings[n]['cold_seconds'][-1]:.2f}s/"
+                    f"{timings[n]['unchanged_seconds'][-1]:.2f}s" for n in names),
+                    file=sys.stderr)
     finally:
         server.stop()
 
-    result = {
+    documents = corpus_documents(corpus)
+    contenders = {name: {key: summary(values) for key, values in result.items()}
+                  for name, result in timings.items()}
+    ratios = {}
+    for name in names:
+        if name == "tracker":
+            continue
+        ratios[f"{name}/tracker"] = {
+            key: contenders[name][key]["median"] / contenders["tracker"][key]["median"]
+            for key in ("cold_seconds", "unchanged_seconds", "cold_peak_rss_mb")}
+    result: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version()},
-        "versions": {name: metadata.version(name) for name in
-                     ("tracker", "feedparser", "httpx", "sqlite-utils")},
-        "corpus": {"feeds": len(corpus), "items": items, "bytes": corpus_bytes},
+        "versions": {name: version(name) for name in
+                     ("tracker", "feedparser", "httpx", "sqlite-utils", "reader", "rss2email")},
+        "corpus": {"feeds": len(corpus), "items": len(documents),
+                   "bytes": sum(len(body) for body in corpus.values())},
         "repeat": options.repeat,
-        "tracker_cold_poll_seconds": summary(cold),
-        "tracker_cold_items_per_second": items / statistics.median(cold),
-        "tracker_unchanged_poll_seconds": summary(warm),
-        "tracker_cold_peak_rss_mb": summary(cold_rss),
-        "tracker_unchanged_peak_rss_mb": summary(warm_rss),
+        "contenders": contenders,
+        "ratios": ratios,
+        "tracker_cold_items_per_second": len(documents)
+        / contenders["tracker"]["cold_seconds"]["median"],
+        "topic_matching": measure(documents, repeat=options.repeat),
+        "topic_tokenise_seconds": tokenise_seconds(documents),
     }
-    documents = corpus_documents(corpus)
-    result["topic_matching"] = measure(documents, repeat=options.repeat)
-    result["topic_tokenise_seconds"] = tokenise_seconds(documents)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "poll.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    try:
+        chart(result, RESULTS / "poll.png")
+    except ImportError:
+        print("matplotlib is not installed: no chart", file=sys.stderr)
     print(json.dumps(result, indent=2))
 
 

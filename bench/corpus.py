@@ -1,9 +1,12 @@
 """A reproducible feed corpus built from real items of the 2022 replay stream.
 
 Items are taken in capture order and cut into feeds of 20-50 items, rendered
-alternately as RSS 2.0 and Atom 1.0, the way news sites publish them (each item
-carries its description as summary and, like many real feeds, again as HTML
-content), so the documents weigh what real news feeds weigh.
+alternately as RSS 2.0 and Atom 1.0, the way news sites publish them: each item
+carries its description as summary and, like many real feeds, a longer HTML
+body. The replay stream keeps only short descriptions, so the body is made of
+real text too: the item's own description followed by those of the next few
+items in the stream (3-25 paragraphs), which brings the documents to the
+30-250 KB that real news feeds weigh.
 """
 
 from __future__ import annotations
@@ -38,8 +41,7 @@ def render_rss(name: str, items: list[dict[str, str]]) -> bytes:
         f"<guid isPermaLink=\"false\">{escape(r['link'])}</guid>"
         f"<pubDate>{format_datetime(_when(r))}</pubDate>"
         f"<description>{escape(r.get('description') or '')}</description>"
-        f"<content:encoded><![CDATA[<p>{escape(r.get('description') or '')}</p>"
-        f"<p>{escape(r['title'])}</p>]]></content:encoded></item>\n"
+        f"<content:encoded><![CDATA[{r['body']}]]></content:encoded></item>\n"
         for r in items)
     return ('<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0" '
             'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
@@ -52,8 +54,7 @@ def render_atom(name: str, items: list[dict[str, str]]) -> bytes:
         f"<entry><title>{escape(r['title'])}</title><link href=\"{escape(r['link'])}\"/>"
         f"<id>{escape(r['link'])}</id><updated>{_when(r).isoformat()}</updated>"
         f"<summary>{escape(r.get('description') or '')}</summary>"
-        f"<content type=\"html\">{escape('<p>' + (r.get('description') or '') + '</p>')}"
-        f"</content></entry>\n"
+        f"<content type=\"html\">{escape(r['body'])}</content></entry>\n"
         for r in items)
     return ('<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
             f"<title>{escape(name)}</title><id>urn:bench:{escape(name)}</id>"
@@ -63,11 +64,19 @@ def render_atom(name: str, items: list[dict[str, str]]) -> bytes:
 def build_corpus(shared_data: Path, feeds: int = 200, seed: int = 2022) -> dict[str, bytes]:
     """`feeds` documents keyed by URL path, the same on every run."""
     rng = random.Random(seed)
-    source = replay_items(shared_data)
+    stream = list(replay_items(shared_data))
+    position = 0
     corpus: dict[str, bytes] = {}
     for number in range(feeds):
         size = rng.randint(20, 50)
-        items = [next(source) for _ in range(size)]
+        items = []
+        for offset in range(size):
+            record = dict(stream[(position + offset) % len(stream)])
+            paragraphs = [stream[(position + offset + k) % len(stream)].get("description") or ""
+                          for k in range(rng.randint(3, 25))]
+            record["body"] = "".join(f"<p>{escape(text)}</p>" for text in paragraphs if text)
+            items.append(record)
+        position += size
         name = f"Bench feed {number}"
         render = render_rss if number % 2 == 0 else render_atom
         corpus[f"/bench/{number}.xml"] = render(name, items)

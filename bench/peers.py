@@ -1,0 +1,57 @@
+"""The contenders, each a whole process: tracker, lemon24/reader and rss2email.
+
+Each contender gets a fresh state directory for a cold run and reuses it for
+the unchanged run that follows.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+Command = list[str]
+
+
+def tracker_command(state: Path, urls: list[str]) -> Command:
+    config = state / "tracker.toml"
+    if not config.exists():
+        lines = ["allow_private_networks = true",
+                 # one host serves every feed here; real feeds are spread over many hosts
+                 "[fetch]", "concurrency = 8", "per_host = 8", ""]
+        for n, url in enumerate(urls):
+            lines += ["[[feeds]]", f'name = "Bench {n}"', f'url = "{url}"', ""]
+        config.write_text("\n".join(lines), encoding="utf-8")
+    return [sys.executable, "-m", "tracker.cli", "--config", str(config), "--db",
+            str(state / "tracker.db"), "poll", "--all"]
+
+
+def reader_command(state: Path, urls: list[str]) -> Command:
+    listing = state / "urls.txt"
+    listing.write_text("\n".join(urls), encoding="utf-8")
+    return [sys.executable, "-m", "bench.run_reader", str(state / "reader.sqlite"), str(listing)]
+
+
+def rss2email_command(state: Path, urls: list[str]) -> Command:
+    config, data = state / "r2e.cfg", state / "r2e.json"
+    r2e = [sys.executable, "-c", "import sys; from rss2email.main import run; sys.exit(run())",
+           "-c", str(config), "-d", str(data)]
+    if not config.exists():  # setup, not timed: one `r2e add` per feed
+        subprocess.run([*r2e, "new", "bench@example.org"], check=True, capture_output=True)
+        for n, url in enumerate(urls):
+            subprocess.run([*r2e, "add", f"bench{n}", url], check=True, capture_output=True)
+    return [*r2e, "run", "--no-send"]
+
+
+CONTENDERS: dict[str, Callable[[Path, list[str]], Command]] = {
+    "tracker": tracker_command,
+    "reader": reader_command,
+    "rss2email": rss2email_command,
+}
+
+
+def available(name: str) -> bool:
+    module = {"tracker": "tracker", "reader": "reader", "rss2email": "rss2email"}[name]
+    return subprocess.run([sys.executable, "-c", f"import {module}"],
+                          capture_output=True).returncode == 0
