@@ -53,7 +53,7 @@ def send_digest(store: Store, config: Config, mailer: Mailer, now: datetime) -> 
     domain = config.digest.sender.rsplit("@", 1)[-1] or "localhost"
     digest = store.pending_digest(
         now, lambda digest_id: make_msgid(idstring=f"tracker-digest-{digest_id}", domain=domain))
-    store.fill_digest(digest["id"], content.subject, content.item_ids)
+    store.fill_digest(digest["id"], content.subject, content.items)
     recipients = list(config.digest.to) or [config.digest.sender]
     message = compose(content, sender=config.digest.sender, recipients=recipients,
                       message_id=digest["message_id"], now=now,

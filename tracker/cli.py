@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import islice
+from itertools import islice, pairwise
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,6 +28,7 @@ from tracker.archive import Hit, find, rematch
 from tracker.briefing import mailer_for, prepare, send_digest
 from tracker.config import Config, load_config
 from tracker.daemon import AlreadyRunning, Daemon, digest_trigger
+from tracker.diffing import render_diff, word_diff
 from tracker.errors import ConfigError, DeliveryError
 from tracker.fetch import Fetcher
 from tracker.mail import OutboxMailer, SmtpMailer
@@ -326,6 +327,47 @@ def search(app: App, query: str, limit: int, since: str | None, as_json: bool) -
         _print_hits(hits, None)
         if not hits:
             click.echo("no matching items")
+
+
+@main.command()
+@click.argument("item_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def show(app: App, item_id: int, as_json: bool) -> None:
+    """One item: its sources, topics, text, and for an edited announcement every
+    earlier version with a word-level diff ([-removed-] {+added+})."""
+    item = app.store.item(item_id)
+    if item is None:
+        raise click.ClickException(f"no item {item_id} (ids are in search, export and digests)")
+    revisions = app.store.revisions(item_id)
+    versions = [*revisions, item]
+    changes = []
+    for before, after in pairwise(versions):
+        changes.append({
+            "replaced_at": before["replaced_at"],
+            "title": render_diff(word_diff(before["title"], after["title"])),
+            "summary": render_diff(word_diff(before["summary"], after["summary"])),
+        })
+    if as_json:
+        click.echo(json.dumps({**{k: item[k] for k in (
+            "id", "title", "url", "feed", "kind", "seen_in", "published", "updated",
+            "first_seen", "revised_at", "summary", "topics")}, "revisions": changes},
+            indent=2, ensure_ascii=False))
+        return
+    click.echo(f"#{item['id']} {item['title']}")
+    click.echo(f"  {item['feed']} ({item['kind']}); seen in: {', '.join(item['seen_in'])}")
+    click.echo(f"  published {item['published'] or '-'}, first seen {item['first_seen']}"
+               + (f", edited {item['revised_at']}" if item["revised_at"] else ""))
+    if item["url"]:
+        click.echo(f"  {item['url']}")
+    if item["topics"]:
+        click.echo("  topics: " + "; ".join(
+            f"{t['name']} ({', '.join(t['terms'])})" for t in item["topics"]))
+    click.echo(f"\n{item['summary']}")
+    for number, change in enumerate(changes, start=1):
+        click.echo(f"\nEdit {number}, seen {change['replaced_at']}:")
+        click.echo(f"  title:   {change['title']}")
+        click.echo(f"  summary: {change['summary']}")
 
 
 @main.group()

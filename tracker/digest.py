@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader
 
 from tracker.config import DigestSettings
+from tracker.diffing import changes_only, word_diff
 from tracker.normalise import clean_text
 from tracker.topics import highlight_spans, snippet
 
@@ -63,6 +64,7 @@ class Entry:
     title_highlights: list[tuple[int, int]]
     also_reported_by: list[str]
     topics: list[str]
+    changed: str | None = None  # for an edited announcement: what changed
 
 
 @dataclass
@@ -76,7 +78,7 @@ class DigestContent:
     subject: str
     text: str
     html: str
-    item_ids: list[int]
+    items: list[tuple[int, str]]  # (id, content hash): the versions this digest carries
     shown: int
     total: int
 
@@ -91,11 +93,16 @@ def _entry(item: dict[str, Any], tz: ZoneInfo) -> Entry:
     sources = sorted(item["seen_in"] or [{"name": item["feed"], "kind": item["kind"]}],
                      key=lambda feed: feed["kind"] != "official")
     source, others = sources[0], [feed["name"] for feed in sources[1:]]
+    changed = None
+    if item.get("revised_at") and item.get("previous_title") is not None:
+        runs = word_diff(f"{item['previous_title']} — {item['previous_summary']}",
+                         f"{item['title']} — {item['summary']}")
+        changed = changes_only(runs) or "wording"
     return Entry(item["id"], item["title"], http_link(item["url"]), source["name"],
                  source["kind"],
                  when.strftime("%d %b %H:%M %Z"), text, spans,
                  highlight_spans(item["title"], terms), others,
-                 [topic["name"] for topic in item["topics"]])
+                 [topic["name"] for topic in item["topics"]], changed)
 
 
 def build_digest(items: list[dict[str, Any]], failing: list[tuple[str, str]], now: datetime,
@@ -132,8 +139,9 @@ def build_digest(items: list[dict[str, Any]], failing: list[tuple[str, str]], no
     }
     html = _environment.get_template("digest.html.j2").render(**context)
     text = _environment.get_template("digest.txt.j2").render(**context)
-    return DigestContent(subject, text, html, [item["id"] for item in items], len(shown_items),
-                         len(items))
+    return DigestContent(subject, text, html,
+                         [(item["id"], item["content_hash"]) for item in items],
+                         len(shown_items), len(items))
 
 
 def compose(content: DigestContent, *, sender: str, recipients: list[str], message_id: str,

@@ -221,3 +221,29 @@ _DIGESTS = [
 @migrations(name="0005_digests")
 def digests(db: Database) -> None:
     _run(db, _DIGESTS)
+
+
+_REVISIONS = [
+    # Edited announcements: each earlier version of an item, as it was before the
+    # publisher changed it (the items row always holds the newest).
+    """
+    CREATE TABLE item_revisions (
+        id INTEGER PRIMARY KEY,
+        item_id INTEGER NOT NULL REFERENCES items(id),
+        replaced_at TEXT NOT NULL,     -- when tracker saw the newer version
+        title TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        updated TEXT,
+        content_hash TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX item_revisions_item ON item_revisions(item_id)",
+    "ALTER TABLE items ADD COLUMN revised_at TEXT",
+    # A digest carries a version of an item: an edit after delivery is news again.
+    "ALTER TABLE digest_items ADD COLUMN content_hash TEXT",
+]
+
+
+@migrations(name="0006_revisions")
+def revisions(db: Database) -> None:
+    _run(db, _REVISIONS)

@@ -68,6 +68,7 @@ class PollSummary:
     feeds_failed: int = 0
     feeds_deferred: int = 0
     new_items: int = 0
+    revised_items: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     changed_topics: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -75,9 +76,10 @@ class PollSummary:
     def line(self) -> str:
         deferred = (f", {self.feeds_deferred} deferred (host asked to wait)"
                     if self.feeds_deferred else "")
+        edited = f", {self.revised_items} updated" if self.revised_items else ""
         return (f"polled {self.feeds_polled} feeds: {self.feeds_ok} ok "
                 f"({self.feeds_not_modified} unchanged), {self.feeds_failed} failed{deferred}; "
-                f"{self.new_items} new items in {self.seconds:.1f}s")
+                f"{self.new_items} new items{edited} in {self.seconds:.1f}s")
 
 
 def host_of(url: str) -> str:
@@ -244,7 +246,7 @@ class TrackerService:
         hint = schedule.cache_hint_seconds(fetched.headers, now)
         ttl = outcome.parsed.ttl_seconds if outcome.parsed else None
         due = schedule.after_success(feed.config_url, now, feed.interval_seconds, ttl, hint)
-        new = self.store.record_success(
+        new, revised = self.store.record_success(
             feed.id, now, status=fetched.status, etag=fetched.etag,
             last_modified=fetched.last_modified, body_hash=outcome.body_hash,
             bytes_received=fetched.bytes_received,
@@ -269,6 +271,7 @@ class TrackerService:
         summary.feeds_ok += 1
         summary.feeds_not_modified += int(fetched.not_modified or outcome.unchanged_body)
         summary.new_items += new
+        summary.revised_items += revised
 
 
 def _ms_since(started: float) -> int:

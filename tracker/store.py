@@ -180,22 +180,28 @@ class Store:
                        bytes_received: int, duration_ms: int, not_modified: bool,
                        next_due: datetime, due_reason: str, items: Iterable[Item] = (),
                        title: str | None = None, warning: str | None = None,
-                       topics: Callable[[Item], list[TopicHit]] | None = None) -> int:
+                       topics: Callable[[Item], list[TopicHit]] | None = None
+                       ) -> tuple[int, int]:
         """A good fetch: store new items, their topic matches and the feed's health
         in one transaction.
 
-        Returns how many items were new. Items already known (by any of their
-        keys) are only remembered as also seen in this feed; `topics` is asked
-        about new items only.
+        Returns how many items were new and how many revised. Items already known
+        (by any of their keys) are only remembered as also seen in this feed
+        unless their own feed edited them; `topics` is asked about new and
+        revised items only.
         """
         with self.write():
-            new = 0
+            new = revised = 0
             for item in items:
-                item_id = self._store_item(feed_id, item, now)
-                if item_id is not None:
-                    new += 1
+                item_id, change = self._store_item(feed_id, item, now)
+                if change == "revised":
+                    revised += 1
+                    self.conn.execute("DELETE FROM topic_matches WHERE item_id = ?", (item_id,))
+                if change in ("new", "revised"):
+                    new += change == "new"
                     for hit in topics(item) if topics else ():
                         self._insert_match(item_id, hit, now)
+
             self.conn.execute(
                 """
                 UPDATE feeds SET last_attempt = ?, last_success = ?, last_status = ?,
@@ -210,7 +216,7 @@ class Store:
                  duration_ms, new, to_text(next_due), due_reason, etag, last_modified,
                  body_hash, title, feed_id),
             )
-        return new
+        return new, revised
 
     def note_redirect(self, feed_id: int, target: str | None, threshold: int) -> str | None:
         """Count a permanent redirect to `target` (None: none this time).
@@ -263,8 +269,13 @@ class Store:
             "INSERT OR REPLACE INTO topic_matches (item_id, topic, terms, matched_at) "
             "VALUES (?, ?, ?, ?)", (item_id, hit.topic, json.dumps(list(hit.terms)), to_text(now)))
 
-    def _store_item(self, feed_id: int, item: Item, now: datetime) -> int | None:
-        """Insert `item` unless one of its keys is known; its new id, or None."""
+    def _store_item(self, feed_id: int, item: Item, now: datetime) -> tuple[int, str]:
+        """Insert `item` unless one of its keys is known. Returns its id and what
+        happened: "new", "revised" (its own feed changed its title or summary, or
+        gave a newer `updated`: the old version is kept as a revision) or "seen".
+
+        Another feed carrying the same story with other words is not an edit.
+        """
         marks = ",".join("?" * len(item.keys))
         known = {
             row["key"]: row["item_id"]
@@ -273,8 +284,11 @@ class Store:
             )
         }
         item_id = next((known[key] for key in item.keys if key in known), None)
-        new_id = None
+        change = "seen"
+        if item_id is not None:
+            change = self._maybe_revise(item_id, feed_id, item, now)
         if item_id is None:
+            change = "new"
             cursor = self.conn.execute(
                 """
                 INSERT INTO items (feed_id, guid, url, canonical_url, title, summary, author,
@@ -285,7 +299,7 @@ class Store:
                  item.author, to_text(item.published), to_text(item.updated), to_text(now),
                  item.content_hash),
             )
-            item_id = new_id = cursor.lastrowid
+            item_id = int(cursor.lastrowid or 0)
         for key in item.keys:
             if key not in known:
                 self.conn.execute("INSERT OR IGNORE INTO item_keys (key, item_id) VALUES (?, ?)",
@@ -294,7 +308,53 @@ class Store:
             "INSERT OR IGNORE INTO item_feeds (item_id, feed_id, first_seen) VALUES (?, ?, ?)",
             (item_id, feed_id, to_text(now)),
         )
-        return new_id
+        return item_id, change
+
+    def _maybe_revise(self, item_id: int, feed_id: int, item: Item, now: datetime) -> str:
+        row = self.conn.execute("SELECT feed_id, title, summary, updated, content_hash "
+                                "FROM items WHERE id = ?", (item_id,)).fetchone()
+        if row["feed_id"] != feed_id or row["content_hash"] == item.content_hash:
+            return "seen"
+        self.conn.execute(
+            "INSERT INTO item_revisions (item_id, replaced_at, title, summary, updated, "
+            "content_hash) VALUES (?, ?, ?, ?, ?, ?)",
+            (item_id, to_text(now), row["title"], row["summary"], row["updated"],
+             row["content_hash"]))
+        self.conn.execute(
+            "UPDATE items SET title = ?, summary = ?, updated = coalesce(?, updated), "
+            "content_hash = ?, revised_at = ? WHERE id = ?",
+            (item.title, item.summary, to_text(item.updated), item.content_hash, to_text(now),
+             item_id))
+        # Keep the last 20 versions: a feed that rewrites an item every poll must
+        # not grow the archive without bound.
+        self.conn.execute(
+            "DELETE FROM item_revisions WHERE item_id = ? AND id NOT IN (SELECT id FROM "
+            "item_revisions WHERE item_id = ? ORDER BY id DESC LIMIT 20)", (item_id, item_id))
+        return "revised"
+
+    def revisions(self, item_id: int) -> list[dict[str, Any]]:
+        """Earlier versions of an item, oldest first."""
+        return [dict(row) for row in self.conn.execute(
+            "SELECT * FROM item_revisions WHERE item_id = ? ORDER BY id", (item_id,))]
+
+    def item(self, item_id: int) -> dict[str, Any] | None:
+        """One item with its feed, every feed it was seen in, and its topics."""
+        row = self.conn.execute(
+            """
+            SELECT i.*, f.name AS feed, f.kind AS kind,
+                   (SELECT json_group_array(g.name) FROM item_feeds x
+                      JOIN feeds g ON g.id = x.feed_id WHERE x.item_id = i.id) AS seen_in,
+                   (SELECT json_group_array(json_object('name', m.topic,
+                                                        'terms', json(m.terms)))
+                      FROM topic_matches m WHERE m.item_id = i.id) AS topics
+            FROM items i JOIN feeds f ON f.id = i.feed_id WHERE i.id = ?
+            """, (item_id,)).fetchone()
+        if row is None:
+            return None
+        record = dict(row)
+        record["seen_in"] = json.loads(record["seen_in"])
+        record["topics"] = json.loads(record["topics"])
+        return record
 
     # -- topics ------------------------------------------------------------
 
@@ -382,7 +442,13 @@ class Store:
         rows = self.conn.execute(
             """
             SELECT i.id, i.title, i.summary, i.url, i.published, i.first_seen,
-                   f.name AS feed, f.kind AS kind,
+                   i.content_hash, i.revised_at, f.name AS feed, f.kind AS kind,
+                   (SELECT r.title FROM item_revisions r WHERE r.item_id = i.id
+                     ORDER BY r.id DESC LIMIT 1) AS previous_title,
+                   (SELECT r.summary FROM item_revisions r WHERE r.item_id = i.id
+                     ORDER BY r.id DESC LIMIT 1) AS previous_summary,
+                   EXISTS (SELECT 1 FROM digest_items d JOIN digests g ON g.id = d.digest_id
+                           WHERE d.item_id = i.id AND g.status = 'delivered') AS delivered_before,
                    (SELECT json_group_array(json_object('name', g.name, 'kind', g.kind))
                       FROM item_feeds x JOIN feeds g ON g.id = x.feed_id
                       WHERE x.item_id = i.id) AS seen_in,
@@ -390,9 +456,10 @@ class Store:
                                                         'terms', json(m.terms)))
                       FROM topic_matches m WHERE m.item_id = i.id) AS topics
             FROM items i JOIN feeds f ON f.id = i.feed_id
-            WHERE i.first_seen >= ? AND NOT EXISTS (
+            WHERE coalesce(i.revised_at, i.first_seen) >= ? AND NOT EXISTS (
                 SELECT 1 FROM digest_items d JOIN digests g ON g.id = d.digest_id
-                WHERE d.item_id = i.id AND g.status = 'delivered')
+                WHERE d.item_id = i.id AND g.status = 'delivered'
+                  AND coalesce(d.content_hash, i.content_hash) = i.content_hash)
             ORDER BY coalesce(i.published, i.first_seen) DESC, i.id DESC
             """, (to_text(since),))
         result = []
@@ -418,12 +485,15 @@ class Store:
                                         (digest_id,)).fetchone()
         return dict(row)
 
-    def fill_digest(self, digest_id: int, subject: str, item_ids: Iterable[int]) -> None:
-        """Record what a digest carries, before it is sent."""
+    def fill_digest(self, digest_id: int, subject: str,
+                    items: Iterable[tuple[int, str]]) -> None:
+        """Record what a digest carries (item ids and the version of each), before
+        it is sent."""
         with self.write():
             self.conn.execute("UPDATE digests SET subject = ? WHERE id = ?", (subject, digest_id))
-            self.conn.executemany("INSERT OR IGNORE INTO digest_items (digest_id, item_id) "
-                                  "VALUES (?, ?)", [(digest_id, i) for i in item_ids])
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO digest_items (digest_id, item_id, content_hash) "
+                "VALUES (?, ?, ?)", [(digest_id, i, h) for i, h in items])
 
     def digest_attempt(self, digest_id: int, error: str | None, now: datetime) -> None:
         """One delivery attempt: delivered when `error` is None, else still pending."""
