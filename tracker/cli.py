@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from itertools import islice, pairwise
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
@@ -29,10 +30,13 @@ from tracker.briefing import mailer_for, prepare, send_digest
 from tracker.config import Config, load_config
 from tracker.daemon import AlreadyRunning, Daemon, digest_trigger
 from tracker.diffing import render_diff, word_diff
-from tracker.errors import ConfigError, DeliveryError
+from tracker.errors import ConfigError, DeliveryError, FetchError, ParseError
+from tracker.feedfile import FeedFile
 from tracker.fetch import Fetcher
 from tracker.mail import OutboxMailer, SmtpMailer
 from tracker.models import FeedState
+from tracker.opml import OpmlProblem, discover_feeds, read_opml, write_opml
+from tracker.parse import parse_feed
 from tracker.parsepool import ParserPool
 from tracker.query import QuerySyntaxError, parse_query
 from tracker.report import ago, feed_problem, item_record, status_report
@@ -197,6 +201,8 @@ def _problem_text(feed: FeedState, now: datetime) -> str:
 def _next_text(feed: FeedState, now: datetime) -> str:
     if feed.gone_at:
         return "never"
+    if feed.paused:
+        return "paused"
     if feed.next_due is None or feed.next_due <= now:
         return "due"
     return ago(feed.next_due, now)
@@ -368,6 +374,161 @@ def show(app: App, item_id: int, as_json: bool) -> None:
         click.echo(f"\nEdit {number}, seen {change['replaced_at']}:")
         click.echo(f"  title:   {change['title']}")
         click.echo(f"  summary: {change['summary']}")
+
+
+@main.group()
+def feeds() -> None:
+    """Manage feeds: list, add (with discovery), remove, pause, resume, OPML in and out.
+    Edits keep the config file's comments and layout."""
+
+
+def _save(edited: FeedFile) -> None:
+    try:
+        edited.save()
+    except ConfigError as exc:
+        raise click.ClickException(f"not saved: {exc}") from None
+
+
+def _edit(app: App) -> FeedFile:
+    _ = app.config  # the file must be valid before it is edited
+    try:
+        return FeedFile(app.config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@feeds.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def feeds_list(app: App, as_json: bool) -> None:
+    """The configured feeds: name, kind, interval, paused, URL."""
+    rows = [{"name": f.name, "url": f.url, "kind": f.kind.value,
+             "interval_seconds": f.interval_seconds, "paused": f.paused}
+            for f in app.config.feeds]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for row in rows:
+        flag = " (paused)" if row["paused"] else ""
+        click.echo(f"{row['name']} [{row['kind']}, every {row['interval_seconds']}s]{flag}\n"
+                   f"  {row['url']}")
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--name", help="Display name (default: the feed's own title).")
+@click.option("--kind", type=click.Choice(["official", "news"]), default="news",
+              show_default=True, help="Who speaks: the government itself, or the press.")
+@click.option("--interval", help="How often to poll, e.g. 15m, 1h (default: default_interval).")
+@pass_app
+def feeds_add(app: App, url: str, name: str | None, kind: str, interval: str | None) -> None:
+    """Fetch URL once, check it is a feed (or find the feed a web page advertises),
+    and add it to the config file."""
+    edited = _edit(app)
+    config = app.config
+    with Fetcher(config.fetch, config.allow_private_networks, config.allow_addresses) as fetcher:
+        try:
+            feed_url, title = _resolve_feed(fetcher, url)
+        except (FetchError, ParseError) as exc:
+            raise click.ClickException(f"{url}: {exc}") from None
+    if edited.has_url(feed_url):
+        raise click.ClickException(f"{feed_url} is already in {app.config_path}")
+    edited.add(feed_url, name or title or urlsplit(feed_url).hostname or feed_url, kind, interval)
+    _save(edited)
+    click.echo(f"added {name or title or feed_url} <{feed_url}> to {app.config_path}")
+
+
+def _resolve_feed(fetcher: Fetcher, url: str) -> tuple[str, str | None]:
+    """The feed URL and title behind `url`: itself, or the first feed its page links to."""
+    fetched = fetcher.fetch(url)
+    assert fetched.content is not None
+    try:
+        parsed = parse_feed(fetched.content, fetched.headers)
+        return fetched.final_url, parsed.title
+    except ParseError:
+        html = fetched.content.decode("utf-8", "replace")
+        found = discover_feeds(html, fetched.final_url)
+        if not found:
+            raise
+        feed_url = found[0][0]
+        fetched = fetcher.fetch(feed_url)
+        assert fetched.content is not None
+        return fetched.final_url, parse_feed(fetched.content, fetched.headers).title
+
+
+@feeds.command("remove")
+@click.argument("selector")
+@pass_app
+def feeds_remove(app: App, selector: str) -> None:
+    """Remove the feed with this URL or name from the config (its items are kept)."""
+    edited = _edit(app)
+    try:
+        name = edited.remove(selector)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    _save(edited)
+    click.echo(f"removed {name}")
+
+
+@feeds.command("pause")
+@click.argument("selector")
+@pass_app
+def feeds_pause(app: App, selector: str) -> None:
+    """Stop polling the feed with this URL or name (kept in the config, paused = true)."""
+    _set_paused(app, selector, True)
+
+
+@feeds.command("resume")
+@click.argument("selector")
+@pass_app
+def feeds_resume(app: App, selector: str) -> None:
+    """Poll a paused feed again."""
+    _set_paused(app, selector, False)
+
+
+def _set_paused(app: App, selector: str, paused: bool) -> None:
+    edited = _edit(app)
+    try:
+        name = edited.set_paused(selector, paused)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    _save(edited)
+    click.echo(f"{'paused' if paused else 'resumed'} {name}")
+
+
+@feeds.command("import")
+@click.argument("opml_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", type=click.Choice(["official", "news"]), default="news",
+              show_default=True, help="Kind for imported feeds.")
+@pass_app
+def feeds_import(app: App, opml_file: Path, kind: str) -> None:
+    """Add the feeds of an OPML file (nested folders welcome). Duplicates, feeds
+    already present and broken entries are reported one by one; the config is
+    written once, and only if the result is valid."""
+    found, problems = read_opml(opml_file.read_bytes())
+    edited = _edit(app)
+    added = 0
+    for feed in found:
+        if edited.has_url(feed.url):
+            problems.append(OpmlProblem(f"{feed.folder}/{feed.title}".strip("/"),
+                                        f"{feed.url} is already configured; skipped"))
+            continue
+        edited.add(feed.url, feed.title, kind)
+        added += 1
+    for problem in problems:
+        click.echo(f"  skipped {problem.where}: {problem.message}", err=True)
+    if added:
+        _save(edited)
+    click.echo(f"imported {added} feed{'s' if added != 1 else ''} from {opml_file}; "
+               f"{len(problems)} skipped")
+
+
+@feeds.command("export")
+@pass_app
+def feeds_export(app: App) -> None:
+    """The configured feeds as OPML 2.0, for any feed reader."""
+    click.echo(write_opml([(f.name, f.url, f.kind.value) for f in app.config.feeds],
+                          utc_now()))
 
 
 @main.group()

@@ -32,7 +32,7 @@ _TOP_KEYS = {"allow_private_networks", "allow_addresses", "default_interval", "t
 _DIGEST_KEYS = {"schedule", "include", "max_items", "send_empty", "to", "from", "outbox",
                 "list_unsubscribe", "lookback", "smtp"}
 _SMTP_KEYS = {"host", "port", "security", "username_env", "password_env", "timeout"}
-_FEED_KEYS = {"url", "name", "kind", "interval"}
+_FEED_KEYS = {"url", "name", "kind", "interval", "paused"}
 _TOPIC_KEYS = {"query"}
 _FETCH_KEYS = {"timeout", "connect_timeout", "max_bytes", "concurrency", "per_host", "user_agent",
                "parse_timeout", "parse_memory_mb", "parse_workers"}
@@ -277,8 +277,11 @@ class _Validator:
                 self.interval(table["interval"], where, "feeds", index, "interval")
                 if "interval" in table else default_interval
             )
+            paused = table.get("paused", False)
+            if not isinstance(paused, bool):
+                raise self.fail(where, "paused must be true or false", "feeds", index, "paused")
             feeds.append(FeedConfig(url=url, name=name.strip(), kind=kind,
-                                    interval_seconds=interval))
+                                    interval_seconds=interval, paused=paused))
         return tuple(feeds)
 
     def aliases(self, raw: object) -> dict[str, tuple[str, ...]]:

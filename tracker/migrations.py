@@ -247,3 +247,9 @@ _REVISIONS = [
 @migrations(name="0006_revisions")
 def revisions(db: Database) -> None:
     _run(db, _REVISIONS)
+
+
+@migrations(name="0007_paused_feeds")
+def paused_feeds(db: Database) -> None:
+    # A feed paused in the config (`paused = true`): kept, shown, not polled.
+    _run(db, ["ALTER TABLE feeds ADD COLUMN paused INTEGER NOT NULL DEFAULT 0"])

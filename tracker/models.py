@@ -27,6 +27,7 @@ class FeedConfig:
     name: str
     kind: FeedKind
     interval_seconds: int
+    paused: bool = False
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ class FeedState:
     kind: str
     interval_seconds: int
     active: bool
+    paused: bool = False
     title: str | None = None
     etag: str | None = None
     last_modified: str | None = None

@@ -44,6 +44,7 @@ def feed_status(feed: FeedState, now: datetime) -> dict[str, Any]:
         "next_due": to_text(feed.next_due),
         "due_reason": feed.due_reason,
         "gone": feed.gone_at is not None,
+        "paused": feed.paused,
         "redirected_from": feed.redirected_from,
         "item_count": feed.item_count,
         "newest_item": to_text(feed.newest_item),

@@ -149,7 +149,8 @@ class TrackerService:
     def due_feeds(self, all_feeds: bool = False) -> list[FeedState]:
         now = self.clock()
         return [feed for feed in self.store.feeds()
-                if feed.gone_at is None and (all_feeds or schedule.is_due(feed.next_due, now))]
+                if feed.gone_at is None and not feed.paused
+                and (all_feeds or schedule.is_due(feed.next_due, now))]
 
     def poll(self, all_feeds: bool = False) -> PollSummary:
         """Fetch every due feed (every feed with `all_feeds`) and store what is new.

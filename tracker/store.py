@@ -52,7 +52,7 @@ def _feed_state(row: sqlite3.Row) -> FeedState:
         value = row[key]
         if key in _FEED_TIMES:
             value = from_text(value)
-        elif key in ("active", "last_not_modified"):
+        elif key in ("active", "last_not_modified", "paused"):
             value = bool(value)
         values[key] = value
     return FeedState(**values)
@@ -115,16 +115,18 @@ class Store:
                 self.conn.execute(
                     """
                     INSERT INTO feeds (config_url, url, name, kind, interval_seconds, active,
-                                       added_at)
-                    VALUES (?, ?, ?, ?, ?, 1, ?)
+                                       added_at, paused)
+                    VALUES (?, ?, ?, ?, ?, 1, ?, ?)
                     ON CONFLICT (config_url) DO UPDATE SET
                         name = excluded.name, kind = excluded.kind,
-                        interval_seconds = excluded.interval_seconds, active = 1
-                    WHERE (name, kind, interval_seconds, active)
-                        IS NOT (excluded.name, excluded.kind, excluded.interval_seconds, 1)
+                        interval_seconds = excluded.interval_seconds, active = 1,
+                        paused = excluded.paused
+                    WHERE (name, kind, interval_seconds, active, paused)
+                        IS NOT (excluded.name, excluded.kind, excluded.interval_seconds, 1,
+                                excluded.paused)
                     """,
                     (feed.url, feed.url, feed.name, feed.kind.value, feed.interval_seconds,
-                     to_text(now)),
+                     to_text(now), feed.paused),
                 )
             urls = [feed.url for feed in configs]
             marks = ",".join("?" * len(urls))
@@ -534,7 +536,7 @@ class Store:
         """The earliest next poll of any active feed that is not gone."""
         row = self.conn.execute(
             "SELECT min(coalesce(next_due, '0001-01-01T00:00:00+00:00')) FROM feeds "
-            "WHERE active = 1 AND gone_at IS NULL").fetchone()
+            "WHERE active = 1 AND paused = 0 AND gone_at IS NULL").fetchone()
         return from_text(row[0])
 
     # -- reading -----------------------------------------------------------

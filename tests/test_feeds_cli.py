@@ -1,0 +1,156 @@
+"""Managing feeds from the CLI: add with discovery, remove, pause, OPML in and out."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from tests.conftest import Cli
+from tests.feedserver import Document, FeedServer
+from tracker.opml import discover_feeds, read_opml
+
+CONFIG = """# My tracker config: hand-written comments must survive edits.
+allow_private_networks = true   # local test server
+
+[[feeds]]
+# The ministry itself
+name = "MoD"
+url = "https://www.gov.uk/government/organisations/ministry-of-defence.atom"
+kind = "official"
+
+[topics.drones]
+query = "drone"
+"""
+
+# As Inoreader/Feedly-style readers export it: folders, a duplicate, a folder-only
+# outline, an entry without xmlUrl, a bad URL, and a feed tracker already has.
+OPML = """<?xml version="1.0" encoding="UTF-8"?>
+<opml version="1.0">
+  <head><title>Subscriptions in Reader</title></head>
+  <body>
+    <outline text="Defence" title="Defence">
+      <outline text="UK Defence Journal" title="UK Defence Journal" type="rss"
+               xmlUrl="https://ukdefencejournal.org.uk/feed/" htmlUrl="https://ukdefencejournal.org.uk"/>
+      <outline text="Breaking Defense" title="Breaking Defense" type="rss"
+               xmlUrl="https://breakingdefense.com/feed/"/>
+      <outline text="NATO" title="NATO">
+        <outline text="NATO news" type="rss"
+                 xmlUrl="https://www.nato.int/cps/rss/en/natohq/rssFeed.xsl/rssFeed.xml"/>
+      </outline>
+    </outline>
+    <outline text="Breaking Defense again" type="rss" xmlUrl="https://breakingdefense.com/feed/"/>
+    <outline text="A bookmark, not a feed" htmlUrl="https://example.org/"/>
+    <outline text="Broken" type="rss" xmlUrl="ftp://example.org/feed.xml"/>
+    <outline text="MoD" type="rss"
+             xmlUrl="https://www.gov.uk/government/organisations/ministry-of-defence.atom"/>
+  </body>
+</opml>
+"""
+
+MOD_URL = "https://www.gov.uk/government/organisations/ministry-of-defence.atom"
+FEED = (b'<rss version="2.0"><channel><title>Local Defence Feed</title><item><title>x</title>'
+        b"<link>https://e.org/1</link></item></channel></rss>")
+PAGE = (b'<html><head><title>Site</title><link rel="alternate" type="application/rss+xml" '
+        b'title="Site feed" href="/feed.xml"></head><body>hi</body></html>')
+
+
+def cli_for(tmp_path: Path) -> Cli:
+    config = tmp_path / "tracker.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    return Cli(config, tmp_path / "tracker.db")
+
+
+def test_add_checks_the_feed_and_keeps_comments(tmp_path: Path,
+                                                feed_server: FeedServer) -> None:
+    cli = cli_for(tmp_path)
+    url = feed_server.add("/feed.xml", Document(FEED))
+    result = cli("feeds", "add", url, "--interval", "20m")
+    assert result.exit_code == 0, result.output
+    assert "added Local Defence Feed" in result.output
+    text = cli.config.read_text()
+    assert text.startswith("# My tracker config: hand-written comments must survive edits.")
+    assert "# The ministry itself" in text and "# local test server" in text
+    listed = json.loads(cli("feeds", "list", "--json").output)
+    assert listed[-1] == {"name": "Local Defence Feed", "url": url, "kind": "news",
+                          "interval_seconds": 1200, "paused": False}
+    again = cli("feeds", "add", url)
+    assert again.exit_code == 1 and "already in" in again.output
+
+
+def test_add_discovers_the_feed_of_a_web_page(tmp_path: Path, feed_server: FeedServer) -> None:
+    cli = cli_for(tmp_path)
+    feed_server.add("/feed.xml", Document(FEED))
+    page = feed_server.add("/", Document(PAGE, content_type="text/html"))
+    result = cli("feeds", "add", page, "--kind", "official", "--name", "Local")
+    assert result.exit_code == 0, result.output
+    assert json.loads(cli("feeds", "list", "--json").output)[-1]["url"] == \
+        feed_server.url("/feed.xml")
+
+
+def test_add_refuses_what_is_not_a_feed(tmp_path: Path, feed_server: FeedServer) -> None:
+    cli = cli_for(tmp_path)
+    page = feed_server.add("/plain", Document(b"<html><body>no feed</body></html>",
+                                              content_type="text/html"))
+    result = cli("feeds", "add", page)
+    assert result.exit_code == 1 and "not a feed" in result.output
+    assert cli.config.read_text() == CONFIG
+
+
+def test_pause_resume_and_remove(tmp_path: Path, feed_server: FeedServer) -> None:
+    cli = cli_for(tmp_path)
+    cli("feeds", "add", feed_server.add("/feed.xml", Document(FEED)))
+    requests_before = len(feed_server.requests_for("/feed.xml"))  # the check when adding
+    assert cli("feeds", "pause", "Local Defence Feed").exit_code == 0
+    assert cli("feeds", "pause", MOD_URL).exit_code == 0  # by URL; keeps the test offline
+    assert "paused = true" in cli.config.read_text()
+    assert cli("poll").output.startswith("polled 0 feeds")
+    assert len(feed_server.requests_for("/feed.xml")) == requests_before
+    status = json.loads(cli("status", "--json").output)
+    assert status["feeds"][1]["paused"] is True
+    assert cli("feeds", "resume", "Local Defence Feed").exit_code == 0
+    assert cli.config.read_text().count("paused = true") == 1  # the MoD stays paused
+    assert cli("feeds", "remove", "MoD").output.strip() == "removed MoD"
+    assert [f["name"] for f in json.loads(cli("feeds", "list", "--json").output)] == [
+        "Local Defence Feed"]
+    assert cli("feeds", "remove", "nope").exit_code == 1
+
+
+def test_opml_import_reports_each_problem_and_round_trips(tmp_path: Path) -> None:
+    cli = cli_for(tmp_path)
+    opml = tmp_path / "subscriptions.opml"
+    opml.write_text(OPML, encoding="utf-8")
+    result = cli("feeds", "import", str(opml))
+    assert result.exit_code == 0, result.output
+    assert "imported 3 feeds" in result.output and "4 skipped" in result.output
+    assert "appears more than once" in result.output
+    assert "no xmlUrl: not a feed" in result.output
+    assert "is not an http(s) URL" in result.output
+    assert "is already configured" in result.output
+    names = [f["name"] for f in json.loads(cli("feeds", "list", "--json").output)]
+    assert names == ["MoD", "UK Defence Journal", "Breaking Defense", "NATO news"]
+
+    exported = cli("feeds", "export").output
+    root = ET.fromstring(exported)
+    assert root.get("version") == "2.0"
+    urls = [o.get("xmlUrl") for o in root.iter("outline") if o.get("xmlUrl")]
+    assert len(urls) == 4 and "https://breakingdefense.com/feed/" in urls
+    again, problems = read_opml(exported.encode())
+    assert [f.url for f in again] == urls and problems == []
+    assert [o.get("text") for o in root.find("body")] == ["official", "news"]  # type: ignore[union-attr]
+
+
+def test_an_import_that_would_break_the_config_writes_nothing(tmp_path: Path) -> None:
+    cli = cli_for(tmp_path)
+    opml = tmp_path / "bad.opml"
+    opml.write_text("<opml><body><outline", encoding="utf-8")
+    result = cli("feeds", "import", str(opml))
+    assert "not valid XML" in result.output and "imported 0 feeds" in result.output
+    assert cli.config.read_text() == CONFIG
+
+
+def test_discovery_resolves_relative_links() -> None:
+    html = ('<link rel="stylesheet" href="x.css"><link rel="alternate" '
+            'type="application/atom+xml" href="atom.xml" title="Atom">')
+    assert discover_feeds(html, "https://www.gov.uk/news/") == [
+        ("https://www.gov.uk/news/atom.xml", "Atom")]

@@ -1,0 +1,82 @@
+"""Edit the config file's feeds without destroying its comments and layout.
+
+tomlkit round-trips TOML, so `tracker feeds add/remove/pause/import` change only
+the tables they touch. Every edit is validated as a whole config before it is
+written, and written atomically (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import tomlkit
+from tomlkit.items import AoT, Table
+
+from tracker.config import Config, parse_config
+from tracker.errors import ConfigError
+
+
+class FeedFile:
+    """The config file as an editable document."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.document = tomlkit.parse(path.read_text(encoding="utf-8"))
+        except (OSError, tomlkit.exceptions.TOMLKitError) as exc:
+            raise ConfigError(f"{path}: cannot edit the config: {exc}") from None
+
+    @property
+    def feeds(self) -> AoT:
+        if "feeds" not in self.document:
+            self.document.append("feeds", tomlkit.aot())
+        feeds = self.document["feeds"]
+        assert isinstance(feeds, AoT)
+        return feeds
+
+    def find(self, selector: str) -> Table:
+        """The feed whose URL or name is `selector`."""
+        for table in self.feeds:
+            if selector in (table.get("url"), table.get("name")):
+                assert isinstance(table, Table)
+                return table
+        raise ConfigError(f"{self.path}: no feed with URL or name {selector!r}")
+
+    def has_url(self, url: str) -> bool:
+        return any(table.get("url") == url for table in self.feeds)
+
+    def add(self, url: str, name: str, kind: str, interval: str | None = None) -> None:
+        table = tomlkit.table()
+        table["name"] = name
+        table["url"] = url
+        table["kind"] = kind
+        if interval:
+            table["interval"] = interval
+        self.feeds.append(table)
+
+    def remove(self, selector: str) -> str:
+        table = self.find(selector)
+        index = next(i for i, t in enumerate(self.feeds) if t is table)
+        del self.feeds[index]
+        return str(table.get("name") or table.get("url"))
+
+    def set_paused(self, selector: str, paused: bool) -> str:
+        table = self.find(selector)
+        if paused:
+            table["paused"] = True
+        elif "paused" in table:
+            del table["paused"]
+        return str(table.get("name") or table.get("url"))
+
+    def save(self) -> Config:
+        """Validate the edited file as a config, then replace the file atomically."""
+        text = tomlkit.dumps(self.document)
+        config = parse_config(text, self.path)
+        directory = self.path.parent
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=directory, delete=False,
+                                         suffix=".tmp") as handle:
+            handle.write(text)
+        os.replace(handle.name, self.path)
+        return config
