@@ -31,6 +31,7 @@ from tracker.config import Config, load_config
 from tracker.daemon import AlreadyRunning, Daemon, digest_trigger
 from tracker.diffing import render_diff, word_diff
 from tracker.errors import ConfigError, DeliveryError, FetchError, ParseError
+from tracker.exports import atom, csv_text, json_feed
 from tracker.feedfile import FeedFile
 from tracker.fetch import Fetcher
 from tracker.mail import OutboxMailer, SmtpMailer
@@ -256,18 +257,37 @@ def _print_status_table(feeds: list[FeedState], report: dict[str, Any], now: dat
 
 
 @main.command()
-@click.option("--format", "fmt", type=click.Choice(["jsonl"]), default="jsonl",
-              show_default=True, help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "atom", "jsonfeed"]),
+              default="jsonl", show_default=True, help="Output format.")
+@click.option("--topic", help="Only items that matched this topic.")
+@click.option("--since", help="Only items first seen on or after this date (YYYY-MM-DD).")
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
               help="Write to this file instead of standard output.")
 @pass_app
-def export(app: App, fmt: str, output: TextIO) -> None:
-    """Export every stored item, one JSON object per line, with the topics it matched."""
+def export(app: App, fmt: str, topic: str | None, since: str | None, output: TextIO) -> None:
+    """Export stored items with the topics they matched: JSON lines (one object per
+    item), CSV for spreadsheets, or an Atom 1.0 / JSON Feed 1.1 document that any
+    feed reader can subscribe to (topics as categories)."""
+    if topic is not None and topic not in {t.name for t in app.config.topics}:
+        raise click.UsageError(f"no such topic: {topic}")
     topics = app.store.item_topics()
-    for item in app.store.items():
+    records = []
+    for item in app.store.items(_parse_since(since)):
         record = item_record(item)
         record["topics"] = topics.get(item.id, [])
-        output.write(json.dumps(record, ensure_ascii=False) + "\n")
+        if topic is None or any(t["name"] == topic for t in record["topics"]):
+            records.append(record)
+    title = f"tracker: {topic.replace('_', ' ')}" if topic else "tracker: all items"
+    if fmt == "jsonl":
+        for record in records:
+            output.write(json.dumps(record, ensure_ascii=False) + "\n")
+    elif fmt == "csv":
+        output.write(csv_text(records))
+    elif fmt == "atom":
+        newest = list(reversed(records))
+        output.write(atom(newest, title, f"tag:tracker,2026:export/{topic or 'all'}", utc_now()))
+    else:
+        output.write(json_feed(list(reversed(records)), title) + "\n")
 
 
 def _parse_since(value: str | None) -> datetime | None:

@@ -253,3 +253,44 @@ def revisions(db: Database) -> None:
 def paused_feeds(db: Database) -> None:
     # A feed paused in the config (`paused = true`): kept, shown, not polled.
     _run(db, ["ALTER TABLE feeds ADD COLUMN paused INTEGER NOT NULL DEFAULT 0"])
+
+
+_VIEWS = [
+    # Friendly, stable views for people exploring the database with datasette or
+    # sqlite-utils. Tables may change between versions; these views keep their columns.
+    """
+    CREATE VIEW stories AS
+    SELECT i.id, i.title, i.url, f.name AS feed, f.kind AS feed_kind, i.published,
+           i.first_seen, i.revised_at,
+           (SELECT group_concat(m.topic, ', ') FROM topic_matches m WHERE m.item_id = i.id)
+               AS topics,
+           (SELECT group_concat(g.name, ', ') FROM item_feeds x JOIN feeds g
+              ON g.id = x.feed_id WHERE x.item_id = i.id) AS seen_in,
+           i.summary
+    FROM items i JOIN feeds f ON f.id = i.feed_id
+    """,
+    """
+    CREATE VIEW feed_health AS
+    SELECT name, kind, url, active, paused, last_success, last_status, last_error,
+           consecutive_failures, failing_since, next_due, due_reason, gone_at,
+           (SELECT count(*) FROM item_feeds x WHERE x.feed_id = feeds.id) AS items
+    FROM feeds
+    """,
+    """
+    CREATE VIEW topic_hits AS
+    SELECT m.topic, i.id AS item_id, i.title, i.url, f.name AS feed, i.first_seen,
+           m.terms AS matched_terms
+    FROM topic_matches m JOIN items i ON i.id = m.item_id JOIN feeds f ON f.id = i.feed_id
+    """,
+    """
+    CREATE VIEW digest_history AS
+    SELECT d.id, d.subject, d.status, d.created, d.delivered_at, d.attempts, d.last_error,
+           (SELECT count(*) FROM digest_items x WHERE x.digest_id = d.id) AS items
+    FROM digests d
+    """,
+]
+
+
+@migrations(name="0008_friendly_views")
+def friendly_views(db: Database) -> None:
+    _run(db, _VIEWS)
