@@ -1,7 +1,10 @@
 """The `tracker` command line: parse arguments, call the service, format output.
 
 The group builds one `App` lazily (so `--help` works without a config file);
-commands stay thin.
+commands stay thin. Modules only one command needs (APScheduler for `run`,
+Jinja2 and SMTP for `digest`, tomlkit and OPML for `feeds`, exports, search)
+are imported inside that command, so every invocation, a poll from cron most
+of all, starts faster and smaller.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice, pairwise
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
 import click
@@ -25,18 +28,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from tracker import __version__
-from tracker.archive import Hit, find, rematch
-from tracker.briefing import mailer_for, prepare, send_digest
 from tracker.config import Config, load_config
-from tracker.daemon import AlreadyRunning, Daemon, digest_trigger
 from tracker.diffing import render_diff, word_diff
 from tracker.errors import ConfigError, DeliveryError, FetchError, ParseError
-from tracker.exports import atom, csv_text, json_feed
-from tracker.feedfile import FeedFile
 from tracker.fetch import Fetcher
-from tracker.mail import OutboxMailer, SmtpMailer
 from tracker.models import FeedState
-from tracker.opml import OpmlProblem, discover_feeds, read_opml, write_opml
 from tracker.parse import parse_feed
 from tracker.parsepool import ParserPool
 from tracker.query import QuerySyntaxError, parse_query
@@ -44,6 +40,10 @@ from tracker.report import ago, feed_problem, item_record, status_report
 from tracker.service import TrackerService, utc_now
 from tracker.store import Store
 from tracker.topics import TopicSet, highlight_spans, mark, snippet
+
+if TYPE_CHECKING:
+    from tracker.archive import Hit
+    from tracker.feedfile import FeedFile
 
 EXIT_NEEDS_ATTENTION = 1
 PROJECT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "tracker.toml"
@@ -268,6 +268,8 @@ def export(app: App, fmt: str, topic: str | None, since: str | None, output: Tex
     """Export stored items with the topics they matched: JSON lines (one object per
     item), CSV for spreadsheets, or an Atom 1.0 / JSON Feed 1.1 document that any
     feed reader can subscribe to (topics as categories)."""
+    from tracker.exports import atom, csv_text, json_feed
+
     if topic is not None and topic not in {t.name for t in app.config.topics}:
         raise click.UsageError(f"no such topic: {topic}")
     topics = app.store.item_topics()
@@ -345,6 +347,8 @@ def search(app: App, query: str, limit: int, since: str | None, as_json: bool) -
 
     Example: tracker search '"air defence" (Patriot OR IRIS-T) -exercise'
     """
+    from tracker.archive import find
+
     _checked_query(query, app.config.aliases)
     hits = list(islice(find(app.store, query, app.config.aliases, _parse_since(since)), limit))
     if as_json:
@@ -410,6 +414,8 @@ def _save(edited: FeedFile) -> None:
 
 
 def _edit(app: App) -> FeedFile:
+    from tracker.feedfile import FeedFile
+
     _ = app.config  # the file must be valid before it is edited
     try:
         return FeedFile(app.config_path)
@@ -460,6 +466,8 @@ def feeds_add(app: App, url: str, name: str | None, kind: str, interval: str | N
 
 def _resolve_feed(fetcher: Fetcher, url: str) -> tuple[str, str | None]:
     """The feed URL and title behind `url`: itself, or the first feed its page links to."""
+    from tracker.opml import discover_feeds
+
     fetched = fetcher.fetch(url)
     assert fetched.content is not None
     try:
@@ -525,6 +533,8 @@ def feeds_import(app: App, opml_file: Path, kind: str) -> None:
     """Add the feeds of an OPML file (nested folders welcome). Duplicates, feeds
     already present and broken entries are reported one by one; the config is
     written once, and only if the result is valid."""
+    from tracker.opml import OpmlProblem, read_opml
+
     found, problems = read_opml(opml_file.read_bytes())
     edited = _edit(app)
     added = 0
@@ -547,6 +557,8 @@ def feeds_import(app: App, opml_file: Path, kind: str) -> None:
 @pass_app
 def feeds_export(app: App) -> None:
     """The configured feeds as OPML 2.0, for any feed reader."""
+    from tracker.opml import write_opml
+
     click.echo(write_opml([(f.name, f.url, f.kind.value) for f in app.config.feeds],
                           utc_now()))
 
@@ -589,6 +601,8 @@ def topics_list(app: App, as_json: bool) -> None:
 def topics_test(app: App, query: str, since: str | None, limit: int) -> None:
     """Run a query over the archive without saving anything: the count and the best
     hits, matched words highlighted. This is how topics are written."""
+    from tracker.archive import find
+
     _checked_query(query, app.config.aliases)
     hits = list(find(app.store, query, app.config.aliases, _parse_since(since)))
     _print_hits(hits[:limit], len(hits))
@@ -600,6 +614,8 @@ def topics_test(app: App, query: str, since: str | None, limit: int) -> None:
 def topics_rematch(app: App, names: tuple[str, ...]) -> None:
     """Re-evaluate topics over the whole archive: the named ones, else every topic
     whose query changed since its matches were made."""
+    from tracker.archive import rematch
+
     changed = app.store.sync_topics(app.config.topics)
     known = {topic.name: topic.query for topic in app.config.topics}
     unknown = [name for name in names if name not in known]
@@ -634,6 +650,8 @@ def digest(app: App, mode: str, html_path: Path) -> None:
     to the outbox folder); --check tests the configuration before the first
     scheduled send.
     """
+    from tracker.briefing import mailer_for, prepare, send_digest
+
     config, now = app.config, utc_now()
     if mode == "check":
         _check_digest(app)
@@ -657,6 +675,10 @@ def digest(app: App, mode: str, html_path: Path) -> None:
 
 
 def _check_digest(app: App) -> None:
+    from tracker.briefing import mailer_for
+    from tracker.daemon import digest_trigger
+    from tracker.mail import OutboxMailer, SmtpMailer
+
     settings = app.config.digest
     try:
         digest_trigger(app.config)
@@ -700,6 +722,8 @@ def run(ctx: click.Context, app: App, log_json: bool) -> None:
     SIGTERM (exit 0). SIGHUP reloads the config; a bad one is reported and the old
     one kept. One line is logged per poll cycle and per notable event; -v adds
     per-feed detail."""
+    from tracker.daemon import AlreadyRunning, Daemon
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLogFormatter() if log_json else logging.Formatter(
         "%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
