@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 
-def _children(pid: int) -> list[int]:
+def children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -53,7 +53,7 @@ def run_with_peak_memory(args: list[str], interval: float = 0.02,
         while process.poll() is None:
             tree = [process.pid]
             for pid in tree:
-                tree.extend(_children(pid))
+                tree.extend(children(pid))
             for pid in tree:
                 peaks[pid] = max(peaks.get(pid, 0), _hwm_kib(pid))
             time.sleep(interval)
