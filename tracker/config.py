@@ -101,9 +101,6 @@ class Config:
     fetch: FetchSettings = field(default_factory=FetchSettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
 
-    def feed_by_url(self, url: str) -> FeedConfig | None:
-        return next((f for f in self.feeds if f.url == url), None)
-
 
 def parse_duration(value: object) -> int:
     """Seconds from `90`, `"90s"`, `"15m"`, `"1h30m"` or `"2d"`; ValueError otherwise."""

@@ -150,12 +150,6 @@ class Store:
         ).fetchall()
         return [_feed_state(row) for row in rows]
 
-    def feed(self, feed_id: int) -> FeedState:
-        row = self.conn.execute("SELECT * FROM feeds WHERE id = ?", (feed_id,)).fetchone()
-        if row is None:
-            raise KeyError(feed_id)
-        return _feed_state(row)
-
     def record_failure(self, feed_id: int, now: datetime, error: str, status: int | None,
                        next_due: datetime, due_reason: str, gone: bool = False,
                        duration_ms: int | None = None,
@@ -505,11 +499,6 @@ class Store:
                 "status = CASE WHEN ? IS NULL THEN 'delivered' ELSE status END, "
                 "delivered_at = CASE WHEN ? IS NULL THEN ? ELSE delivered_at END WHERE id = ?",
                 (error, error, error, to_text(now), digest_id))
-
-    def last_delivered_digest(self) -> dict[str, Any] | None:
-        row = self.conn.execute("SELECT * FROM digests WHERE status = 'delivered' "
-                                "ORDER BY delivered_at DESC LIMIT 1").fetchone()
-        return dict(row) if row else None
 
     # -- daemon heartbeat --------------------------------------------------
 
