@@ -105,3 +105,22 @@ def test_word_diff() -> None:
     assert changes_only(runs) == "“build interceptors” → “mass-produce interceptor drones”"
     assert changes_only(word_diff("a b c", "a c")) == "−“b”"
     assert changes_only(word_diff("a c", "a b c")) == "+“b”"
+
+
+def test_official_words_win_when_the_press_was_first(tmp_path: Path,
+                                                    feed_server: FeedServer) -> None:
+    press_version = (ANNOUNCEMENT[0], "Ministers hail drone deal", "Press summary of the deal.")
+    feed_server.add("/press", Document(rss(press_version)))
+    feed_server.add("/gov", Document(rss()))
+    cli = make_cli(tmp_path, feed_server)
+    cli("poll")  # only the press has it
+    feed_server.add("/gov", Document(rss(EDITED)))
+    result = cli("poll", "--all")
+    assert "0 new items" in result.output and "updated" not in result.output
+    (record,) = [json.loads(line) for line in cli("export").output.splitlines()]
+    assert record["feed"] == "GOV.UK" and record["feed_kind"] == "official"
+    assert record["title"] == EDITED[1] and record["summary"] == EDITED[2]
+    assert sorted(record["seen_in"]) == ["GOV.UK", "Press"]
+    assert [t["name"] for t in record["topics"]] == ["drones"]
+    with sqlite3.connect(cli.db) as conn:
+        assert conn.execute("SELECT count(*) FROM item_revisions").fetchone()[0] == 0

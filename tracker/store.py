@@ -188,16 +188,17 @@ class Store:
         """
         with self.write():
             new = revised = 0
+            official = self.conn.execute("SELECT kind FROM feeds WHERE id = ?",
+                                         (feed_id,)).fetchone()["kind"] == "official"
             for item in items:
-                item_id, change = self._store_item(feed_id, item, now)
-                if change == "revised":
-                    revised += 1
+                item_id, change = self._store_item(feed_id, item, now, official)
+                if change in ("revised", "promoted"):  # new words: topics matched afresh
+                    revised += change == "revised"
                     self.conn.execute("DELETE FROM topic_matches WHERE item_id = ?", (item_id,))
-                if change in ("new", "revised"):
+                if change in ("new", "revised", "promoted"):
                     new += change == "new"
                     for hit in topics(item) if topics else ():
                         self._insert_match(item_id, hit, now)
-
             self.conn.execute(
                 """
                 UPDATE feeds SET last_attempt = ?, last_success = ?, last_status = ?,
@@ -265,10 +266,13 @@ class Store:
             "INSERT OR REPLACE INTO topic_matches (item_id, topic, terms, matched_at) "
             "VALUES (?, ?, ?, ?)", (item_id, hit.topic, json.dumps(list(hit.terms)), to_text(now)))
 
-    def _store_item(self, feed_id: int, item: Item, now: datetime) -> tuple[int, str]:
+    def _store_item(self, feed_id: int, item: Item, now: datetime,
+                    official: bool = False) -> tuple[int, str]:
         """Insert `item` unless one of its keys is known. Returns its id and what
         happened: "new", "revised" (its own feed changed its title or summary, or
-        gave a newer `updated`: the old version is kept as a revision) or "seen".
+        gave a newer `updated`: the old version is kept as a revision),
+        "promoted" (first stored from the press, now seen in an official feed,
+        whose words it takes) or "seen".
 
         Another feed carrying the same story with other words is not an edit.
         """
@@ -283,6 +287,8 @@ class Store:
         change = "seen"
         if item_id is not None:
             change = self._maybe_revise(item_id, feed_id, item, now)
+            if change == "seen" and official:
+                change = self._maybe_promote(item_id, feed_id, item)
         if item_id is None:
             change = "new"
             cursor = self.conn.execute(
@@ -327,6 +333,21 @@ class Store:
             "DELETE FROM item_revisions WHERE item_id = ? AND id NOT IN (SELECT id FROM "
             "item_revisions WHERE item_id = ? ORDER BY id DESC LIMIT 20)", (item_id, item_id))
         return "revised"
+
+    def _maybe_promote(self, item_id: int, feed_id: int, item: Item) -> str:
+        """Official source first: an item first stored from a news feed takes the
+        official feed's words and becomes that feed's item (not an edit)."""
+        row = self.conn.execute(
+            "SELECT f.kind FROM items i JOIN feeds f ON f.id = i.feed_id WHERE i.id = ?",
+            (item_id,)).fetchone()
+        if row["kind"] == "official":
+            return "seen"
+        self.conn.execute(
+            "UPDATE items SET feed_id = ?, title = ?, summary = ?, content_hash = ?, "
+            "published = coalesce(?, published), updated = coalesce(?, updated) WHERE id = ?",
+            (feed_id, item.title, item.summary, item.content_hash, to_text(item.published),
+             to_text(item.updated), item_id))
+        return "promoted"
 
     def revisions(self, item_id: int) -> list[dict[str, Any]]:
         """Earlier versions of an item, oldest first."""
