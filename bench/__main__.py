@@ -21,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.corpus import build_corpus
+from bench.corpus import build_corpus, default_shared_data
 from bench.peers import CONTENDERS, available
 from bench.topics import corpus_documents, measure, tokenise_seconds
 from tests.feedserver import Document, FeedServer
@@ -84,8 +84,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--feeds", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--shared", type=Path, default=Path(os.environ.get(
-        "TRACKER_SHARED_DATA", ROOT.parent / "shared" / "data")))
+    parser.add_argument("--shared", type=Path, default=default_shared_data())
     options = parser.parse_args()
 
     corpus = build_corpus(options.shared, options.feeds)

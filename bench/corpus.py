@@ -13,12 +13,19 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 from collections.abc import Iterator
 from datetime import datetime
 from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
+
+
+def default_shared_data() -> Path:
+    """TRACKER_SHARED_DATA, else ../shared/data beside the repository."""
+    root = Path(__file__).resolve().parent.parent
+    return Path(os.environ.get("TRACKER_SHARED_DATA", root.parent / "shared" / "data"))
 
 
 def replay_items(shared_data: Path) -> Iterator[dict[str, str]]:

@@ -22,35 +22,24 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.corpus import build_corpus, render_rss, replay_items
+from bench.corpus import build_corpus, default_shared_data, render_rss, replay_items
 from tests.feedserver import Document, FeedServer
-from tests.procmem import children
+from tests.procmem import children, status_kib
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def rss_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def tree_rss_mb(pid: int) -> tuple[float, float]:
     """(daemon alone, daemon + children) resident memory in MB."""
-    own = rss_kib(pid)
-    return own / 1024, (own + sum(rss_kib(c) for c in children(pid))) / 1024
+    own = status_kib(pid, "VmRSS")
+    return own / 1024, (own + sum(status_kib(c, "VmRSS") for c in children(pid))) / 1024
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--feeds", type=int, default=500)
     parser.add_argument("--seconds", type=int, default=240)
-    parser.add_argument("--shared", type=Path, default=Path(os.environ.get(
-        "TRACKER_SHARED_DATA", ROOT.parent / "shared" / "data")))
+    parser.add_argument("--shared", type=Path, default=default_shared_data())
     options = parser.parse_args()
 
     corpus = build_corpus(options.shared, options.feeds)

@@ -29,10 +29,11 @@ def children(pid: int) -> list[int]:
     return found
 
 
-def _hwm_kib(pid: int) -> int:
+def status_kib(pid: int, field: str) -> int:
+    """A memory field of /proc/PID/status (VmHWM, VmRSS ...) in KiB; 0 once it is gone."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     except OSError:
         pass
@@ -55,7 +56,7 @@ def run_with_peak_memory(args: list[str], interval: float = 0.02,
             for pid in tree:
                 tree.extend(children(pid))
             for pid in tree:
-                peaks[pid] = max(peaks.get(pid, 0), _hwm_kib(pid))
+                peaks[pid] = max(peaks.get(pid, 0), status_kib(pid, "VmHWM"))
             time.sleep(interval)
         out.seek(0)
         err.seek(0)

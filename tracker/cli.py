@@ -217,9 +217,17 @@ def _http_text(feed: FeedState) -> str:
     return str(feed.last_status)
 
 
+def _console(pipe_width: int) -> Console:
+    """The terminal's width on a terminal; a fixed width when piped (cron mail, logs)."""
+    return Console(width=None if sys.stdout.isatty() else pipe_width, highlight=False)
+
+
+def _plain_table() -> Table:
+    return Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+
+
 def _print_status_table(feeds: list[FeedState], report: dict[str, Any], now: datetime) -> None:
-    console = Console(width=None if sys.stdout.isatty() else 80, highlight=False)
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    console, table = _console(80), _plain_table()
     table.add_column("Feed", overflow="fold", ratio=3)
     table.add_column("Kind", no_wrap=True)
     table.add_column("HTTP", no_wrap=True)
@@ -311,7 +319,7 @@ def _checked_query(query: str, aliases: Any) -> str:
 
 
 def _print_hits(hits: list[Hit], total: int | None) -> None:
-    console = Console(width=None if sys.stdout.isatty() else 100, highlight=False)
+    console = _console(100)
     if total is not None:
         console.print(f"{total} matching item{'s' if total != 1 else ''}"
                       + (f"; the best {len(hits)}:" if total > len(hits) else ":"))
@@ -578,8 +586,7 @@ def topics_list(app: App, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    console = Console(width=None if sys.stdout.isatty() else 80, highlight=False)
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    console, table = _console(80), _plain_table()
     for column, justify in (("Topic", "left"), ("Day", "right"), ("Week", "right"),
                             ("All", "right"), ("Query", "left")):
         table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]

@@ -82,6 +82,11 @@ class PollSummary:
                 f"{self.new_items} new items{edited} in {self.seconds:.1f}s")
 
 
+def asks_host_to_wait(status: int | None, retry_after: float | None) -> bool:
+    """A 429 or 503 with Retry-After: no request to that host until then, from any feed."""
+    return retry_after is not None and status in (429, 503)
+
+
 def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
@@ -196,7 +201,8 @@ class TrackerService:
             return FeedOutcome(feed, fetched=fetched, parsed=parsed, body_hash=body_hash)
         except HTTPStatusError as exc:
             error, status, retry_after = str(exc), exc.status, exc.retry_after
-            if retry_after is not None and status in (429, 503):
+            if asks_host_to_wait(status, retry_after):
+                assert retry_after is not None
                 self.limiter.block(host_of(feed.url),
                                    self.clock() + timedelta(seconds=retry_after))
         except (FetchError, ParseError) as exc:
@@ -229,7 +235,7 @@ class TrackerService:
             due = schedule.after_failure(feed.config_url, now, feed.interval_seconds, failures,
                                          outcome.retry_after)
             reason = "feed is gone (HTTP 410); remove it from the config" if gone else due.reason
-            if outcome.retry_after is not None and outcome.status in (429, 503):
+            if asks_host_to_wait(outcome.status, outcome.retry_after):
                 self.store.block_host(host_of(feed.url), due.at,
                                       f"HTTP {outcome.status} with Retry-After")
             self.store.record_failure(feed.id, now, error, outcome.status, due.at, reason,

@@ -58,6 +58,19 @@ def _feed_state(row: sqlite3.Row) -> FeedState:
     return FeedState(**values)
 
 
+# An item's topics as a JSON list of {name, terms}, for queries that return items.
+_TOPICS_JSON = """(SELECT json_group_array(json_object('name', m.topic, 'terms', json(m.terms)))
+                      FROM topic_matches m WHERE m.item_id = i.id) AS topics"""
+
+
+def _with_json(row: sqlite3.Row) -> dict[str, Any]:
+    """A row whose `seen_in` and `topics` columns hold JSON, decoded."""
+    record = dict(row)
+    record["seen_in"] = json.loads(record["seen_in"])
+    record["topics"] = json.loads(record["topics"])
+    return record
+
+
 class Store:
     """A tracker database file. Open with `Store.open(path)`."""
 
@@ -357,21 +370,14 @@ class Store:
     def item(self, item_id: int) -> dict[str, Any] | None:
         """One item with its feed, every feed it was seen in, and its topics."""
         row = self.conn.execute(
-            """
+            f"""
             SELECT i.*, f.name AS feed, f.kind AS kind,
                    (SELECT json_group_array(g.name) FROM item_feeds x
                       JOIN feeds g ON g.id = x.feed_id WHERE x.item_id = i.id) AS seen_in,
-                   (SELECT json_group_array(json_object('name', m.topic,
-                                                        'terms', json(m.terms)))
-                      FROM topic_matches m WHERE m.item_id = i.id) AS topics
+                   {_TOPICS_JSON}
             FROM items i JOIN feeds f ON f.id = i.feed_id WHERE i.id = ?
             """, (item_id,)).fetchone()
-        if row is None:
-            return None
-        record = dict(row)
-        record["seen_in"] = json.loads(record["seen_in"])
-        record["topics"] = json.loads(record["topics"])
-        return record
+        return None if row is None else _with_json(row)
 
     # -- topics ------------------------------------------------------------
 
@@ -457,21 +463,17 @@ class Store:
         newest first, with their feed, every feed they were seen in (name, kind),
         and topics."""
         rows = self.conn.execute(
-            """
+            f"""
             SELECT i.id, i.title, i.summary, i.url, i.published, i.first_seen,
                    i.content_hash, i.revised_at, f.name AS feed, f.kind AS kind,
                    (SELECT r.title FROM item_revisions r WHERE r.item_id = i.id
                      ORDER BY r.id DESC LIMIT 1) AS previous_title,
                    (SELECT r.summary FROM item_revisions r WHERE r.item_id = i.id
                      ORDER BY r.id DESC LIMIT 1) AS previous_summary,
-                   EXISTS (SELECT 1 FROM digest_items d JOIN digests g ON g.id = d.digest_id
-                           WHERE d.item_id = i.id AND g.status = 'delivered') AS delivered_before,
                    (SELECT json_group_array(json_object('name', g.name, 'kind', g.kind))
                       FROM item_feeds x JOIN feeds g ON g.id = x.feed_id
                       WHERE x.item_id = i.id) AS seen_in,
-                   (SELECT json_group_array(json_object('name', m.topic,
-                                                        'terms', json(m.terms)))
-                      FROM topic_matches m WHERE m.item_id = i.id) AS topics
+                   {_TOPICS_JSON}
             FROM items i JOIN feeds f ON f.id = i.feed_id
             WHERE coalesce(i.revised_at, i.first_seen) >= ? AND NOT EXISTS (
                 SELECT 1 FROM digest_items d JOIN digests g ON g.id = d.digest_id
@@ -479,13 +481,7 @@ class Store:
                   AND coalesce(d.content_hash, i.content_hash) = i.content_hash)
             ORDER BY coalesce(i.published, i.first_seen) DESC, i.id DESC
             """, (to_text(since),))
-        result = []
-        for row in rows:
-            record = dict(row)
-            record["seen_in"] = json.loads(record["seen_in"])
-            record["topics"] = json.loads(record["topics"])
-            result.append(record)
-        return result
+        return [_with_json(row) for row in rows]
 
     def pending_digest(self, now: datetime, message_id: Callable[[int], str]) -> dict[str, Any]:
         """The digest not yet delivered, or a new one: a retry keeps its Message-ID."""
