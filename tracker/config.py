@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tracker.errors import ConfigError
+from tracker.link import LinkSettings
 from tracker.models import FeedConfig, FeedKind, TopicConfig
 from tracker.query import QuerySyntaxError, parse_query
 
@@ -28,7 +29,8 @@ MIN_INTERVAL_SECONDS = 1
 MAX_INTERVAL_SECONDS = 7 * 24 * 3600
 
 _TOP_KEYS = {"allow_private_networks", "allow_addresses", "default_interval", "timezone", "fetch",
-             "feeds", "topics", "aliases", "digest"}
+             "feeds", "topics", "aliases", "digest", "links"}
+_LINK_KEYS = {"threshold", "related_threshold", "max_links", "window"}
 _DIGEST_KEYS = {"schedule", "include", "max_items", "send_empty", "to", "from", "outbox",
                 "list_unsubscribe", "lookback", "smtp"}
 _SMTP_KEYS = {"host", "port", "security", "username_env", "password_env", "timeout"}
@@ -100,6 +102,7 @@ class Config:
     timezone: str = "UTC"
     fetch: FetchSettings = field(default_factory=FetchSettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
+    links: LinkSettings = field(default_factory=LinkSettings)
 
 
 def parse_duration(value: object) -> int:
@@ -200,12 +203,13 @@ class _Validator:
         topics = self.topics(data.get("topics", {}), aliases)
         fetch = self.fetch(data.get("fetch", {}))
         digest = self.digest(data.get("digest", {}))
+        links = self.links(data.get("links", {}))
         return Config(
             path=self.path, feeds=feeds, topics=topics, aliases=aliases,
             allow_private_networks=allow_private,
             allow_addresses=allow_addresses,
             default_interval_seconds=default_interval, timezone=timezone, fetch=fetch,
-            digest=digest,
+            digest=digest, links=links,
         )
 
     def addresses(self, raw: object) -> frozenset[str]:
@@ -223,13 +227,18 @@ class _Validator:
                                 key="allow_addresses") from None
         return frozenset(allowed)
 
-    def interval(
+    def duration(
         self, value: object, where: str, table: str | None, index: int | None, key: str
     ) -> int:
         try:
-            seconds = parse_duration(value)
+            return parse_duration(value)
         except ValueError as exc:
             raise self.fail(where, str(exc), table, index, key) from None
+
+    def interval(
+        self, value: object, where: str, table: str | None, index: int | None, key: str
+    ) -> int:
+        seconds = self.duration(value, where, table, index, key)
         if not MIN_INTERVAL_SECONDS <= seconds <= MAX_INTERVAL_SECONDS:
             raise self.fail(
                 where, f"{value!r} is out of range (between {MIN_INTERVAL_SECONDS}s and 7d)",
@@ -420,6 +429,36 @@ class _Validator:
                                 "fetch", None, "user_agent")
             values["user_agent"] = raw["user_agent"].strip()
         return FetchSettings(**{**defaults.__dict__, **values})
+
+
+    def links(self, raw: object) -> LinkSettings:
+        """Related-story thresholds: similarities between 0 and 1, the window in days."""
+        if not isinstance(raw, dict):
+            raise self.fail("links", "must be a table [links]", key="links")
+        self.check_keys(raw, _LINK_KEYS, "links", "links")
+        values: dict[str, Any] = {}
+        for key in ("threshold", "related_threshold"):
+            if key in raw:
+                value = raw[key]
+                if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                        or not 0 < value <= 1:
+                    raise self.fail(f"links.{key}", "must be a number between 0 and 1 "
+                                    "(a similarity), e.g. 0.18", "links", None, key)
+                values[key] = float(value)
+        if "max_links" in raw:
+            value = raw["max_links"]
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise self.fail("links.max_links", "must be a positive whole number",
+                                "links", None, "max_links")
+            values["max_links"] = value
+        if "window" in raw:
+            seconds = self.duration(raw["window"], "links.window", "links", None, "window")
+            values["window_days"] = max(1, seconds // 86400)
+        settings = LinkSettings(**{**LinkSettings().__dict__, **values})
+        if settings.related_threshold > settings.threshold:
+            raise self.fail("links.related_threshold", "must not be above links.threshold",
+                            "links", None, "related_threshold")
+        return settings
 
 
 def load_config(path: Path) -> Config:

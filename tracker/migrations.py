@@ -294,3 +294,56 @@ _VIEWS = [
 @migrations(name="0008_friendly_views")
 def friendly_views(db: Database) -> None:
     _run(db, _VIEWS)
+
+
+_LINKS = [
+    # How many items each folded word appears in (tracker.link's words), and how
+    # many items were counted: the archive's own idf for related-story scoring.
+    "CREATE TABLE term_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE link_state (id INTEGER PRIMARY KEY CHECK (id = 1), documents INTEGER NOT NULL)",
+    "INSERT INTO link_state (id, documents) VALUES (1, 0)",
+    # Items connected by same_story / follow_up links form a storyline; its id is
+    # stable (the storyline keeps the id it was created with).
+    """
+    CREATE TABLE storylines (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,                -- the first item's title
+        first_item_id INTEGER NOT NULL REFERENCES items(id),
+        official_item_id INTEGER REFERENCES items(id),  -- set once an official feed carries it
+        started TEXT NOT NULL,              -- time of its first item
+        updated TEXT NOT NULL,              -- time of its latest item
+        size INTEGER NOT NULL DEFAULT 1
+    )
+    """,
+    "ALTER TABLE items ADD COLUMN storyline_id INTEGER REFERENCES storylines(id)",
+    "CREATE INDEX items_storyline ON items(storyline_id)",
+    # A link from a newer item to an earlier one it relates to, with the evidence.
+    """
+    CREATE TABLE item_links (
+        item_id INTEGER NOT NULL REFERENCES items(id),     -- the newer item
+        related_id INTEGER NOT NULL REFERENCES items(id),  -- the earlier one
+        kind TEXT NOT NULL CHECK (kind IN ('same_story', 'follow_up', 'related')),
+        score REAL NOT NULL,           -- similarity after time decay
+        similarity REAL NOT NULL,      -- before decay
+        gap_days REAL NOT NULL,        -- time between the two (newer minus earlier)
+        shared TEXT NOT NULL,          -- JSON list of the shared words that weigh most
+        near_duplicate INTEGER NOT NULL DEFAULT 0,
+        created TEXT NOT NULL,
+        PRIMARY KEY (item_id, related_id)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX item_links_related ON item_links(related_id)",
+    """
+    CREATE VIEW storyline_timeline AS
+    SELECT s.id AS storyline, s.title AS storyline_title,
+           s.official_item_id IS NOT NULL AS officially_announced,
+           i.id AS item_id, i.title, i.url, f.name AS feed, f.kind AS feed_kind,
+           coalesce(i.published, i.first_seen) AS at
+    FROM storylines s JOIN items i ON i.storyline_id = s.id JOIN feeds f ON f.id = i.feed_id
+    """,
+]
+
+
+@migrations(name="0009_links_and_storylines")
+def links_and_storylines(db: Database) -> None:
+    _run(db, _LINKS)

@@ -11,7 +11,7 @@ from typing import Any
 
 from tracker import schedule
 from tracker.models import FeedState, StoredItem
-from tracker.store import to_text
+from tracker.timefmt import to_text
 
 
 def feed_problem(feed: FeedState, now: datetime) -> str | None:

@@ -265,6 +265,7 @@ class TrackerService:
             warning=outcome.parsed.warning if outcome.parsed else feed.last_warning,
             topics=lambda item: self.topics.match(
                 Document.of(item.title, item.summary, feed.name, feed.kind)),
+            links=self.config.links,
         )
         if feed.consecutive_failures:
             log.info("feed %s recovered after %d failures", feed.name, feed.consecutive_failures)

@@ -15,28 +15,20 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
+from tracker.link import LinkSettings
+from tracker.linkstore import LinkStore
 from tracker.migrations import migrations
 from tracker.models import FeedConfig, FeedState, Item, StoredItem, TopicConfig
+from tracker.timefmt import from_text, to_text
 from tracker.topics import TopicHit
 
 BUSY_TIMEOUT_SECONDS = 30.0
-
-
-def to_text(when: datetime | None) -> str | None:
-    """Aware datetime to the stored form: ISO 8601 in UTC, second precision."""
-    if when is None:
-        return None
-    return when.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def from_text(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
 
 
 _FEED_TIMES = {"last_attempt", "last_success", "failing_since", "next_due", "gone_at",
@@ -78,6 +70,7 @@ class Store:
         self.conn = conn
         self.path = path
         self.db = Database(conn)
+        self.links = LinkStore(conn)
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -189,22 +182,30 @@ class Store:
                        bytes_received: int, duration_ms: int, not_modified: bool,
                        next_due: datetime, due_reason: str, items: Iterable[Item] = (),
                        title: str | None = None, warning: str | None = None,
-                       topics: Callable[[Item], list[TopicHit]] | None = None
-                       ) -> tuple[int, int]:
+                       topics: Callable[[Item], list[TopicHit]] | None = None,
+                       links: LinkSettings | None = None) -> tuple[int, int]:
         """A good fetch: store new items, their topic matches and the feed's health
         in one transaction.
 
         Returns how many items were new and how many revised. Items already known
         (by any of their keys) are only remembered as also seen in this feed
         unless their own feed edited them; `topics` is asked about new and
-        revised items only.
+        revised items only. Each new item is linked to the earlier stories it
+        relates to; the document's items are stored oldest first, so that a
+        later entry can link to an earlier one of the same document.
         """
         with self.write():
             new = revised = 0
             official = self.conn.execute("SELECT kind FROM feeds WHERE id = ?",
                                          (feed_id,)).fetchone()["kind"] == "official"
-            for item in items:
+            for item in sorted(items, key=lambda i: i.published or now):
                 item_id, change = self._store_item(feed_id, item, now, official)
+                if change == "new":
+                    self.links.link_new(item_id, item.title, item.summary,
+                                        item.published or now, now, official,
+                                        links or LinkSettings())
+                elif change == "promoted":
+                    self.links.mark_official(item_id)
                 if change in ("revised", "promoted"):  # new words: topics matched afresh
                     revised += change == "revised"
                     self.conn.execute("DELETE FROM topic_matches WHERE item_id = ?", (item_id,))

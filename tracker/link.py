@@ -1,0 +1,244 @@
+"""Related-story scoring: which earlier items a new item continues, and how.
+
+Pure. The store hands over the new item, a short list of candidate earlier
+items (found through the full-text index) and the archive's document
+frequencies; this module decides, and explains, each link.
+
+The method is lexical and deterministic, chosen by measurement on labelled
+news (see `bench/README.md`, "Linking quality"):
+
+* an item is the bag of its content words, plurals and possessives folded
+  (`drones` = `drone`), stop words dropped, title words counted twice (a
+  headline says what the story is), capitalised words inside a sentence
+  (names: Patriot, Rheinmetall, Kharkiv) weighted 1.25;
+* words are weighted by sublinear tf x idf, idf from the archive itself, so a
+  word every item uses (Ukraine, in 2022) says little and a rare name says much;
+* two items are compared by cosine similarity, divided by `1 + days / 120`
+  for the time between them: a similar story three years earlier is less
+  likely the same thread than one from last week;
+* a new item joins the storyline of its best-scoring earlier item when that
+  score reaches the threshold (one number, in config); it is `same_story` when
+  the two were published within two days and say much the same, otherwise a
+  `follow_up`. Weaker similarities are kept as `related` links, which do not
+  join storylines.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from tracker.query import fold
+
+SAME_STORY = "same_story"
+FOLLOW_UP = "follow_up"
+RELATED = "related"
+STORYLINE_KINDS = (SAME_STORY, FOLLOW_UP)
+
+TITLE_WEIGHT = 2.0       # a title word counts as two body words
+NAME_WEIGHT = 1.25       # a capitalised word inside a sentence
+DECAY_DAYS = 120.0       # similarity halves after this many days between two items
+SAME_STORY_DAYS = 2.0    # reports of one event published this close together ...
+SAME_STORY_SIMILARITY = 0.3  # ... and this similar (before decay) are the same story
+NEAR_DUPLICATE = 0.8     # republished copy with small edits
+QUERY_TERMS = 12         # the item's strongest words used to find candidates
+SHARED_SHOWN = 8         # shared words kept as evidence
+
+_WORD = re.compile(r"\w+(?:['’]\w+)*")
+_SENTENCE_END = ".!?:\"“"
+
+_STOP_WORDS_TEXT = """
+a about above after again against ago all almost also am among an and another any are aren't
+around as at away back be became because become been before being below between both but by
+can can't cannot could couldn't did didn't do does doesn't doing don't done down during each
+either else even ever every few for from further get gets getting got had hadn't has hasn't
+have haven't having he he'd he'll he's her here here's hers herself him himself his how how's
+however i i'd i'll i'm i've if in into is isn't it it's its itself just last least less let
+let's like made make makes many may me might more most much must mustn't my myself near need
+never new next no nor not now of off often on once one only or other others ought our ours
+ourselves out over own per put rather really said same say says see seen shall shan't she
+she'd she'll she's should shouldn't since so some still such take than that that's the their
+theirs them themselves then there there's these they they'd they'll they're they've this
+those though through thus to too took two under until up upon us very via was wasn't way we
+we'd we'll we're we've well were weren't what what's when when's where where's whether which
+while who who's whom whose why why's will with within without won't would wouldn't yet you
+you'd you'll you're you've your yours yourself yourselves mr mrs ms year years week weeks day
+days today yesterday tomorrow time times
+"""
+STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What an item says, as weighted words: `counts` of each folded word (title
+    words count double) and the words that appeared as names."""
+
+    counts: Mapping[str, float]
+    names: frozenset[str]
+    surfaces: Mapping[str, frozenset[str]]
+
+    @property
+    def terms(self) -> frozenset[str]:
+        return frozenset(self.counts)
+
+
+def _words(text: str) -> Iterable[tuple[str, str, bool]]:
+    """(folded word, lower-case word, looks like a name) for each content word."""
+    previous_end = 0
+    sentence_start = True
+    for match in _WORD.finditer(text):
+        gap = text[previous_end:match.start()].strip()
+        if gap:
+            sentence_start = gap[-1] in _SENTENCE_END
+        previous_end = match.end()
+        word = match.group()
+        lower = word.lower()
+        folded = fold(lower)
+        name = word[0].isupper() and not sentence_start
+        sentence_start = False
+        if lower in STOP_WORDS or folded in STOP_WORDS or len(folded) < 2:
+            continue
+        yield folded, lower, name
+
+
+def _headline_case(title: str) -> bool:
+    """Title Case Headlines capitalise every word: capitals say nothing there."""
+    words = [w for w in _WORD.findall(title) if w.lower() not in STOP_WORDS]
+    return bool(words) and sum(w[0].isupper() for w in words) > 0.6 * len(words)
+
+
+def profile(title: str, summary: str) -> Profile:
+    """The weighted words of an item's title and summary."""
+    counts: dict[str, float] = {}
+    names: set[str] = set()
+    surfaces: dict[str, set[str]] = {}
+    title_names = not _headline_case(title)
+    for text, weight, names_count in ((summary, 1.0, True), (title, TITLE_WEIGHT, title_names)):
+        for folded, lower, name in _words(text):
+            counts[folded] = counts.get(folded, 0.0) + weight
+            surfaces.setdefault(folded, set()).add(lower)
+            if name and names_count:
+                names.add(folded)
+    return Profile(counts=dict(counts), names=frozenset(names),
+                   surfaces={term: frozenset(s) for term, s in surfaces.items()})
+
+
+def idf(documents: int, frequency: int) -> float:
+    """Smoothed inverse document frequency."""
+    return math.log((documents + 1) / (frequency + 1)) + 1.0
+
+
+Weights = dict[str, float]
+
+
+def weigh(item: Profile, inverse: Callable[[str], float]) -> Weights:
+    """Unit-length tf-idf vector of a profile."""
+    vector = {
+        term: (1.0 + math.log(count)) * inverse(term) * (NAME_WEIGHT if term in item.names
+                                                          else 1.0)
+        for term, count in item.counts.items() if count > 0
+    }
+    norm = math.sqrt(sum(value * value for value in vector.values())) or 1.0
+    return {term: value / norm for term, value in vector.items()}
+
+
+def cosine(a: Weights, b: Weights) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(value * b[term] for term, value in a.items() if term in b)
+
+
+def query_terms(item: Profile, weights: Weights, limit: int = QUERY_TERMS) -> list[str]:
+    """Words to look candidates up by: the item's strongest words and the forms
+    they were written in, so `drones` finds `drone` and `batteries` `battery`."""
+    strongest = sorted(weights, key=lambda term: (-weights[term], term))[:limit]
+    words: list[str] = []
+    for term in strongest:
+        for word in sorted({term, *item.surfaces.get(term, ())}):
+            if word not in words:
+                words.append(word)
+    return words
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An earlier item that might be related, as the store read it."""
+
+    id: int
+    title: str
+    summary: str
+    at: datetime           # published, or first seen when the feed gave no date
+    storyline_id: int | None
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    """The thresholds of linking; `threshold` is the one to tune."""
+
+    threshold: float = 0.18          # decayed similarity that joins a storyline
+    related_threshold: float = 0.10  # decayed similarity kept as a `related` link
+    max_links: int = 5               # links kept per new item
+    window_days: int = 365           # how far back candidates are looked for
+
+
+@dataclass(frozen=True)
+class ScoredLink:
+    """A link from a new item to an earlier one, with its evidence."""
+
+    related_id: int
+    kind: str
+    score: float           # similarity after time decay: what thresholds compare
+    similarity: float      # before decay
+    gap_days: float        # new item's time minus the earlier one's
+    shared: tuple[str, ...]
+    near_duplicate: bool
+    storyline_id: int | None
+
+
+def decay(gap_days: float) -> float:
+    return 1.0 / (1.0 + abs(gap_days) / DECAY_DAYS)
+
+
+def shared_terms(a: Weights, b: Weights, limit: int = SHARED_SHOWN) -> tuple[str, ...]:
+    """The words that contribute most to the similarity of two items."""
+    common = sorted((term for term in a if term in b), key=lambda t: (-a[t] * b[t], t))
+    return tuple(common[:limit])
+
+
+def kind_of(score: float, similarity: float, gap_days: float,
+            settings: LinkSettings) -> str | None:
+    if score >= settings.threshold:
+        close = abs(gap_days) <= SAME_STORY_DAYS
+        return SAME_STORY if close and similarity >= SAME_STORY_SIMILARITY else FOLLOW_UP
+    if score >= settings.related_threshold:
+        return RELATED
+    return None
+
+
+def score_links(weights: Weights, at: datetime, candidates: Iterable[tuple[Candidate, Weights]],
+                settings: LinkSettings) -> list[ScoredLink]:
+    """Links from a new item (its weights, its time) to candidate earlier items,
+    strongest first, at most `settings.max_links`, `related` ones included."""
+    links = []
+    for candidate, other in candidates:
+        similarity = cosine(weights, other)
+        gap = (at - candidate.at).total_seconds() / 86400
+        score = similarity * decay(gap)
+        kind = kind_of(score, similarity, gap, settings)
+        if kind is None:
+            continue
+        links.append(ScoredLink(
+            related_id=candidate.id, kind=kind, score=round(score, 4),
+            similarity=round(similarity, 4), gap_days=round(gap, 2),
+            shared=shared_terms(weights, other), near_duplicate=similarity >= NEAR_DUPLICATE,
+            storyline_id=candidate.storyline_id))
+    links.sort(key=lambda link: (-link.score, link.related_id))
+    return links[:settings.max_links]
+
+
+def storyline_link(links: Iterable[ScoredLink]) -> ScoredLink | None:
+    """The link whose storyline the new item joins: its best same_story or follow_up."""
+    return next((link for link in links if link.kind in STORYLINE_KINDS), None)

@@ -1,0 +1,240 @@
+"""The SQL side of related stories: candidates, word statistics, links, storylines.
+
+Part of the store (it runs inside the store's write transaction and on its
+connection); the decisions themselves are `tracker.link`'s, pure.
+
+Finding candidates must stay cheap as the archive grows to millions of items,
+so a new item is never compared with everything: the full-text index returns
+the earlier items (within `window_days` of arrival) that share the new item's
+strongest words, best BM25 first, and only those few dozen are scored.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from tracker.link import (
+    Candidate,
+    LinkSettings,
+    Profile,
+    ScoredLink,
+    idf,
+    profile,
+    query_terms,
+    score_links,
+    storyline_link,
+    weigh,
+)
+from tracker.timefmt import to_text
+
+CANDIDATES = 40  # earlier items scored per new item
+
+
+def _fts_phrase(word: str) -> str:
+    return '"' + word.replace('"', '""') + '"'
+
+
+def fts_query(words: Iterable[str]) -> str:
+    """An FTS5 expression matching any of `words`; longer words also as prefixes
+    (`drone*` finds `drones`)."""
+    return " OR ".join(_fts_phrase(w) + ("*" if len(w) >= 4 else "") for w in words)
+
+
+class LinkStore:
+    """Links each new item to the earlier items it relates to, and reads them back."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    # -- writing (inside the store's transaction) ---------------------------
+
+    def link_new(self, item_id: int, title: str, summary: str, at: datetime, now: datetime,
+                 official: bool, settings: LinkSettings) -> list[ScoredLink]:
+        """Count the item's words, find and score candidates, store the links and
+        put the item in a storyline (its best link's, or a new one)."""
+        new = profile(title, summary)
+        documents = self._count(new)
+        frequencies = self._frequencies(new.terms)
+        weights = weigh(new, lambda term: idf(documents, frequencies.get(term, 1)))
+        candidates = self._candidates(item_id, query_terms(new, weights), now,
+                                      settings.window_days)
+        profiles = [(c, profile(c.title, c.summary)) for c in candidates]
+        frequencies.update(self._frequencies(
+            set().union(*(p.terms for _, p in profiles)) - frequencies.keys()))
+
+        def inverse(term: str) -> float:
+            return idf(documents, frequencies.get(term, 1))
+
+        links = score_links(weights, at, ((c, weigh(p, inverse)) for c, p in profiles),
+                            settings)
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO item_links (item_id, related_id, kind, score, similarity, "
+            "gap_days, shared, near_duplicate, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(item_id, link.related_id, link.kind, link.score, link.similarity, link.gap_days,
+              json.dumps(list(link.shared)), link.near_duplicate, _text(now)) for link in links])
+        self._join_storyline(item_id, title, at, official, storyline_link(links))
+        return links
+
+    def _count(self, item: Profile) -> int:
+        """Add the item's words to the document frequencies; returns the new total."""
+        self.conn.executemany(
+            "INSERT INTO term_df (term, df) VALUES (?, 1) "
+            "ON CONFLICT (term) DO UPDATE SET df = df + 1", [(t,) for t in item.terms])
+        row = self.conn.execute("UPDATE link_state SET documents = documents + 1 WHERE id = 1 "
+                                "RETURNING documents").fetchone()
+        return int(row[0])
+
+    def _frequencies(self, terms: Iterable[str]) -> dict[str, int]:
+        terms = list(terms)
+        if not terms:
+            return {}
+        rows = self.conn.execute(
+            "SELECT term, df FROM term_df WHERE term IN (SELECT value FROM json_each(?))",
+            (json.dumps(terms),))
+        return {row[0]: int(row[1]) for row in rows}
+
+    def _candidates(self, item_id: int, words: list[str], now: datetime,
+                    window_days: int) -> list[Candidate]:
+        if not words:
+            return []
+        since = _text(now - timedelta(days=window_days))
+        first = self.conn.execute("SELECT min(id) FROM items WHERE first_seen >= ?",
+                                  (since,)).fetchone()[0] or item_id
+        rows = self.conn.execute(
+            f"""
+            SELECT i.id, i.title, i.summary, coalesce(i.published, i.first_seen) AS at,
+                   i.storyline_id
+            FROM items_fts JOIN items i ON i.id = items_fts.rowid
+            WHERE items_fts MATCH ? AND items_fts.rowid >= ? AND items_fts.rowid != ?
+            ORDER BY items_fts.rank LIMIT {CANDIDATES}
+            """, (fts_query(words), first, item_id))
+        return [Candidate(id=row[0], title=row[1], summary=row[2],
+                          at=datetime.fromisoformat(row[3]), storyline_id=row[4])
+                for row in rows]
+
+    def _join_storyline(self, item_id: int, title: str, at: datetime, official: bool,
+                        best: ScoredLink | None) -> None:
+        storyline = best.storyline_id if best else None
+        if best is not None and storyline is None:
+            # The earlier item predates storylines (stored before linking existed).
+            storyline = self._start_storyline(best.related_id)
+        if storyline is None:
+            self._start_storyline(item_id, official)
+            return
+        self.conn.execute("UPDATE items SET storyline_id = ? WHERE id = ?", (storyline, item_id))
+        self.conn.execute(
+            "UPDATE storylines SET size = size + 1, updated = max(updated, ?), "
+            "official_item_id = coalesce(official_item_id, CASE WHEN ? THEN ? END) WHERE id = ?",
+            (_text(at), official, item_id, storyline))
+
+    def _start_storyline(self, item_id: int, official: bool | None = None) -> int:
+        row = self.conn.execute(
+            "SELECT i.title, coalesce(i.published, i.first_seen) AS at, f.kind FROM items i "
+            "JOIN feeds f ON f.id = i.feed_id WHERE i.id = ?", (item_id,)).fetchone()
+        if official is None:
+            official = row[2] == "official"
+        cursor = self.conn.execute(
+            "INSERT INTO storylines (title, first_item_id, official_item_id, started, updated) "
+            "VALUES (?, ?, ?, ?, ?)", (row[0], item_id, item_id if official else None, row[1],
+                                       row[1]))
+        storyline = int(cursor.lastrowid or 0)
+        self.conn.execute("UPDATE items SET storyline_id = ? WHERE id = ?", (storyline, item_id))
+        return storyline
+
+    def mark_official(self, item_id: int) -> None:
+        """An item of a storyline is now carried by an official feed."""
+        self.conn.execute(
+            "UPDATE storylines SET official_item_id = coalesce(official_item_id, ?) "
+            "WHERE id = (SELECT storyline_id FROM items WHERE id = ?)", (item_id, item_id))
+
+    # -- reading -----------------------------------------------------------
+
+    def related(self, item_id: int) -> list[dict[str, Any]]:
+        """Every link of an item, to earlier items (`direction` "earlier") and from
+        later ones ("later"), strongest first, with the other item's headline."""
+        rows = self.conn.execute(
+            """
+            SELECT 'earlier' AS direction, l.related_id AS id, l.kind, l.score, l.similarity,
+                   l.gap_days, l.shared, l.near_duplicate
+            FROM item_links l WHERE l.item_id = ?
+            UNION ALL
+            SELECT 'later', l.item_id, l.kind, l.score, l.similarity, -l.gap_days, l.shared,
+                   l.near_duplicate
+            FROM item_links l WHERE l.related_id = ?
+            """, (item_id, item_id)).fetchall()
+        out = []
+        for row in rows:
+            record = dict(row)
+            record["shared"] = json.loads(record["shared"])
+            record["near_duplicate"] = bool(record["near_duplicate"])
+            record.update(self._headline(record["id"]))
+            out.append(record)
+        out.sort(key=lambda r: (-r["score"], r["id"]))
+        return out
+
+    def _headline(self, item_id: int) -> dict[str, Any]:
+        row = self.conn.execute(
+            "SELECT i.title, i.url, f.name AS feed, f.kind AS feed_kind, "
+            "coalesce(i.published, i.first_seen) AS at, i.storyline_id AS storyline "
+            "FROM items i JOIN feeds f ON f.id = i.feed_id WHERE i.id = ?", (item_id,)).fetchone()
+        return dict(row)
+
+    def storyline(self, storyline_id: int) -> dict[str, Any] | None:
+        """A storyline and its timeline: items oldest first, each with how it joined."""
+        row = self.conn.execute("SELECT * FROM storylines WHERE id = ?",
+                                (storyline_id,)).fetchone()
+        if row is None:
+            return None
+        story = dict(row)
+        story["officially_announced"] = story["official_item_id"] is not None
+        story["items"] = [dict(item) for item in self.conn.execute(
+            """
+            SELECT i.id, i.title, i.url, f.name AS feed, f.kind AS feed_kind,
+                   coalesce(i.published, i.first_seen) AS at,
+                   (SELECT l.kind FROM item_links l JOIN items e ON e.id = l.related_id
+                     WHERE l.item_id = i.id AND e.storyline_id = i.storyline_id
+                       AND l.kind != 'related' ORDER BY l.score DESC LIMIT 1) AS joined_as,
+                   (SELECT json_group_array(g.name) FROM item_feeds x
+                      JOIN feeds g ON g.id = x.feed_id WHERE x.item_id = i.id) AS seen_in
+            FROM items i JOIN feeds f ON f.id = i.feed_id
+            WHERE i.storyline_id = ? ORDER BY at, i.id
+            """, (storyline_id,))]
+        for item in story["items"]:
+            item["seen_in"] = json.loads(item["seen_in"])
+        return story
+
+    def links_by_item(self) -> dict[int, list[dict[str, Any]]]:
+        """Every item's links to earlier items, strongest first (for exports)."""
+        links: dict[int, list[dict[str, Any]]] = {}
+        for row in self.conn.execute("SELECT item_id, related_id, kind, score FROM item_links "
+                                     "ORDER BY item_id, score DESC"):
+            links.setdefault(row[0], []).append(
+                {"id": row[1], "kind": row[2], "score": row[3]})
+        return links
+
+    def continues(self, item_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """For each item, the earlier story it continues (its best storyline link
+        to an item of its own storyline), for the digest's threads."""
+        out: dict[int, dict[str, Any]] = {}
+        for item_id in item_ids:
+            row = self.conn.execute(
+                """
+                SELECT l.kind, e.id, e.title, e.url, coalesce(e.published, e.first_seen) AS at,
+                       f.name AS feed
+                FROM item_links l JOIN items e ON e.id = l.related_id
+                JOIN items i ON i.id = l.item_id JOIN feeds f ON f.id = e.feed_id
+                WHERE l.item_id = ? AND l.kind != 'related'
+                  AND e.storyline_id = i.storyline_id
+                ORDER BY l.score DESC LIMIT 1
+                """, (item_id,)).fetchone()
+            if row is not None:
+                out[item_id] = dict(row)
+        return out
+
+
+def _text(when: datetime) -> str:
+    return str(to_text(when))
