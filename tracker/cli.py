@@ -273,18 +273,21 @@ def _print_status_table(feeds: list[FeedState], report: dict[str, Any], now: dat
               help="Write to this file instead of standard output.")
 @pass_app
 def export(app: App, fmt: str, topic: str | None, since: str | None, output: TextIO) -> None:
-    """Export stored items with the topics they matched: JSON lines (one object per
-    item), CSV for spreadsheets, or an Atom 1.0 / JSON Feed 1.1 document that any
-    feed reader can subscribe to (topics as categories)."""
+    """Export stored items with the topics they matched, their storyline and the
+    earlier stories they relate to: JSON lines (one object per item), CSV for
+    spreadsheets, or an Atom 1.0 / JSON Feed 1.1 document that any feed reader can
+    subscribe to (topics as categories, related stories as links)."""
     from tracker.exports import atom, csv_text, json_feed
 
     if topic is not None and topic not in {t.name for t in app.config.topics}:
         raise click.UsageError(f"no such topic: {topic}")
     topics = app.store.item_topics()
+    links = app.store.links.links_by_item()
     records = []
     for item in app.store.items(_parse_since(since)):
         record = item_record(item)
         record["topics"] = topics.get(item.id, [])
+        record["related"] = links.get(item.id, [])
         if topic is None or any(t["name"] == topic for t in record["topics"]):
             records.append(record)
     title = f"tracker: {topic.replace('_', ' ')}" if topic else "tracker: all items"
@@ -389,7 +392,8 @@ def show(app: App, item_id: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({**{k: item[k] for k in (
             "id", "title", "url", "feed", "kind", "seen_in", "published", "updated",
-            "first_seen", "revised_at", "summary", "topics")}, "revisions": changes},
+            "first_seen", "revised_at", "summary", "topics", "storyline_id")},
+            "revisions": changes},
             indent=2, ensure_ascii=False))
         return
     click.echo(f"#{item['id']} {item['title']}")
@@ -401,11 +405,85 @@ def show(app: App, item_id: int, as_json: bool) -> None:
     if item["topics"]:
         click.echo("  topics: " + "; ".join(
             f"{t['name']} ({', '.join(t['terms'])})" for t in item["topics"]))
+    if item["storyline_id"]:
+        click.echo(f"  storyline {item['storyline_id']}: tracker related {item['id']}, "
+                   f"tracker story {item['storyline_id']}")
     click.echo(f"\n{item['summary']}")
     for number, change in enumerate(changes, start=1):
         click.echo(f"\nEdit {number}, seen {change['replaced_at']}:")
         click.echo(f"  title:   {change['title']}")
         click.echo(f"  summary: {change['summary']}")
+
+
+@main.command()
+@click.argument("item_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (stable keys).")
+@pass_app
+def related(app: App, item_id: int, as_json: bool) -> None:
+    """The stories an item relates to: earlier items it continues and later ones
+    that continue it, each with kind (same_story, follow_up, related), score, the
+    time between them and the shared words; and its storyline."""
+    item = app.store.item(item_id)
+    if item is None:
+        raise click.ClickException(f"no item {item_id} (ids are in search, export and digests)")
+    links = app.store.links.related(item_id)
+    story = app.store.links.storyline(item["storyline_id"]) if item["storyline_id"] else None
+    if as_json:
+        click.echo(json.dumps({
+            "id": item_id, "title": item["title"], "storyline": _story_head(story),
+            "links": links}, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"#{item_id} {item['title']}")
+    if story is not None:
+        click.echo(f"  storyline {story['id']}: {story['title']} ({story['size']} items"
+                   + (", officially announced" if story["officially_announced"] else "")
+                   + f"); tracker story {story['id']}")
+    if not links:
+        click.echo("  no related stories" + (" (it starts its storyline)"
+                                               if story and story["first_item_id"] == item_id
+                                               else ""))
+    for link in links:
+        when = "earlier" if link["direction"] == "earlier" else "later"
+        gap = abs(link["gap_days"])
+        click.echo(f"  {link['kind']:<10} {link['score']:.2f}  #{link['id']} {link['title']}")
+        click.echo(f"  {'':<16}{link['feed']}, {link['at'][:10]}, {gap:.1f} days {when}; "
+                   f"shared: {', '.join(link['shared'])}"
+                   + ("; near-duplicate" if link["near_duplicate"] else ""))
+
+
+def _story_head(story: dict[str, Any] | None) -> dict[str, Any] | None:
+    if story is None:
+        return None
+    return {k: story[k] for k in ("id", "title", "size", "started", "updated",
+                                  "officially_announced", "official_item_id", "first_item_id")}
+
+
+@main.command()
+@click.argument("storyline_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (stable keys).")
+@pass_app
+def story(app: App, storyline_id: int, as_json: bool) -> None:
+    """A storyline's timeline: its items oldest first, with their sources and how
+    each joined (same_story: another report; follow_up: a later development)."""
+    found = app.store.links.storyline(storyline_id)
+    if found is None:
+        raise click.ClickException(f"no storyline {storyline_id} (storyline ids are in "
+                                   "`tracker related ITEM` and the export)")
+    if as_json:
+        click.echo(json.dumps({**(_story_head(found) or {}), "items": found["items"]},
+                              indent=2, ensure_ascii=False))
+        return
+    official = (f"; officially announced (#{found['official_item_id']})"
+                if found["officially_announced"] else "")
+    click.echo(f"Storyline {found['id']}: {found['title']}")
+    click.echo(f"  {found['size']} items, {found['started'][:10]} to {found['updated'][:10]}"
+               + official)
+    for entry in found["items"]:
+        how = entry["joined_as"] or "first"
+        click.echo(f"  {entry['at'][:10]}  {how:<10} #{entry['id']} {entry['title']}")
+        click.echo(f"  {'':<23}{entry['feed']} ({entry['feed_kind']})"
+                   + (f"; also {', '.join(n for n in entry['seen_in'] if n != entry['feed'])}"
+                      if len(entry["seen_in"]) > 1 else ""))
 
 
 @main.group()

@@ -17,7 +17,7 @@ from typing import Any
 
 ATOM = "http://www.w3.org/2005/Atom"
 CSV_COLUMNS = ("id", "feed", "feed_kind", "title", "url", "published", "first_seen", "topics",
-               "seen_in", "summary")
+               "seen_in", "storyline", "related", "summary")
 
 
 def _entry_id(record: dict[str, Any]) -> str:
@@ -71,7 +71,10 @@ def json_feed(records: Iterable[dict[str, Any]], title: str) -> str:
             "authors": [{"name": record["feed"]}],
             "tags": [topic["name"] for topic in record.get("topics", [])],
             "_tracker": {"feed_kind": record.get("feed_kind"), "seen_in": record.get("seen_in"),
-                         "topics": record.get("topics", [])},
+                         "topics": record.get("topics", []),
+                         "storyline": record.get("storyline"),
+                         "related": [{k: r[k] for k in ("id", "kind", "score", "url")}
+                                     for r in record.get("related", [])]},
         }
         if record.get("url"):
             item["url"] = record["url"]
@@ -90,6 +93,8 @@ def csv_text(records: Iterable[dict[str, Any]]) -> str:
         row = dict(record)
         row["topics"] = "; ".join(topic["name"] for topic in record.get("topics", []))
         row["seen_in"] = "; ".join(record.get("seen_in", []))
+        row["related"] = "; ".join(f"{r['id']} {r['kind']} {r['score']:.2f}"
+                                   for r in record.get("related", []))
         writer.writerow([_spreadsheet_safe(row.get(column)) for column in CSV_COLUMNS])
     return buffer.getvalue()
 

@@ -233,7 +233,10 @@ class Fetcher:
                     all_permanent &= response.status_code in PERMANENT_REDIRECTS
                     current = str(response.url.join(location))
                     continue
-                body = None if response.status_code == 304 else self._read_capped(response)
+                # Read even a 304's empty body: a response closed unread loses its
+                # connection, and 40 conditional fetches 8 at a time took 1.04 s
+                # instead of 0.02 s on loopback.
+                body = self._read_capped(response)
                 downloaded += response.num_bytes_downloaded
                 if response.status_code >= 400:
                     raise HTTPStatusError(
@@ -251,7 +254,7 @@ class Fetcher:
                     url=url,
                     final_url=current,
                     status=response.status_code,
-                    content=body,
+                    content=None if response.status_code == 304 else body,
                     headers={k.lower(): v for k, v in response.headers.items()},
                     etag=response.headers.get("ETag") or etag,
                     last_modified=response.headers.get("Last-Modified") or last_modified,

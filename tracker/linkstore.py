@@ -15,6 +15,7 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from tracker.link import (
@@ -44,6 +45,12 @@ def fts_query(words: Iterable[str]) -> str:
     return " OR ".join(_fts_phrase(w) + ("*" if len(w) >= 4 else "") for w in words)
 
 
+@lru_cache(maxsize=4096)
+def _cached_profile(item_id: int, title: str, summary: str) -> Profile:
+    """Recent items are candidates for many new items in a row: read their words once."""
+    return profile(title, summary)
+
+
 class LinkStore:
     """Links each new item to the earlier items it relates to, and reads them back."""
 
@@ -62,7 +69,7 @@ class LinkStore:
         weights = weigh(new, lambda term: idf(documents, frequencies.get(term, 1)))
         candidates = self._candidates(item_id, query_terms(new, weights), now,
                                       settings.window_days)
-        profiles = [(c, profile(c.title, c.summary)) for c in candidates]
+        profiles = [(c, _cached_profile(c.id, c.title, c.summary)) for c in candidates]
         frequencies.update(self._frequencies(
             set().union(*(p.terms for _, p in profiles)) - frequencies.keys()))
 
@@ -210,10 +217,13 @@ class LinkStore:
     def links_by_item(self) -> dict[int, list[dict[str, Any]]]:
         """Every item's links to earlier items, strongest first (for exports)."""
         links: dict[int, list[dict[str, Any]]] = {}
-        for row in self.conn.execute("SELECT item_id, related_id, kind, score FROM item_links "
-                                     "ORDER BY item_id, score DESC"):
+        for row in self.conn.execute(
+                "SELECT l.item_id, l.related_id, l.kind, l.score, e.title, e.url "
+                "FROM item_links l JOIN items e ON e.id = l.related_id "
+                "ORDER BY l.item_id, l.score DESC, l.related_id"):
             links.setdefault(row[0], []).append(
-                {"id": row[1], "kind": row[2], "score": row[3]})
+                {"id": row[1], "kind": row[2], "score": row[3], "title": row[4],
+                 "url": row[5]})
         return links
 
     def continues(self, item_ids: Iterable[int]) -> dict[int, dict[str, Any]]:

@@ -125,6 +125,7 @@ class StoredItem:
     updated: str | None
     first_seen: str
     seen_in: tuple[str, ...] = field(default_factory=tuple)
+    storyline_id: int | None = None
 
 
 @dataclass(frozen=True)

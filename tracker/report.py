@@ -112,6 +112,7 @@ def item_record(item: StoredItem) -> dict[str, Any]:
         "updated": item.updated,
         "first_seen": item.first_seen,
         "summary": item.summary,
+        "storyline": item.storyline_id,
     }
 
 

@@ -579,4 +579,5 @@ class Store:
                 summary=row["summary"], published=row["published"], updated=row["updated"],
                 first_seen=row["first_seen"],
                 seen_in=tuple((row["seen_in"] or "").split("\x1f")) if row["seen_in"] else (),
+                storyline_id=row["storyline_id"],
             )
