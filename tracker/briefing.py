@@ -39,6 +39,9 @@ def prepare(store: Store, config: Config, now: datetime) -> DigestContent | None
     """The digest as it would be sent now, or None when there is nothing to send."""
     since = now - timedelta(seconds=config.digest.lookback_seconds)
     items = store.undelivered(since)
+    threads = store.links.continues(item["id"] for item in items)
+    for item in items:
+        item["continues"] = threads.get(item["id"])
     failing = [(feed.name, feed.last_error or "") for feed in store.feeds() if feed.last_error]
     oldest = min((item["first_seen"] for item in items), default=since.isoformat())[:10]
     more = f"tracker search --since {oldest} --limit 500 'kind:official OR kind:news'"

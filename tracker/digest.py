@@ -24,6 +24,7 @@ from jinja2 import Environment, PackageLoader
 
 from tracker.config import DigestSettings
 from tracker.diffing import changes_only, word_diff
+from tracker.link import SAME_STORY_DAYS
 from tracker.normalise import clean_text
 from tracker.topics import highlight_spans, snippet
 
@@ -65,6 +66,7 @@ class Entry:
     also_reported_by: list[str]
     topics: list[str]
     changed: str | None = None  # for an edited announcement: what changed
+    continues: str | None = None  # the earlier story of its storyline it follows up
 
 
 @dataclass
@@ -98,11 +100,37 @@ def _entry(item: dict[str, Any], tz: ZoneInfo) -> Entry:
         runs = word_diff(f"{item['previous_title']} — {item['previous_summary']}",
                          f"{item['title']} — {item['summary']}")
         changed = changes_only(runs) or "wording"
+    earlier = item.get("continues")
+    continues = None
+    if earlier and earlier["kind"] == "follow_up" and earlier["gap_days"] > SAME_STORY_DAYS:
+        # A thread across days; a related item of the same hour is no news to point at.
+        day = datetime.fromisoformat(earlier["at"]).astimezone(tz).strftime("%-d %b %Y")
+        continues = f"{earlier['title']} ({earlier['feed']}, {day})"
     return Entry(item["id"], item["title"], http_link(item["url"]), source["name"],
                  source["kind"],
                  when.strftime("%d %b %H:%M %Z"), text, spans,
                  highlight_spans(item["title"], terms), others,
-                 [topic["name"] for topic in item["topics"]], changed)
+                 [topic["name"] for topic in item["topics"]], changed, continues)
+
+
+def _fold_same_stories(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Another outlet's report of a story already in this digest (a same_story link
+    to it) is not a second entry: its source joins the first's "also reported by"."""
+    kept: dict[int, dict[str, Any]] = {}
+    for item in sorted(items, key=lambda i: i["id"]):
+        earlier = item.get("continues")
+        target = kept.get(earlier["id"]) if earlier and earlier["kind"] == "same_story" else None
+        if target is None or item["feed"] in {feed["name"] for feed in target["seen_in"]}:
+            # Only another outlet's report folds: one feed's distinct entries stay.
+            kept[item["id"]] = {**item, "seen_in": list(item["seen_in"])}
+            continue
+        names = {feed["name"] for feed in target["seen_in"]}
+        target["seen_in"].extend(f for f in item["seen_in"] if f["name"] not in names)
+        if item["kind"] == "official" and target["kind"] != "official":
+            # Official source first: the government's words lead the entry.
+            target.update({k: v for k, v in item.items() if k != "seen_in"})
+        kept[item["id"]] = target  # a third report of the same story finds it too
+    return [kept[item["id"]] for item in items if kept[item["id"]]["id"] == item["id"]]
 
 
 def build_digest(items: list[dict[str, Any]], failing: list[tuple[str, str]], now: datetime,
@@ -115,6 +143,8 @@ def build_digest(items: list[dict[str, Any]], failing: list[tuple[str, str]], no
     tz = ZoneInfo(timezone)
     if settings.include == "topics":
         items = [item for item in items if item["topics"]]
+    carried = items
+    items = _fold_same_stories(items)
     if not items and not settings.send_empty:
         return None
     shown_items = items[: settings.max_items]
@@ -140,7 +170,7 @@ def build_digest(items: list[dict[str, Any]], failing: list[tuple[str, str]], no
     html = _environment.get_template("digest.html.j2").render(**context)
     text = _environment.get_template("digest.txt.j2").render(**context)
     return DigestContent(subject, text, html,
-                         [(item["id"], item["content_hash"]) for item in items],
+                         [(item["id"], item["content_hash"]) for item in carried],
                          len(shown_items), len(items))
 
 

@@ -233,8 +233,8 @@ class LinkStore:
         for item_id in item_ids:
             row = self.conn.execute(
                 """
-                SELECT l.kind, e.id, e.title, e.url, coalesce(e.published, e.first_seen) AS at,
-                       f.name AS feed
+                SELECT l.kind, l.gap_days, e.id, e.title, e.url,
+                       coalesce(e.published, e.first_seen) AS at, f.name AS feed
                 FROM item_links l JOIN items e ON e.id = l.related_id
                 JOIN items i ON i.id = l.item_id JOIN feeds f ON f.id = e.feed_id
                 WHERE l.item_id = ? AND l.kind != 'related'

@@ -1,0 +1,116 @@
+"""Link time per new item as the archive grows, and database size per 100k items.
+
+    python -m bench.link_scale [--sizes 10000 100000 1000000] [--probe 300]
+
+History is generated from the 2022 replay stream: each stored item pairs a
+real title with the real description of another item (seeded), so the texts
+are varied news language rather than copies, arriving 1,000 a day. History is
+written in bulk through the store's own tables and triggers (FTS index, word
+statistics); then `--probe` new items (real replay items) are stored and
+linked one by one through `LinkStore.link_new`, the code a poll runs, each in
+its own transaction, and the median and 90th percentile per item reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import statistics
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.corpus import default_shared_data, replay_items
+from tracker.link import LinkSettings, profile
+from tracker.store import Store
+from tracker.timefmt import to_text
+
+ROOT = Path(__file__).resolve().parent.parent
+START = datetime(2020, 1, 1, tzinfo=UTC)
+PER_DAY = 1000
+
+
+def _grow(store: Store, stream: list[dict[str, str]], start: int, end: int,
+          rng: random.Random) -> None:
+    """Add history items start..end-1 (their word statistics too)."""
+    conn = store.conn
+    frequency: Counter[str] = Counter()
+    with store.write():
+        rows = []
+        for n in range(start, end):
+            title = stream[n % len(stream)]["title"]
+            summary = stream[rng.randrange(len(stream))].get("description") or ""
+            when = to_text(START + timedelta(seconds=n * 86400 // PER_DAY))
+            rows.append((1, title, summary, when, when, f"h{n}"))
+            frequency.update(profile(title, summary).terms)
+        conn.executemany("INSERT INTO items (feed_id, title, summary, published, first_seen, "
+                         "content_hash) VALUES (?, ?, ?, ?, ?, ?)", rows)
+        conn.executemany("INSERT INTO term_df (term, df) VALUES (?, ?) ON CONFLICT (term) "
+                         "DO UPDATE SET df = df + excluded.df", frequency.items())
+        conn.execute("UPDATE link_state SET documents = documents + ?", (end - start,))
+
+
+def _probe(store: Store, stream: list[dict[str, str]], size: int,
+           count: int) -> list[float]:
+    """Store and link `count` new items, one transaction each; seconds per link."""
+    now = START + timedelta(seconds=size * 86400 // PER_DAY)
+    settings = LinkSettings()
+    timings = []
+    for record in stream[-count:]:
+        title, summary = record["title"], record.get("description") or ""
+        with store.write():
+            item_id = int(store.conn.execute(
+                "INSERT INTO items (feed_id, title, summary, published, first_seen, "
+                "content_hash) VALUES (1, ?, ?, ?, ?, 'probe')",
+                (title, summary, to_text(now), to_text(now))).lastrowid or 0)
+            started = time.perf_counter()
+            store.links.link_new(item_id, title, summary, now, now, False, settings)
+            timings.append(time.perf_counter() - started)
+        store.conn.execute("DELETE FROM item_links WHERE item_id = ?", (item_id,))
+    return timings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--probe", type=int, default=300)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" /
+                        "link_scale.json")
+    args = parser.parse_args(argv)
+    stream = list(replay_items(default_shared_data()))
+    history, probes = stream[:-args.probe], stream
+    rng = random.Random(2022)
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store.open(Path(tmp) / "scale.db")
+        store.conn.execute("INSERT INTO feeds (config_url, url, name, kind, interval_seconds, "
+                           "added_at) VALUES ('bench', 'bench', 'bench', 'news', 1800, ?)",
+                           (to_text(START),))
+        stored = 0
+        for size in sorted(args.sizes):
+            for chunk in range(stored, size, 50_000):
+                _grow(store, history, chunk, min(size, chunk + 50_000), rng)
+            stored = size
+            store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            timings = _probe(store, probes, size, args.probe)
+            ms = sorted(t * 1000 for t in timings)
+            row = {"stored_items": size, "median_ms": round(statistics.median(ms), 2),
+                   "p90_ms": round(ms[int(len(ms) * 0.9)], 2),
+                   "database_mb": round((Path(tmp) / "scale.db").stat().st_size / 2**20, 1)}
+            results.append(row)
+            print(json.dumps(row), flush=True)
+        store.close()
+    output = {"machine": platform.platform(), "python": platform.python_version(),
+              "date": datetime.now(UTC).date().isoformat(), "probe_items": args.probe,
+              "items_per_day": PER_DAY, "results": results}
+    args.out.write_text(json.dumps(output, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
