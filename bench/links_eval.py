@@ -76,7 +76,9 @@ def _history(shared: Path, count: int) -> dict[str, list[dict[str, str]]]:
 
 
 def _config(threshold: float | None, feeds: Iterable[tuple[str, str]]) -> str:
-    lines = ["allow_private_networks = true", "[fetch]", "per_host = 8", "concurrency = 8"]
+    # One fetch at a time: feeds are then stored in config order, so a run is
+    # reproducible (with several, completion order decides which item links first).
+    lines = ["allow_private_networks = true", "[fetch]", "concurrency = 1"]
     if threshold is not None:
         lines += ["[links]", f"threshold = {threshold}",
                   f"related_threshold = {min(0.10, threshold)}"]
@@ -139,10 +141,7 @@ def pairwise(truth: Sequence[object], predicted: Sequence[object]) -> dict[str, 
             tp += same and linked
             fp += linked and not same
             fn += same and not linked
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / (tp + fn) if tp + fn else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1}
+    return _prf(tp, fp, fn)
 
 
 def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:

@@ -186,7 +186,7 @@ def test_storylines_through_a_poll_with_official_source_and_cli(feed_server, cli
 
     # The digest threads them: one entry for the announcement (official words,
     # the press as "also reported by"), the production story continuing it.
-    digest = cli("digest", "--preview").output
+    digest = cli("digest", "--preview", "--html", str(tmp_path / "digest.html")).output
     assert digest.count("interceptor drone partnership") == 2, digest  # entry + "Continues"
     assert "UK and Ukraine agree interceptor drone partnership" in digest
     assert "Also reported by: Defence News" in digest
@@ -204,9 +204,9 @@ def test_linking_quality_on_giveme5w1h_dev(shared_data: Path, tmp_path: Path) ->
     articles, db = replay_giveme(shared_data, tmp_path)
     result = score_giveme(articles, db)
     assert result["stored"] == result["articles"] == 172
-    # The bar is 0.86. Runs measure 0.851-0.870: feeds of one poll are stored
-    # in completion order, which changes which item links first. Not yet robust.
-    assert result["pairwise"]["f1"] >= 0.84, result["pairwise"]
+    # The eval fetches one feed at a time, so the run is reproducible (0.865 here);
+    # with concurrent fetches completion order moves F1 between about 0.82 and 0.87.
+    assert result["pairwise"]["f1"] >= 0.86, result["pairwise"]
     assert result["storyline_link_precision"] >= 0.9, result["links"]
     assert result["first_story"]["recall"] >= 0.9, result["first_story"]
 
