@@ -6,12 +6,16 @@ import csv
 import io
 import json
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
+from lxml import etree
 
+from tests.atomschema import assert_valid_atom, atom_schema
 from tests.conftest import Cli, write_config
 from tests.feedserver import Document, FeedServer
+from tracker import exports
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 STORIES = [
@@ -38,10 +42,33 @@ def make_cli(tmp_path: Path, server: FeedServer) -> Cli:
     return cli
 
 
+def test_atom_schema_rejects_what_atom_forbids() -> None:
+    valid = ('<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:x</id>'
+             "<updated>2025-11-17T09:00:00+00:00</updated><author><name>x</name></author>"
+             "</feed>")
+    assert atom_schema().validate(etree.fromstring(valid))
+    for broken in (valid.replace("<id>urn:x</id>", ""),
+                   valid.replace("2025-11-17T09:00:00+00:00", "Mon, 17 Nov 2025 09:00 GMT")):
+        assert not atom_schema().validate(etree.fromstring(broken))
+
+
+def test_atom_entry_without_a_link_carries_its_text_as_content() -> None:
+    record = {"id": 7, "title": "Statement <b>& notes", "feed": "MoD", "url": None,
+              "first_seen": "2025-11-17T09:00:00+00:00", "summary": "Text\nonly.",
+              "topics": [{"name": "air_defence"}]}
+    document = exports.atom([record], "tracker", "urn:tracker:all",
+                            datetime(2025, 11, 18, tzinfo=UTC))
+    assert_valid_atom(document)
+    (entry,) = feedparser.parse(document).entries
+    assert entry.title == "Statement <b>& notes" and entry.content[0].value == "Text\nonly."
+
+
 def test_atom_export_is_valid_atom_and_round_trips(tmp_path: Path,
                                                    feed_server: FeedServer) -> None:
     cli = make_cli(tmp_path, feed_server)
+    assert_valid_atom(cli("export", "--format", "atom").output)
     document = cli("export", "--format", "atom", "--topic", "air_defence").output
+    assert_valid_atom(document)
     root = ET.fromstring(document)
     assert root.tag == f"{ATOM}feed"
     for required in ("title", "id", "updated", "author"):

@@ -12,6 +12,7 @@ from xml.sax.saxutils import escape
 import feedparser
 
 from bench.links_eval import replay_giveme, roc_auc, score_ecbplus, score_giveme
+from tests.atomschema import assert_valid_atom
 from tests.feedserver import Document
 from tracker.link import (
     FOLLOW_UP,
@@ -192,7 +193,9 @@ def test_storylines_through_a_poll_with_official_source_and_cli(feed_server, cli
     assert "Also reported by: Defence News" in digest
     assert "Continues: UK and Ukraine" in digest
 
-    atom = feedparser.parse(cli("export", "--format", "atom").output)
+    atom_document = cli("export", "--format", "atom").output
+    assert_valid_atom(atom_document)
+    atom = feedparser.parse(atom_document)
     entry = next(e for e in atom.entries if e.title == production["title"])
     assert any(link.get("rel") == "related" for link in entry.links)
 

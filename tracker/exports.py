@@ -55,8 +55,9 @@ def atom(records: Iterable[dict[str, Any]], title: str, feed_id: str, now: datet
             if related.get("url"):
                 ET.SubElement(entry, f"{{{ATOM}}}link", rel="related", href=related["url"],
                               title=related.get("title", ""))
-        summary = ET.SubElement(entry, f"{{{ATOM}}}summary", type="text")
-        summary.text = record.get("summary") or ""
+        # RFC 4287 4.1.1: an entry with no alternate link must carry content.
+        text = "content" if not record.get("url") else "summary"
+        ET.SubElement(entry, f"{{{ATOM}}}{text}", type="text").text = record.get("summary") or ""
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode")
 
