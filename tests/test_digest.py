@@ -18,7 +18,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.conftest import Cli, write_config
 from tests.feedserver import Document, FeedServer
-from tracker.digest import header_text
+from tracker.digest import header_text, sanitise_html
 
 HOSTILE_TITLES = [
     "<script>alert('x')</script> NATO drones",
@@ -179,7 +179,7 @@ def test_preview_sends_nothing_and_marks_nothing(tmp_path: Path, feed_server: Fe
     assert result.output.startswith("Subject: Defence policy digest")
     assert re.search(r"\.\.\.and 3 more: see them with `tracker search --since \S+ --limit 500 "
                      r"'kind:official OR kind:news'`", result.output)
-    assert "&hellip;and 3 more" in html.read_text()
+    assert "…and 3 more" in html.read_text()
     assert inbox.messages == []
     assert cli("digest", "--send").exit_code == 0 and len(inbox.messages) == 1
 
@@ -221,3 +221,15 @@ def test_header_text_flattens_injection_attempts() -> None:
     assert header_text("a\r\nBcc: x@y") == "a Bcc: x@y"
     assert "=?" not in header_text("=?UTF-8?Q?=0A?=Bcc: x@y")
     assert header_text("x\x00y") == "x y"
+
+
+def test_the_sanitiser_behind_autoescaping_keeps_only_the_templates_own_markup() -> None:
+    hostile = ('<div style="margin:0"><a href="javascript:alert(1)">x</a>'
+               '<a href="https://e.org/?a=1&amp;b=2">ok</a><script>steal()</script>'
+               '<img src="https://pixel.example/t.gif"><strong style="color:red" onclick="x()">'
+               'Patriot</strong><iframe src="https://e.org"></iframe></div>')
+    clean = str(sanitise_html(hostile))
+    for forbidden in ("javascript:", "<script", "steal()", "<img", "pixel", "onclick", "<iframe"):
+        assert forbidden not in clean, forbidden
+    assert '<a href="https://e.org/?a=1&amp;b=2">ok</a>' in clean
+    assert '<strong style="color:red">Patriot</strong>' in clean

@@ -4,7 +4,9 @@ Feed text is hostile. It reaches the HTML part only through Jinja2's
 autoescaping (it is stored as plain text, never as HTML), links only when they
 are http(s), and headers only after `header_text` has flattened it: no CR/LF,
 no NUL, no encoded-word that a mail client would decode into a new header
-(CVE-2024-6923 on this Python).
+(CVE-2024-6923 on this Python). Behind the escaping, the rendered body passes
+nh3 (the ammonia sanitiser) with an allowlist of the tags the template itself
+writes, so a template mistake cannot open a hole either.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+import nh3
 from jinja2 import Environment, PackageLoader
+from markupsafe import Markup
 
 from tracker.config import DigestSettings
 from tracker.diffing import changes_only, word_diff
@@ -29,12 +33,23 @@ from tracker.normalise import clean_text
 from tracker.topics import highlight_spans, snippet
 
 _ENCODED_WORD = re.compile(r"=\?", re.IGNORECASE)
+_TEMPLATE_TAGS = {"a", "code", "div", "h1", "h2", "li", "p", "span", "strong", "ul"}
 _environment = Environment(
     loader=PackageLoader("tracker", "templates"),
     # Escape the HTML part only; the plain-text part shows feed text as written.
     autoescape=lambda name: name is None or name.endswith(".html.j2"),
     trim_blocks=True, lstrip_blocks=True,
 )
+
+
+def sanitise_html(html: str) -> Markup:
+    """Only the template's own tags, inline styles and http(s) links survive."""
+    return Markup(nh3.clean(str(html), tags=_TEMPLATE_TAGS,
+                            attributes={"*": {"style"}, "a": {"href"}},
+                            url_schemes={"http", "https"}, link_rel=None))
+
+
+_environment.filters["sanitise"] = sanitise_html
 
 
 def header_text(text: str, limit: int = 200) -> str:
