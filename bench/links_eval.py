@@ -76,9 +76,7 @@ def _history(shared: Path, count: int) -> dict[str, list[dict[str, str]]]:
 
 
 def _config(threshold: float | None, feeds: Iterable[tuple[str, str]]) -> str:
-    # One fetch at a time: feeds are then stored in config order, so a run is
-    # reproducible (with several, completion order decides which item links first).
-    lines = ["allow_private_networks = true", "[fetch]", "concurrency = 1"]
+    lines = ["allow_private_networks = true"]
     if threshold is not None:
         lines += ["[links]", f"threshold = {threshold}",
                   f"related_threshold = {min(0.10, threshold)}"]
@@ -177,7 +175,11 @@ def score_giveme(articles: list[dict[str, Any]], db: Path) -> dict[str, Any]:
     started = {row[0] for row in conn.execute("SELECT first_item_id FROM storylines")}
     seen: set[object] = set()
     tp = fp = fn = 0
-    for article in sorted(found, key=lambda a: item_of[a["url"]][0]):
+    # In the order tracker links items (oldest first, as a poll does), which
+    # decides what "first" means for a story whose reports arrived together.
+    position = {row[0]: n for n, row in enumerate(conn.execute(
+        "SELECT id FROM items ORDER BY coalesce(published, first_seen), title, id"))}
+    for article in sorted(found, key=lambda a: position[item_of[a["url"]][0]]):
         first = article["event_id"] not in seen
         seen.add(article["event_id"])
         flagged = item_of[article["url"]][0] in started

@@ -66,7 +66,10 @@ def test_poll_summary_status_and_export(feed_server: FeedServer, cli_factory) ->
     assert good_status["item_count"] == 2 and good_status["kind"] == "official"
     assert good_status["last_status"] == 200 and good_status["bytes"] > 100
     assert bad_status["consecutive_failures"] == 1 and "not a feed" in bad_status["last_error"]
-    assert report["totals"] == {"feeds": 2, "failing": 1, "items": 2, "never_polled": 0}
+    # Two unrelated headlines: two storylines, both linked by the poll.
+    assert report["totals"] == {"feeds": 2, "failing": 1, "items": 2, "storylines": 2,
+                                "waiting_to_link": 0, "never_polled": 0}
+    assert "2 items in 2 storylines." in cli("status").output
 
     table = cli("status")
     lines = table.output.splitlines()

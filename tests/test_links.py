@@ -4,6 +4,7 @@ and the quality bar measured on the labelled dev sets."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -13,7 +14,8 @@ import feedparser
 
 from bench.links_eval import replay_giveme, roc_auc, score_ecbplus, score_giveme
 from tests.atomschema import assert_valid_atom
-from tests.feedserver import Document
+from tests.conftest import Cli, write_config
+from tests.feedserver import Document, FeedServer
 from tracker.link import (
     FOLLOW_UP,
     RELATED,
@@ -27,6 +29,7 @@ from tracker.link import (
     score_links,
     weigh,
 )
+from tracker.store import Store
 
 T0 = datetime(2025, 7, 1, 9, 0, tzinfo=UTC)
 
@@ -198,6 +201,75 @@ def test_storylines_through_a_poll_with_official_source_and_cli(feed_server, cli
     atom = feedparser.parse(atom_document)
     entry = next(e for e in atom.entries if e.title == production["title"])
     assert any(link.get("rel") == "related" for link in entry.links)
+
+
+def test_storylines_do_not_depend_on_which_feed_answers_first(feed_server,
+                                                             tmp_path: Path) -> None:
+    """A poll links its items after storing every feed, oldest first: the same
+    feeds make the same links whichever server is slow."""
+    stories = {
+        "/gov.xml": [("UK and Ukraine agree interceptor drone partnership",
+                      "The UK and Ukraine agreed a partnership to build Ukrainian-designed "
+                      "interceptor drones in Britain.", "https://gov.example/p", T0)],
+        "/news.xml": [("UK and Ukraine sign interceptor drone partnership",
+                       "Britain and Ukraine agreed to build Ukrainian-designed interceptor "
+                       "drones in Britain.", "https://news.example/p", T0),
+                      ("UK to mass-produce Ukrainian-designed interceptor drones",
+                       "Mass production of the interceptor drones agreed in the UK-Ukraine "
+                       "partnership starts in Britain.", "https://news.example/m",
+                       T0 + timedelta(days=130))],
+    }
+    slow: list[str] = []
+
+    def serve(path: str):  # type: ignore[no-untyped-def]
+        def handler(request) -> None:  # type: ignore[no-untyped-def]
+            if path in slow:
+                time.sleep(0.4)
+            FeedServer.serve_document(request, Document(_rss(path, stories[path])))
+        return handler
+
+    urls = {path: feed_server.add(path, serve(path)) for path in stories}
+    config = write_config(tmp_path / "tracker.toml",
+                          [{"name": "GOV.UK", "url": urls["/gov.xml"], "kind": "official"},
+                           {"name": "News", "url": urls["/news.xml"]}])
+    outcomes = []
+    for slow_path in stories:
+        slow[:] = [slow_path]
+        cli = Cli(config, tmp_path / f"{slow_path[1:]}.db")
+        assert cli("poll", "--all").exit_code == 0
+        rows = [json.loads(line) for line in cli("export").output.splitlines()]
+        url_of = {row["id"]: row["url"] for row in rows}
+        groups: dict[int, set[str]] = {}
+        for row in rows:
+            groups.setdefault(row["storyline"], set()).add(row["url"])
+        story_of_first = json.loads(cli("story", str(rows[0]["storyline"]), "--json").output)
+        outcomes.append((
+            {frozenset(group) for group in groups.values()},
+            {(row["url"], url_of[r["id"]], r["kind"]) for row in rows for r in row["related"]},
+            url_of[story_of_first["first_item_id"]]))
+    assert outcomes[0] == outcomes[1]
+    assert len(outcomes[0][0]) == 1  # one storyline
+
+
+def test_items_stored_but_not_linked_are_linked_by_the_next_poll(feed_server, cli_factory,
+                                                                monkeypatch) -> None:
+    """A poll that ends between storing and linking (a crash, a stop) loses nothing."""
+    entries = [("UK and Ukraine sign interceptor drone partnership",
+                "Britain and Ukraine agreed to build interceptor drones.", "https://n.example/1",
+                T0),
+               ("UK and Ukraine interceptor drone partnership signed",
+                "Britain and Ukraine agreed to build interceptor drones together.",
+                "https://n.example/2", T0 + timedelta(hours=2))]
+    cli = cli_factory([{"name": "News", "url": feed_server.add("/n.xml",
+                                                               Document(_rss("N", entries)))}])
+    with monkeypatch.context() as patch:
+        patch.setattr(Store, "link_pending", lambda *args, **kwargs: 0)
+        assert cli("poll").exit_code == 0
+    assert json.loads(cli("status", "--json").output)["totals"]["waiting_to_link"] == 2
+    assert "2 waiting to be linked" in cli("status").output
+    assert cli("poll", "--all").exit_code == 0  # nothing new: 304
+    totals = json.loads(cli("status", "--json").output)["totals"]
+    assert totals["waiting_to_link"] == 0 and totals["storylines"] == 1
 
 
 # -- quality on the labelled dev sets (the bar the default threshold must hold) ----

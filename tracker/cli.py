@@ -257,8 +257,11 @@ def _print_status_table(feeds: list[FeedState], report: dict[str, Any], now: dat
     else:
         console.print("\nDaemon never run: start it with `tracker run`.")
     totals = report["totals"]
+    waiting = (f" ({totals['waiting_to_link']} waiting to be linked by the next poll)"
+               if totals["waiting_to_link"] else "")
     console.print(f"{totals['feeds']} feeds, {totals['failing']} failing, "
-                  f"{totals['items']} items. Bytes, timings and URLs: tracker status --json")
+                  f"{totals['items']} items in {totals['storylines']} storylines{waiting}. "
+                  "Bytes, timings and URLs: tracker status --json")
     if report["needs_attention"]:
         console.print(f"[bold red]Needs attention:[/] "
                       f"{escape(', '.join(report['needs_attention']))}")

@@ -59,6 +59,29 @@ class LinkStore:
 
     # -- writing (inside the store's transaction) ---------------------------
 
+    def enqueue(self, item_id: int, at: datetime) -> None:
+        """A new item, to be linked by `link_pending` once the poll has stored all feeds."""
+        self.conn.execute("INSERT OR IGNORE INTO link_queue (item_id, at) VALUES (?, ?)",
+                          (item_id, _text(at)))
+
+    def pending(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM link_queue").fetchone()[0])
+
+    def link_pending(self, now: datetime, settings: LinkSettings, limit: int) -> int:
+        """Link up to `limit` queued items, oldest first (ties by title, for the same
+        order on every run); returns how many were linked."""
+        rows = self.conn.execute(
+            f"""
+            SELECT q.item_id, i.title, i.summary, q.at, f.kind = 'official' AS official
+            FROM link_queue q JOIN items i ON i.id = q.item_id JOIN feeds f ON f.id = i.feed_id
+            ORDER BY q.at, i.title, q.item_id LIMIT {int(limit)}
+            """).fetchall()
+        for item_id, title, summary, at, official in rows:
+            self.link_new(item_id, title, summary, datetime.fromisoformat(at), now,
+                          bool(official), settings)
+            self.conn.execute("DELETE FROM link_queue WHERE item_id = ?", (item_id,))
+        return len(rows)
+
     def link_new(self, item_id: int, title: str, summary: str, at: datetime, now: datetime,
                  official: bool, settings: LinkSettings) -> list[ScoredLink]:
         """Count the item's words, find and score candidates, store the links and
@@ -117,6 +140,7 @@ class LinkStore:
                    i.storyline_id
             FROM items_fts JOIN items i ON i.id = items_fts.rowid
             WHERE items_fts MATCH ? AND items_fts.rowid >= ? AND items_fts.rowid != ?
+              AND items_fts.rowid NOT IN (SELECT item_id FROM link_queue)
             ORDER BY items_fts.rank LIMIT {CANDIDATES}
             """, (fts_query(words), first, item_id))
         return [Candidate(id=row[0], title=row[1], summary=row[2],

@@ -347,3 +347,23 @@ _LINKS = [
 @migrations(name="0009_links_and_storylines")
 def links_and_storylines(db: Database) -> None:
     _run(db, _LINKS)
+
+
+_LINK_QUEUE = [
+    # New items waiting to be linked. A poll stores every feed's items first and
+    # links them afterwards, oldest first, so the storylines do not depend on
+    # which feed's response happened to arrive first; a crash between the two
+    # leaves the queue for the next poll.
+    """
+    CREATE TABLE link_queue (
+        item_id INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+        at TEXT NOT NULL
+    )
+    """,
+    "CREATE INDEX link_queue_order ON link_queue (at, item_id)",
+]
+
+
+@migrations(name="0010_link_queue")
+def link_queue(db: Database) -> None:
+    _run(db, _LINK_QUEUE)

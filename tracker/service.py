@@ -174,6 +174,9 @@ class TrackerService:
             futures = [pool.submit(self._fetch_and_parse, feed) for feed in feeds]
             for future in as_completed(futures):
                 self._record(future.result(), summary)
+        # Linked once all feeds are stored, oldest first: the same stories make the
+        # same storylines whichever response arrived first.
+        self.store.link_pending(self.clock(), self.config.links, stop=self.stopping.is_set)
         summary.seconds = time.monotonic() - started
         return summary
 
@@ -265,7 +268,6 @@ class TrackerService:
             warning=outcome.parsed.warning if outcome.parsed else feed.last_warning,
             topics=lambda item: self.topics.match(
                 Document.of(item.title, item.summary, feed.name, feed.kind)),
-            links=self.config.links,
         )
         if feed.consecutive_failures:
             log.info("feed %s recovered after %d failures", feed.name, feed.consecutive_failures)

@@ -183,27 +183,24 @@ class Store:
                        next_due: datetime, due_reason: str, items: Iterable[Item] = (),
                        title: str | None = None, warning: str | None = None,
                        topics: Callable[[Item], list[TopicHit]] | None = None,
-                       links: LinkSettings | None = None) -> tuple[int, int]:
+                       ) -> tuple[int, int]:
         """A good fetch: store new items, their topic matches and the feed's health
         in one transaction.
 
         Returns how many items were new and how many revised. Items already known
         (by any of their keys) are only remembered as also seen in this feed
         unless their own feed edited them; `topics` is asked about new and
-        revised items only. Each new item is linked to the earlier stories it
-        relates to; the document's items are stored oldest first, so that a
-        later entry can link to an earlier one of the same document.
+        revised items only. New items wait in the link queue for
+        `link_pending`, which a poll runs once every feed is stored.
         """
         with self.write():
             new = revised = 0
             official = self.conn.execute("SELECT kind FROM feeds WHERE id = ?",
                                          (feed_id,)).fetchone()["kind"] == "official"
-            for item in sorted(items, key=lambda i: i.published or now):
+            for item in items:
                 item_id, change = self._store_item(feed_id, item, now, official)
                 if change == "new":
-                    self.links.link_new(item_id, item.title, item.summary,
-                                        item.published or now, now, official,
-                                        links or LinkSettings())
+                    self.links.enqueue(item_id, item.published or now)
                 elif change == "promoted":
                     self.links.mark_official(item_id)
                 if change in ("revised", "promoted"):  # new words: topics matched afresh
@@ -228,6 +225,23 @@ class Store:
                  body_hash, title, feed_id),
             )
         return new, revised
+
+    def link_pending(self, now: datetime, settings: LinkSettings,
+                     stop: Callable[[], bool] = lambda: False, batch: int = 200) -> int:
+        """Link the queued new items to earlier stories, oldest first; returns how many.
+
+        Runs in short transactions of `batch` items so that a large first poll
+        neither holds the write lock for long nor loses its work to a stop: what
+        is not linked yet stays queued for the next poll.
+        """
+        linked = 0
+        while not stop():
+            with self.write():
+                done = self.links.link_pending(now, settings, batch)
+            linked += done
+            if done < batch:
+                break
+        return linked
 
     def note_redirect(self, feed_id: int, target: str | None, threshold: int) -> str | None:
         """Count a permanent redirect to `target` (None: none this time).
@@ -552,6 +566,8 @@ class Store:
         row = self.conn.execute(
             """
             SELECT (SELECT count(*) FROM items) AS items,
+                   (SELECT count(*) FROM storylines) AS storylines,
+                   (SELECT count(*) FROM link_queue) AS waiting_to_link,
                    (SELECT count(*) FROM feeds WHERE active = 1) AS feeds,
                    (SELECT count(*) FROM feeds WHERE active = 1 AND last_error IS NOT NULL)
                        AS failing
