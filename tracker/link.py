@@ -151,16 +151,25 @@ def cosine(a: Weights, b: Weights) -> float:
     return sum(value * b[term] for term, value in a.items() if term in b)
 
 
-def query_terms(item: Profile, weights: Weights, limit: int = QUERY_TERMS) -> list[str]:
-    """Words to look candidates up by: the item's strongest words and the forms
-    they were written in, so `drones` finds `drone` and `batteries` `battery`."""
+def written_forms(term: str) -> set[str]:
+    """The index words a folded term may appear as (`drone`: drone, drones;
+    `battery`: batteries), for exact look-ups in the word index: a prefix
+    search (`drone*`) reads every word that starts alike and costs far more."""
+    forms = {term, term + "s"}
+    if term.endswith(("ch", "sh", "ss", "x", "z")):
+        forms.add(term + "es")
+    if len(term) > 3 and term.endswith("y"):
+        forms.add(term[:-1] + "ies")
+    return forms
+
+
+def query_terms(item: Profile, weights: Weights,
+                limit: int = QUERY_TERMS) -> list[tuple[str, list[str]]]:
+    """The item's strongest words, each with the forms to look it up by: its own
+    spellings in this item and the regular plurals of its folded form."""
     strongest = sorted(weights, key=lambda term: (-weights[term], term))[:limit]
-    words: list[str] = []
-    for term in strongest:
-        for word in sorted({term, *item.surfaces.get(term, ())}):
-            if word not in words:
-                words.append(word)
-    return words
+    return [(term, sorted(written_forms(term) | item.surfaces.get(term, frozenset())))
+            for term in strongest]
 
 
 @dataclass(frozen=True)

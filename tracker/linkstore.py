@@ -4,9 +4,13 @@ Part of the store (it runs inside the store's write transaction and on its
 connection); the decisions themselves are `tracker.link`'s, pure.
 
 Finding candidates must stay cheap as the archive grows to millions of items,
-so a new item is never compared with everything: the full-text index returns
-the earlier items (within `window_days` of arrival) that share the new item's
-strongest words, best BM25 first, and only those few dozen are scored.
+so a new item is never compared with everything. For each of the new item's
+strongest words the full-text index gives the most recent `PER_WORD` earlier
+items (within `window_days` of arrival) that contain it; the items sharing the
+most weight of those words are the few dozen candidates that are scored. The
+work is bounded by words x PER_WORD, not by the size of the archive: a common
+word reaches only its recent items, and an older report of the same event is
+still found through the rarer words (names, places) it shares.
 """
 
 from __future__ import annotations
@@ -33,16 +37,12 @@ from tracker.link import (
 from tracker.timefmt import to_text
 
 CANDIDATES = 40  # earlier items scored per new item
+PER_WORD = 200   # most recent items read per strong word when looking for candidates
 
 
-def _fts_phrase(word: str) -> str:
-    return '"' + word.replace('"', '""') + '"'
-
-
-def fts_query(words: Iterable[str]) -> str:
-    """An FTS5 expression matching any of `words`; longer words also as prefixes
-    (`drone*` finds `drones`)."""
-    return " OR ".join(_fts_phrase(w) + ("*" if len(w) >= 4 else "") for w in words)
+def fts_query(forms: Iterable[str]) -> str:
+    """An FTS5 expression matching any of the exact words `forms`."""
+    return " OR ".join('"' + form.replace('"', '""') + '"' for form in forms)
 
 
 @lru_cache(maxsize=4096)
@@ -90,7 +90,7 @@ class LinkStore:
         documents = self._count(new)
         frequencies = self._frequencies(new.terms)
         weights = weigh(new, lambda term: idf(documents, frequencies.get(term, 1)))
-        candidates = self._candidates(item_id, query_terms(new, weights), now,
+        candidates = self._candidates(item_id, query_terms(new, weights), weights, now,
                                       settings.window_days)
         profiles = [(c, _cached_profile(c.id, c.title, c.summary)) for c in candidates]
         frequencies.update(self._frequencies(
@@ -127,22 +127,31 @@ class LinkStore:
             (json.dumps(terms),))
         return {row[0]: int(row[1]) for row in rows}
 
-    def _candidates(self, item_id: int, words: list[str], now: datetime,
+    def _candidates(self, item_id: int, words: list[tuple[str, list[str]]],
+                    weights: dict[str, float], now: datetime,
                     window_days: int) -> list[Candidate]:
         if not words:
             return []
         since = _text(now - timedelta(days=window_days))
         first = self.conn.execute("SELECT min(id) FROM items WHERE first_seen >= ?",
                                   (since,)).fetchone()[0] or item_id
+        shared: dict[int, float] = {}
+        for term, forms in words:
+            # Items still waiting to be linked (this poll's later ones) are not earlier.
+            rows = self.conn.execute(
+                "SELECT rowid FROM items_fts WHERE items_fts MATCH ? AND rowid >= ? "
+                "AND rowid != ? AND rowid NOT IN (SELECT item_id FROM link_queue) "
+                f"ORDER BY rowid DESC LIMIT {PER_WORD}", (fts_query(forms), first, item_id))
+            for (rowid,) in rows:
+                shared[rowid] = shared.get(rowid, 0.0) + weights[term]
+        best = sorted(shared, key=lambda rowid: (-shared[rowid], -rowid))[:CANDIDATES]
+        if not best:
+            return []
         rows = self.conn.execute(
-            f"""
-            SELECT i.id, i.title, i.summary, coalesce(i.published, i.first_seen) AS at,
-                   i.storyline_id
-            FROM items_fts JOIN items i ON i.id = items_fts.rowid
-            WHERE items_fts MATCH ? AND items_fts.rowid >= ? AND items_fts.rowid != ?
-              AND items_fts.rowid NOT IN (SELECT item_id FROM link_queue)
-            ORDER BY items_fts.rank LIMIT {CANDIDATES}
-            """, (fts_query(words), first, item_id))
+            """
+            SELECT id, title, summary, coalesce(published, first_seen) AS at, storyline_id
+            FROM items WHERE id IN (SELECT value FROM json_each(?))
+            """, (json.dumps(best),))
         return [Candidate(id=row[0], title=row[1], summary=row[2],
                           at=datetime.fromisoformat(row[3]), storyline_id=row[4])
                 for row in rows]
