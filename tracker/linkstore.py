@@ -36,8 +36,8 @@ from tracker.link import (
 )
 from tracker.timefmt import to_text
 
-CANDIDATES = 40  # earlier items scored per new item
-PER_WORD = 200   # most recent items read per strong word when looking for candidates
+CANDIDATES = 25  # earlier items scored per new item
+PER_WORD = 100   # most recent items read per strong word when looking for candidates
 
 
 def fts_query(forms: Iterable[str]) -> str:
@@ -133,8 +133,11 @@ class LinkStore:
         if not words:
             return []
         since = _text(now - timedelta(days=window_days))
-        first = self.conn.execute("SELECT min(id) FROM items WHERE first_seen >= ?",
-                                  (since,)).fetchone()[0] or item_id
+        # Ids grow with first_seen: the first item of the window bounds the ids
+        # (read through the index, not min(id) over the whole window).
+        row = self.conn.execute("SELECT id FROM items WHERE first_seen >= ? "
+                                "ORDER BY first_seen LIMIT 1", (since,)).fetchone()
+        first = row[0] if row else item_id
         shared: dict[int, float] = {}
         for term, forms in words:
             # Items still waiting to be linked (this poll's later ones) are not earlier.
