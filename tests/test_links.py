@@ -272,6 +272,32 @@ def test_items_stored_but_not_linked_are_linked_by_the_next_poll(feed_server, cl
     assert totals["waiting_to_link"] == 0 and totals["storylines"] == 1
 
 
+def test_a_chain_that_drifts_from_the_story_start_begins_a_new_storyline(feed_server,
+                                                                        cli_factory) -> None:
+    """Each report close to the one before is not enough to stay in a storyline."""
+    noise = [(t, s, f"https://n.example/{n}", T0 - timedelta(days=3))
+             for n, (t, s) in enumerate(NOISE)]
+    chain = [
+        ("Navy orders five frigates from Glasgow shipyard",
+         "The Royal Navy ordered five frigates from the Glasgow shipyard.",
+         "https://n.example/a", T0),
+        ("Glasgow shipyard frigate order brings jobs to Clyde workers",
+         "Clyde shipyard workers welcome jobs from the frigate order as unions seek pay talks.",
+         "https://n.example/b", T0 + timedelta(days=10)),
+        ("Clyde workers' unions open pay talks over jobs",
+         "Unions for Clyde workers opened pay talks with employers over jobs.",
+         "https://n.example/c", T0 + timedelta(days=20)),
+    ]
+    cli = cli_factory([{"name": "News", "url": feed_server.add(
+        "/n.xml", Document(_rss("N", noise + chain)))}])
+    assert cli("poll").exit_code == 0
+    rows = {row["url"]: row for row in map(json.loads, cli("export").output.splitlines())}
+    a, b, c = (rows[f"https://n.example/{x}"] for x in "abc")
+    assert b["storyline"] == a["storyline"]
+    assert any(r["id"] == b["id"] and r["kind"] == FOLLOW_UP for r in c["related"]), c
+    assert c["storyline"] != a["storyline"]  # shares nothing with "Navy orders frigates"
+
+
 # -- quality on the labelled dev sets (the bar the default threshold must hold) ----
 
 

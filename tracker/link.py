@@ -44,6 +44,7 @@ DECAY_DAYS = 120.0       # similarity halves after this many days between two it
 SAME_STORY_DAYS = 2.0    # reports of one event published this close together ...
 SAME_STORY_SIMILARITY = 0.3  # ... and this similar (before decay) are the same story
 NEAR_DUPLICATE = 0.8     # republished copy with small edits
+STORYLINE_START_SIMILARITY = 0.05  # a follow-up must share this much with the story's start
 QUERY_TERMS = 12         # the item's strongest words used to find candidates
 SHARED_SHOWN = 8         # shared words kept as evidence
 
@@ -246,8 +247,3 @@ def score_links(weights: Weights, at: datetime, candidates: Iterable[tuple[Candi
             storyline_id=candidate.storyline_id))
     links.sort(key=lambda link: (-link.score, link.related_id))
     return links[:settings.max_links]
-
-
-def storyline_link(links: Iterable[ScoredLink]) -> ScoredLink | None:
-    """The link whose storyline the new item joins: its best same_story or follow_up."""
-    return next((link for link in links if link.kind in STORYLINE_KINDS), None)

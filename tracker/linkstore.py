@@ -17,21 +17,24 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 from tracker.link import (
+    FOLLOW_UP,
+    STORYLINE_KINDS,
+    STORYLINE_START_SIMILARITY,
     Candidate,
     LinkSettings,
     Profile,
     ScoredLink,
+    cosine,
     idf,
     profile,
     query_terms,
     score_links,
-    storyline_link,
     weigh,
 )
 from tracker.timefmt import to_text
@@ -106,8 +109,28 @@ class LinkStore:
             "gap_days, shared, near_duplicate, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(item_id, link.related_id, link.kind, link.score, link.similarity, link.gap_days,
               json.dumps(list(link.shared)), link.near_duplicate, _text(now)) for link in links])
-        self._join_storyline(item_id, title, at, official, storyline_link(links))
+        best = None
+        for link in links:
+            if link.kind in STORYLINE_KINDS and self._close_to_start(link, weights, inverse):
+                best = link
+                break
+        self._join_storyline(item_id, title, at, official, best)
         return links
+
+    def _close_to_start(self, link: ScoredLink, weights: dict[str, float],
+                        inverse: Callable[[str], float]) -> bool:
+        """A follow-up joins a storyline only if it still shares something with the
+        storyline's first item: each report close to the one before is not enough,
+        or a chain drifts across weeks of loosely related coverage."""
+        if link.kind != FOLLOW_UP or link.storyline_id is None:
+            return True
+        row = self.conn.execute(
+            "SELECT i.id, i.title, i.summary FROM storylines s JOIN items i "
+            "ON i.id = s.first_item_id WHERE s.id = ?", (link.storyline_id,)).fetchone()
+        if row is None or row[0] == link.related_id:
+            return True
+        start = weigh(_cached_profile(row[0], row[1], row[2]), inverse)
+        return cosine(weights, start) >= STORYLINE_START_SIMILARITY
 
     def _count(self, item: Profile) -> int:
         """Add the item's words to the document frequencies; returns the new total."""
