@@ -121,6 +121,11 @@ NOISE = [
 ]
 
 
+def _noise(site: str) -> list[tuple[str, str, str, datetime]]:
+    """Unrelated stories from three days before, so that words have an idf."""
+    return [(t, s, f"https://{site}/{n}", T0 - timedelta(days=3)) for n, (t, s) in enumerate(NOISE)]
+
+
 def _rss(title: str, entries: list[tuple[str, str, str, datetime]]) -> bytes:
     body = "".join(
         f"<item><title>{escape(t)}</title><link>{escape(link)}</link>"
@@ -132,8 +137,7 @@ def _rss(title: str, entries: list[tuple[str, str, str, datetime]]) -> bytes:
 
 def test_storylines_through_a_poll_with_official_source_and_cli(feed_server, cli_factory,
                                                                tmp_path: Path) -> None:
-    noise = [(t, s, f"https://news.example/{n}", T0 - timedelta(days=3))
-             for n, (t, s) in enumerate(NOISE)]
+    noise = _noise("news.example")
     press = [
         ("UK and Ukraine sign interceptor drone partnership",
          "Britain and Ukraine agreed to build Ukrainian-designed interceptor drones in Britain.",
@@ -275,8 +279,7 @@ def test_items_stored_but_not_linked_are_linked_by_the_next_poll(feed_server, cl
 def test_a_chain_that_drifts_from_the_story_start_begins_a_new_storyline(feed_server,
                                                                         cli_factory) -> None:
     """Each report close to the one before is not enough to stay in a storyline."""
-    noise = [(t, s, f"https://n.example/{n}", T0 - timedelta(days=3))
-             for n, (t, s) in enumerate(NOISE)]
+    noise = _noise("n.example")
     chain = [
         ("Navy orders five frigates from Glasgow shipyard",
          "The Royal Navy ordered five frigates from the Glasgow shipyard.",

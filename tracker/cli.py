@@ -446,11 +446,10 @@ def related(app: App, item_id: int, as_json: bool) -> None:
                                                if story and story["first_item_id"] == item_id
                                                else ""))
     for link in links:
-        when = "earlier" if link["direction"] == "earlier" else "later"
         gap = abs(link["gap_days"])
         click.echo(f"  {link['kind']:<10} {link['score']:.2f}  #{link['id']} {link['title']}")
-        click.echo(f"  {'':<16}{link['feed']}, {link['at'][:10]}, {gap:.1f} days {when}; "
-                   f"shared: {', '.join(link['shared'])}"
+        click.echo(f"  {'':<16}{link['feed']}, {link['at'][:10]}, "
+                   f"{gap:.1f} days {link['direction']}; shared: {', '.join(link['shared'])}"
                    + ("; near-duplicate" if link["near_duplicate"] else ""))
 
 

@@ -430,7 +430,6 @@ class _Validator:
             values["user_agent"] = raw["user_agent"].strip()
         return FetchSettings(**{**defaults.__dict__, **values})
 
-
     def links(self, raw: object) -> LinkSettings:
         """Related-story thresholds: similarities between 0 and 1, the window in days."""
         if not isinstance(raw, dict):

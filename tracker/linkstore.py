@@ -67,9 +67,6 @@ class LinkStore:
         self.conn.execute("INSERT OR IGNORE INTO link_queue (item_id, at) VALUES (?, ?)",
                           (item_id, _text(at)))
 
-    def pending(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM link_queue").fetchone()[0])
-
     def link_pending(self, now: datetime, settings: LinkSettings, limit: int) -> int:
         """Link up to `limit` queued items, oldest first (ties by title, for the same
         order on every run); returns how many were linked."""
