@@ -235,7 +235,8 @@ def test_storylines_do_not_depend_on_which_feed_answers_first(feed_server,
     urls = {path: feed_server.add(path, serve(path)) for path in stories}
     config = write_config(tmp_path / "tracker.toml",
                           [{"name": "GOV.UK", "url": urls["/gov.xml"], "kind": "official"},
-                           {"name": "News", "url": urls["/news.xml"]}])
+                           {"name": "News", "url": urls["/news.xml"]}],
+                          extra='[digest]\ninclude = "all"')
     outcomes = []
     for slow_path in stories:
         slow[:] = [slow_path]
@@ -251,6 +252,9 @@ def test_storylines_do_not_depend_on_which_feed_answers_first(feed_server,
             {frozenset(group) for group in groups.values()},
             {(row["url"], url_of[r["id"]], r["kind"]) for row in rows for r in row["related"]},
             url_of[story_of_first["first_item_id"]]))
+        # The digest folds the press report into the official one either way.
+        digest = cli("digest", "--preview", "--html", str(tmp_path / "d.html")).output
+        assert "Also reported by: News" in digest, digest
     assert outcomes[0] == outcomes[1]
     assert len(outcomes[0][0]) == 1  # one storyline
 

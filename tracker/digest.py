@@ -132,9 +132,11 @@ def _fold_same_stories(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Another outlet's report of a story already in this digest (a same_story link
     to it) is not a second entry: its source joins the first's "also reported by"."""
     kept: dict[int, dict[str, Any]] = {}
-    # In the order they were linked (oldest first), so an item's link target is
-    # always seen before it.
-    for item in sorted(items, key=lambda i: (i["published"] or i["first_seen"], i["id"])):
+    # In the order a poll links them (LinkStore.link_pending: oldest first, ties
+    # by title), so an item's link target is always seen before it.
+    linked_order = sorted(items, key=lambda i: (i["published"] or i["first_seen"], i["title"],
+                                                i["id"]))
+    for item in linked_order:
         earlier = item.get("continues")
         target = kept.get(earlier["id"]) if earlier and earlier["kind"] == "same_story" else None
         if target is None or item["feed"] in {feed["name"] for feed in target["seen_in"]}:
