@@ -7,8 +7,9 @@ real title with the real description of another item (seeded), so the texts
 are varied news language rather than copies, arriving 1,000 a day. History is
 written in bulk through the store's own tables and triggers (FTS index, word
 statistics); then `--probe` new items (real replay items) are stored and
-linked one by one through `LinkStore.link_new`, the code a poll runs, each in
-its own transaction, and the median and 90th percentile per item reported.
+queued and linked one by one through `LinkStore.link_pending`, the code a poll
+runs (a pass of one item), each in its own transaction, and the median and
+90th percentile per item reported.
 """
 
 from __future__ import annotations
@@ -68,8 +69,9 @@ def _probe(store: Store, stream: list[dict[str, str]], size: int,
                 "INSERT INTO items (feed_id, title, summary, published, first_seen, "
                 "content_hash) VALUES (1, ?, ?, ?, ?, 'probe')",
                 (title, summary, to_text(now), to_text(now))).lastrowid or 0)
+            store.links.enqueue(item_id, now)
             started = time.perf_counter()
-            store.links.link_new(item_id, title, summary, now, now, False, settings)
+            store.links.link_pending(now, settings, 1, store.links.start_pass())
             timings.append(time.perf_counter() - started)
         store.conn.execute("DELETE FROM item_links WHERE item_id = ?", (item_id,))
     return timings

@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from tracker.query import fold
 
@@ -49,7 +52,8 @@ QUERY_TERMS = 12         # the item's strongest words used to find candidates
 SHARED_SHOWN = 8         # shared words kept as evidence
 
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
-_SENTENCE_END = ".!?:\"“"
+# A word at the start of the text, or after a sentence's end and spaces only.
+_SENTENCE_START = re.compile(r"(?:\A|[.!?:\"“])\s*(\w+(?:['’]\w+)*)")
 
 _STOP_WORDS_TEXT = """
 a about above after again against ago all almost also am among an and another any are aren't
@@ -79,30 +83,28 @@ class Profile:
 
     counts: Mapping[str, float]
     names: frozenset[str]
-    surfaces: Mapping[str, frozenset[str]]
+    surfaces: Mapping[str, AbstractSet[str]]
 
     @property
     def terms(self) -> frozenset[str]:
         return frozenset(self.counts)
 
 
-def _words(text: str) -> Iterable[tuple[str, str, bool]]:
-    """(folded word, lower-case word, looks like a name) for each content word."""
-    previous_end = 0
-    sentence_start = True
-    for match in _WORD.finditer(text):
-        gap = text[previous_end:match.start()].strip()
-        if gap:
-            sentence_start = gap[-1] in _SENTENCE_END
-        previous_end = match.end()
-        word = match.group()
-        lower = word.lower()
-        folded = fold(lower)
-        name = word[0].isupper() and not sentence_start
-        sentence_start = False
-        if lower in STOP_WORDS or folded in STOP_WORDS or len(folded) < 2:
-            continue
-        yield folded, lower, name
+def _word_counts(text: str) -> tuple[Counter[str], Counter[str]]:
+    """How often each word occurs, and how often as the first word of a sentence
+    (where a capital says nothing). Counted by the regex engine, not word by word
+    in Python: an item's text is read once per poll and may be thousands of words."""
+    return Counter(_WORD.findall(text)), Counter(_SENTENCE_START.findall(text))
+
+
+@lru_cache(maxsize=1 << 16)
+def _content_word(word: str) -> tuple[str, str] | None:
+    """(folded, lower-case) form of a content word; None for a stop word."""
+    lower = word.lower()
+    folded = fold(lower)
+    if lower in STOP_WORDS or folded in STOP_WORDS or len(folded) < 2:
+        return None
+    return folded, lower
 
 
 def _headline_case(title: str) -> bool:
@@ -118,13 +120,27 @@ def profile(title: str, summary: str) -> Profile:
     surfaces: dict[str, set[str]] = {}
     title_names = not _headline_case(title)
     for text, weight, names_count in ((summary, 1.0, True), (title, TITLE_WEIGHT, title_names)):
-        for folded, lower, name in _words(text):
-            counts[folded] = counts.get(folded, 0.0) + weight
+        occurrences, sentence_starts = _word_counts(text)
+        for word, count in occurrences.items():
+            content = _content_word(word)
+            if content is None:
+                continue
+            folded, lower = content
+            counts[folded] = counts.get(folded, 0.0) + weight * count
             surfaces.setdefault(folded, set()).add(lower)
-            if name and names_count:
+            if names_count and word[0].isupper() and count > sentence_starts[word]:
                 names.add(folded)
-    return Profile(counts=dict(counts), names=frozenset(names),
-                   surfaces={term: frozenset(s) for term, s in surfaces.items()})
+    return Profile(counts=counts, names=frozenset(names), surfaces=surfaces)
+
+
+def terms_of(title: str, summary: str) -> set[str]:
+    """The folded content words of an item (its profile's terms, found cheaply)."""
+    found = set()
+    for word in set(_WORD.findall(title)) | set(_WORD.findall(summary)):
+        content = _content_word(word)
+        if content is not None:
+            found.add(content[0])
+    return found
 
 
 def idf(documents: int, frequency: int) -> float:
@@ -137,13 +153,19 @@ Weights = dict[str, float]
 
 def weigh(item: Profile, inverse: Callable[[str], float]) -> Weights:
     """Unit-length tf-idf vector of a profile."""
-    vector = {
-        term: (1.0 + math.log(count)) * inverse(term) * (NAME_WEIGHT if term in item.names
-                                                          else 1.0)
-        for term, count in item.counts.items() if count > 0
-    }
+    names = item.names
+    vector = {}
+    for term, count in item.counts.items():
+        if count > 0:
+            tf = _SUBLINEAR.get(count)
+            if tf is None:
+                tf = _SUBLINEAR[count] = 1.0 + math.log(count)
+            vector[term] = tf * inverse(term) * (NAME_WEIGHT if term in names else 1.0)
     norm = math.sqrt(sum(value * value for value in vector.values())) or 1.0
     return {term: value / norm for term, value in vector.items()}
+
+
+_SUBLINEAR: dict[float, float] = {}  # 1 + log(count): counts are a few small numbers
 
 
 def cosine(a: Weights, b: Weights) -> float:
@@ -178,8 +200,6 @@ class Candidate:
     """An earlier item that might be related, as the store read it."""
 
     id: int
-    title: str
-    summary: str
     at: datetime           # published, or first seen when the feed gave no date
     storyline_id: int | None
 
@@ -232,18 +252,18 @@ def score_links(weights: Weights, at: datetime, candidates: Iterable[tuple[Candi
                 settings: LinkSettings) -> list[ScoredLink]:
     """Links from a new item (its weights, its time) to candidate earlier items,
     strongest first, at most `settings.max_links`, `related` ones included."""
-    links = []
+    scored = []
     for candidate, other in candidates:
         similarity = cosine(weights, other)
         gap = (at - candidate.at).total_seconds() / 86400
         score = similarity * decay(gap)
         kind = kind_of(score, similarity, gap, settings)
-        if kind is None:
-            continue
-        links.append(ScoredLink(
-            related_id=candidate.id, kind=kind, score=round(score, 4),
-            similarity=round(similarity, 4), gap_days=round(gap, 2),
-            shared=shared_terms(weights, other), near_duplicate=similarity >= NEAR_DUPLICATE,
-            storyline_id=candidate.storyline_id))
-    links.sort(key=lambda link: (-link.score, link.related_id))
-    return links[:settings.max_links]
+        if kind is not None:
+            scored.append((round(score, 4), candidate, other, kind, similarity, gap))
+    scored.sort(key=lambda entry: (-entry[0], entry[1].id))
+    return [ScoredLink(related_id=candidate.id, kind=kind, score=score,
+                       similarity=round(similarity, 4), gap_days=round(gap, 2),
+                       shared=shared_terms(weights, other),
+                       near_duplicate=similarity >= NEAR_DUPLICATE,
+                       storyline_id=candidate.storyline_id)
+            for score, candidate, other, kind, similarity, gap in scored[:settings.max_links]]

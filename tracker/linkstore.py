@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 from tracker.link import (
@@ -30,6 +30,7 @@ from tracker.link import (
     LinkSettings,
     Profile,
     ScoredLink,
+    Weights,
     cosine,
     idf,
     profile,
@@ -41,6 +42,11 @@ from tracker.timefmt import to_text
 
 CANDIDATES = 25  # earlier items scored per new item
 PER_WORD = 100   # most recent items read per strong word when looking for candidates
+PROFILES_KEPT = 10_000  # items' words kept in a pass: recent ones are candidates again and again
+# A pass this large, against an archive at most this many times its size, first
+# merges the word index into one segment (see `start_pass`).
+MERGE_QUEUE = 1_000
+MERGE_RATIO = 4
 
 
 def fts_query(forms: Iterable[str]) -> str:
@@ -48,10 +54,55 @@ def fts_query(forms: Iterable[str]) -> str:
     return " OR ".join('"' + form.replace('"', '""') + '"' for form in forms)
 
 
-@lru_cache(maxsize=4096)
-def _cached_profile(item_id: int, title: str, summary: str) -> Profile:
-    """Recent items are candidates for many new items in a row: read their words once."""
-    return profile(title, summary)
+class LinkPass:
+    """The state of one linking pass over the queue, kept in memory between its
+    transactions: the word statistics (read once, counted up item by item and
+    written back with each batch) and the words of recently read items.
+
+    Each item is linked with the statistics as they stand once it is counted,
+    exactly as if items arrived one at a time; keeping them here rather than
+    reading and writing them per item is what makes a first poll of thousands
+    of items quick.
+    """
+
+    def __init__(self, documents: int) -> None:
+        self.documents = documents
+        self.frequencies: dict[str, int] = {}
+        self.counted: Counter[str] = Counter()   # not yet written back
+        self.newly_counted = 0
+        self.profiles: OrderedDict[int, Profile] = OrderedDict()
+
+    def count(self, item: Profile) -> None:
+        for term in item.counts:
+            self.frequencies[term] += 1
+        self.counted.update(item.counts.keys())
+        self.documents += 1
+        self.newly_counted += 1
+
+    def inverse(self) -> Callable[[str], float]:
+        """idf of a word under the statistics as they stand (each word worked out
+        once: an item's candidates share many words)."""
+        documents, frequencies = self.documents, self.frequencies
+        known: dict[str, float] = {}
+
+        def value(term: str) -> float:
+            found = known.get(term)
+            if found is None:
+                found = known[term] = idf(documents, frequencies[term] or 1)
+            return found
+
+        return value
+
+    def remember(self, item_id: int, item: Profile) -> None:
+        self.profiles[item_id] = item
+        if len(self.profiles) > PROFILES_KEPT:
+            self.profiles.popitem(last=False)
+
+    def recall(self, item_id: int) -> Profile | None:
+        item = self.profiles.get(item_id)
+        if item is not None:
+            self.profiles.move_to_end(item_id)
+        return item
 
 
 class LinkStore:
@@ -67,9 +118,42 @@ class LinkStore:
         self.conn.execute("INSERT OR IGNORE INTO link_queue (item_id, at) VALUES (?, ?)",
                           (item_id, _text(at)))
 
-    def link_pending(self, now: datetime, settings: LinkSettings, limit: int) -> int:
-        """Link up to `limit` queued items, oldest first (ties by title, for the same
-        order on every run); returns how many were linked."""
+    def start_pass(self) -> LinkPass:
+        """Begin a pass over the queue (merging the word index first when the
+        queue is large, see `_merge_index_for`)."""
+        queued = self.conn.execute("SELECT count(*) FROM link_queue").fetchone()[0]
+        self._merge_index_for(queued)
+        documents = self.conn.execute("SELECT documents FROM link_state WHERE id = 1").fetchone()
+        return LinkPass(int(documents[0]))
+
+    def _save_counts(self, state: LinkPass) -> None:
+        """Write the words counted since the last save (in the batch's transaction)."""
+        self.conn.executemany(
+            "INSERT INTO term_df (term, df) VALUES (?, ?) "
+            "ON CONFLICT (term) DO UPDATE SET df = df + excluded.df", state.counted.items())
+        self.conn.execute("UPDATE link_state SET documents = documents + ? WHERE id = 1",
+                          (state.newly_counted,))
+        state.counted.clear()
+        state.newly_counted = 0
+
+    def _merge_index_for(self, new_items: int) -> None:
+        """Merge the full-text index into one segment before a large pass.
+
+        Every feed's transaction leaves a small index segment, and each word
+        looked up reads every segment: on a first poll of 7,000 items (200 feeds)
+        merging first halved the time to link them. Merging rewrites the whole
+        index, so it is done only when the pass is large next to the archive.
+        """
+        if new_items < MERGE_QUEUE:
+            return
+        stored = self.conn.execute("SELECT max(id) FROM items").fetchone()[0] or 0
+        if new_items * MERGE_RATIO >= stored:
+            self.conn.execute("INSERT INTO items_fts (items_fts) VALUES ('optimize')")
+
+    def link_pending(self, now: datetime, settings: LinkSettings, limit: int,
+                     state: LinkPass) -> int:
+        """Link up to `limit` queued items, oldest first (ties by title, for
+        the same order on every run); returns how many were linked."""
         rows = self.conn.execute(
             f"""
             SELECT q.item_id, i.title, i.summary, q.at, f.kind = 'official' AS official
@@ -78,29 +162,26 @@ class LinkStore:
             """).fetchall()
         for item_id, title, summary, at, official in rows:
             self.link_new(item_id, title, summary, datetime.fromisoformat(at), now,
-                          bool(official), settings)
+                          bool(official), settings, state)
             self.conn.execute("DELETE FROM link_queue WHERE item_id = ?", (item_id,))
+        self._save_counts(state)
         return len(rows)
 
     def link_new(self, item_id: int, title: str, summary: str, at: datetime, now: datetime,
-                 official: bool, settings: LinkSettings) -> list[ScoredLink]:
+                 official: bool, settings: LinkSettings, state: LinkPass) -> list[ScoredLink]:
         """Count the item's words, find and score candidates, store the links and
         put the item in a storyline (its best link's, or a new one)."""
         new = profile(title, summary)
-        documents = self._count(new)
-        frequencies = self._frequencies(new.terms)
-        weights = weigh(new, lambda term: idf(documents, frequencies.get(term, 1)))
+        self._read_frequencies(state, new)
+        state.count(new)
+        state.remember(item_id, Profile(new.counts, new.names, {}))  # its spellings: not needed
+        inverse = state.inverse()
+        weights = weigh(new, inverse)
         candidates = self._candidates(item_id, query_terms(new, weights), weights, now,
                                       settings.window_days)
-        profiles = [(c, _cached_profile(c.id, c.title, c.summary)) for c in candidates]
-        frequencies.update(self._frequencies(
-            set().union(*(p.terms for _, p in profiles)) - frequencies.keys()))
-
-        def inverse(term: str) -> float:
-            return idf(documents, frequencies.get(term, 1))
-
-        links = score_links(weights, at, ((c, weigh(p, inverse)) for c, p in profiles),
-                            settings)
+        profiles = self._profiles(state, [c.id for c in candidates])
+        links = score_links(weights, at, ((c, weigh(profiles[c.id], inverse))
+                                          for c in candidates if c.id in profiles), settings)
         self.conn.executemany(
             "INSERT OR REPLACE INTO item_links (item_id, related_id, kind, score, similarity, "
             "gap_days, shared, near_duplicate, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -108,35 +189,52 @@ class LinkStore:
               json.dumps(list(link.shared)), link.near_duplicate, _text(now)) for link in links])
         best = None
         for link in links:
-            if link.kind in STORYLINE_KINDS and self._close_to_start(link, weights, inverse):
+            if link.kind in STORYLINE_KINDS and self._close_to_start(link, weights, state):
                 best = link
                 break
         self._join_storyline(item_id, title, at, official, best)
         return links
 
-    def _close_to_start(self, link: ScoredLink, weights: dict[str, float],
-                        inverse: Callable[[str], float]) -> bool:
+    def _read_frequencies(self, state: LinkPass, item: Profile) -> None:
+        """Bring the archive's counts of the item's words into the pass (once each)."""
+        unseen = [term for term in item.counts if term not in state.frequencies]
+        if unseen:
+            found = self._frequencies(unseen)
+            for term in unseen:
+                state.frequencies[term] = found.get(term, 0)
+
+    def _profiles(self, state: LinkPass, item_ids: list[int]) -> dict[int, Profile]:
+        """Words of earlier items: remembered from this pass, or read."""
+        profiles: dict[int, Profile] = {}
+        missing = []
+        for item_id in item_ids:
+            known = state.recall(item_id)
+            if known is None:
+                missing.append(item_id)
+            else:
+                profiles[item_id] = known
+        if missing:
+            for item_id, title, summary in self.conn.execute(
+                    "SELECT id, title, summary FROM items WHERE id IN "
+                    "(SELECT value FROM json_each(?))", (json.dumps(missing),)):
+                read = profiles[item_id] = profile(title, summary)
+                self._read_frequencies(state, read)
+                state.remember(item_id, Profile(read.counts, read.names, {}))
+        return profiles
+
+    def _close_to_start(self, link: ScoredLink, weights: Weights, state: LinkPass) -> bool:
         """A follow-up joins a storyline only if it still shares something with the
         storyline's first item: each report close to the one before is not enough,
         or a chain drifts across weeks of loosely related coverage."""
         if link.kind != FOLLOW_UP or link.storyline_id is None:
             return True
-        row = self.conn.execute(
-            "SELECT i.id, i.title, i.summary FROM storylines s JOIN items i "
-            "ON i.id = s.first_item_id WHERE s.id = ?", (link.storyline_id,)).fetchone()
+        row = self.conn.execute("SELECT first_item_id FROM storylines WHERE id = ?",
+                                (link.storyline_id,)).fetchone()
         if row is None or row[0] == link.related_id:
             return True
-        start = weigh(_cached_profile(row[0], row[1], row[2]), inverse)
-        return cosine(weights, start) >= STORYLINE_START_SIMILARITY
-
-    def _count(self, item: Profile) -> int:
-        """Add the item's words to the document frequencies; returns the new total."""
-        self.conn.executemany(
-            "INSERT INTO term_df (term, df) VALUES (?, 1) "
-            "ON CONFLICT (term) DO UPDATE SET df = df + 1", [(t,) for t in item.terms])
-        row = self.conn.execute("UPDATE link_state SET documents = documents + 1 WHERE id = 1 "
-                                "RETURNING documents").fetchone()
-        return int(row[0])
+        start = self._profiles(state, [row[0]]).get(row[0])
+        return start is None or cosine(weights, weigh(start, state.inverse())) >= \
+            STORYLINE_START_SIMILARITY
 
     def _frequencies(self, terms: Iterable[str]) -> dict[str, int]:
         terms = list(terms)
@@ -148,8 +246,7 @@ class LinkStore:
         return {row[0]: int(row[1]) for row in rows}
 
     def _candidates(self, item_id: int, words: list[tuple[str, list[str]]],
-                    weights: dict[str, float], now: datetime,
-                    window_days: int) -> list[Candidate]:
+                    weights: Weights, now: datetime, window_days: int) -> list[Candidate]:
         if not words:
             return []
         since = _text(now - timedelta(days=window_days))
@@ -158,25 +255,27 @@ class LinkStore:
         row = self.conn.execute("SELECT id FROM items WHERE first_seen >= ? "
                                 "ORDER BY first_seen LIMIT 1", (since,)).fetchone()
         first = row[0] if row else item_id
-        shared: dict[int, float] = {}
+        # Per word, its most recent earlier items; summed and ranked by SQLite.
+        # Items still waiting to be linked (this poll's later ones) are not earlier.
+        per_word = (
+            "SELECT * FROM (SELECT rowid AS id, ? AS weight FROM items_fts "
+            "WHERE items_fts MATCH ? AND rowid >= ? AND rowid != ? AND NOT EXISTS "
+            "(SELECT 1 FROM link_queue WHERE item_id = items_fts.rowid) "
+            f"ORDER BY rowid DESC LIMIT {PER_WORD})")
+        parameters: list[object] = []
         for term, forms in words:
-            # Items still waiting to be linked (this poll's later ones) are not earlier.
-            rows = self.conn.execute(
-                "SELECT rowid FROM items_fts WHERE items_fts MATCH ? AND rowid >= ? "
-                "AND rowid != ? AND rowid NOT IN (SELECT item_id FROM link_queue) "
-                f"ORDER BY rowid DESC LIMIT {PER_WORD}", (fts_query(forms), first, item_id))
-            for (rowid,) in rows:
-                shared[rowid] = shared.get(rowid, 0.0) + weights[term]
-        best = sorted(shared, key=lambda rowid: (-shared[rowid], -rowid))[:CANDIDATES]
+            parameters += [weights[term], fts_query(forms), first, item_id]
+        best = [row[0] for row in self.conn.execute(
+            f"SELECT id FROM ({' UNION ALL '.join([per_word] * len(words))}) GROUP BY id "
+            f"ORDER BY sum(weight) DESC, id DESC LIMIT {CANDIDATES}", parameters)]
         if not best:
             return []
         rows = self.conn.execute(
             """
-            SELECT id, title, summary, coalesce(published, first_seen) AS at, storyline_id
+            SELECT id, coalesce(published, first_seen) AS at, storyline_id
             FROM items WHERE id IN (SELECT value FROM json_each(?))
             """, (json.dumps(best),))
-        return [Candidate(id=row[0], title=row[1], summary=row[2],
-                          at=datetime.fromisoformat(row[3]), storyline_id=row[4])
+        return [Candidate(id=row[0], at=datetime.fromisoformat(row[1]), storyline_id=row[2])
                 for row in rows]
 
     def _join_storyline(self, item_id: int, title: str, at: datetime, official: bool,

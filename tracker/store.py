@@ -235,9 +235,11 @@ class Store:
         is not linked yet stays queued for the next poll.
         """
         linked = 0
+        with self.write():
+            state = self.links.start_pass()
         while not stop():
             with self.write():
-                done = self.links.link_pending(now, settings, batch)
+                done = self.links.link_pending(now, settings, batch, state)
             linked += done
             if done < batch:
                 break
