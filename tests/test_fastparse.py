@@ -1,0 +1,100 @@
+"""The lxml fast path must store exactly what feedparser's path would store.
+
+Every document of the real and conformance corpora (../shared/data) is offered
+to `parse_fast` with and without a Content-Type header; whenever it accepts
+one, the items tracker would store (identity keys, text, links, dates) and the
+feed's title and ttl must equal those from feedparser. Documents it is unsure
+of go to feedparser, so the fast path is judged on agreement, and separately
+on taking enough of the real feeds to be worth having.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.corpus import build_corpus
+from tracker.fastparse import parse_fast
+from tracker.normalise import normalise_feed
+from tracker.parse import parse_feed
+from tracker.parsepool import ParserPool
+
+HEADER_VARIANTS = ({}, {"content-type": "application/rss+xml; charset=utf-8"},
+                   {"content-type": "text/xml"})
+
+
+def _documents(root: Path) -> list[Path]:
+    return [path for path in sorted(root.rglob("*"))
+            if path.is_file() and path.suffix.lower() in (".xml", ".rss", ".atom", ".rdf")]
+
+
+def _disagreements(documents: list[tuple[str, bytes]]) -> tuple[int, list[str]]:
+    """(documents taken by the fast path, descriptions of any disagreement)."""
+    taken, problems = 0, []
+    for name, content in documents:
+        for headers in HEADER_VARIANTS:
+            fast = parse_fast(content, headers)
+            if fast is None:
+                continue
+            taken += 1
+            slow = parse_feed(content, headers)
+            if (normalise_feed(fast, "1") != normalise_feed(slow, "1")
+                    or (fast.title, fast.ttl_seconds) != (slow.title, slow.ttl_seconds)):
+                problems.append(f"{name} {headers}")
+    return taken, problems
+
+
+@pytest.mark.parametrize("folder", ["feeds", "conformance"])
+def test_fast_path_agrees_with_feedparser_on_the_shared_corpora(shared_data: Path,
+                                                                folder: str) -> None:
+    paths = _documents(shared_data / folder)
+    assert len(paths) > 200
+    taken, problems = _disagreements([(str(p), p.read_bytes()) for p in paths])
+    assert not problems, problems[:10]
+    assert taken > 60  # the check is not vacuous
+
+
+def test_fast_path_takes_most_real_news_feeds(shared_data: Path) -> None:
+    """Real feeds of the kind tracker follows (af.mil, Guardian, BBC, NYT ...)."""
+    paths = (_documents(shared_data / "feeds" / "afmil_2016_tecnologianova")
+             + _documents(shared_data / "feeds" / "rowanmanning_sample_feeds" / "real-world")
+             + _documents(shared_data / "feeds" / "inline_js_fixtures"))
+    taken = sum(parse_fast(p.read_bytes(), {}) is not None for p in paths)
+    assert taken >= 0.7 * len(paths), (taken, len(paths))
+
+
+def test_fast_path_agrees_on_the_benchmark_corpus(shared_data: Path) -> None:
+    documents = list(build_corpus(shared_data, 40).items())
+    taken, problems = _disagreements(documents)
+    assert not problems, problems[:10]
+    # All of them, served as tracker's feeds usually are (an XML type, utf-8).
+    assert taken >= 2 * len(documents)
+
+
+@pytest.mark.parametrize("document", [
+    b"<?xml version='1.0'?><!DOCTYPE rss [<!ENTITY a 'x'>]><rss><channel><title>t</title>"
+    b"<item><title>&a;</title></item></channel></rss>",
+    b"<rss><channel><title>t</title><item><title>a</title><link>/relative</link></item>"
+    b"</channel></rss>",
+    b"<rss><channel><title>t</title><item><title>a</title>",  # not well-formed
+    b"<rss><channel><title>t</title><item><description><p>markup</p></description></item>"
+    b"</channel></rss>",
+    b"<html><body>not a feed</body></html>",
+    b"<?xml version='1.0' encoding='iso-8859-1'?><rss><channel><title>t</title>"
+    b"<item><title>caf\xe9</title></item></channel></rss>",
+])
+def test_documents_it_does_not_fully_understand_go_to_feedparser(document: bytes) -> None:
+    assert parse_fast(document, {}) is None
+
+
+def test_the_parser_pool_starts_no_process_for_documents_the_fast_path_reads() -> None:
+    document = (b"<rss version='2.0'><channel><title>MoD</title><item><title>Drones</title>"
+                b"<link>https://example.org/a</link></item></channel></rss>")
+    with ParserPool(workers=2, timeout=5, memory_mb=256) as pool:
+        output = pool.parse(document, {}, "1")
+        assert [item.title for item in output.items] == ["Drones"]
+        assert pool._started == 0
+        broken = pool.parse(document.replace(b"</channel>", b""), {}, "1")  # feedparser's
+        assert [item.title for item in broken.items] == ["Drones"]
+        assert pool._started == 1
