@@ -171,9 +171,12 @@ class TrackerService:
         summary = PollSummary(feeds_polled=len(feeds), changed_topics=changed_topics)
         workers = max(1, min(self.config.fetch.concurrency, len(feeds)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
-            futures = [pool.submit(self._fetch_and_parse, feed) for feed in feeds]
+            futures = {pool.submit(self._fetch_and_parse, feed) for feed in feeds}
             for future in as_completed(futures):
+                # Dropped once stored: a first poll must not hold every document.
+                futures.discard(future)
                 self._record(future.result(), summary)
+                del future
         # Linked once all feeds are stored, oldest first: the same stories make the
         # same storylines whichever response arrived first.
         self.store.link_pending(self.clock(), self.config.links, stop=self.stopping.is_set)
