@@ -17,11 +17,9 @@ network, and keeps its default limits on depth and text size.
 
 from __future__ import annotations
 
-import calendar
 import re
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from feedparser.datetimes import _parse_date
@@ -29,6 +27,7 @@ from feedparser.mixin import _FeedParserMixin
 from lxml import etree  # type: ignore[import-untyped]
 
 from tracker.models import ParsedEntry, ParsedFeed
+from tracker.parse import ttl_seconds, utc_datetime
 
 ATOM = "http://www.w3.org/2005/Atom"
 RSS1 = "http://purl.org/rss/1.0/"
@@ -120,7 +119,7 @@ def _read(root: Any) -> ParsedFeed:
         _refuse_nested_fields(channel, allowed={"item"})
         entries = tuple(_rss_entry(item, "") for item in channel.iterfind("item"))
         return ParsedFeed(title=_feed_title(channel.find("title")), entries=entries,
-                          warning=None, ttl_seconds=_ttl(channel.findtext("ttl")))
+                          warning=None, ttl_seconds=ttl_seconds(channel.findtext("ttl")))
     if tag == f"{{{RDF}}}RDF":
         channel = root.find(f"{{{RSS1}}}channel")
         if channel is None:
@@ -157,16 +156,6 @@ def _local(tag: Any) -> str:
     return tag.rsplit("}", 1)[-1].lower()
 
 
-def _ttl(text: str | None) -> int | None:
-    from tracker.parse import MAX_TTL_SECONDS  # one rule for both parsers
-
-    if text and text.strip().isdigit():
-        minutes = int(text.strip())
-        if 0 < minutes * 60 <= MAX_TTL_SECONDS:
-            return minutes * 60
-    return None
-
-
 def _feed_title(element: Any) -> str | None:
     """The feed's own title; a missing one may be spelled in a way feedparser
     also reads (dc:title, TITLE), and markup in it is feedparser's to clean."""
@@ -186,13 +175,8 @@ def _text_only(element: Any) -> str:
 
 
 def _when(text: str | None) -> datetime | None:
-    parsed = _parse_date(text.strip()) if text and text.strip() else None
-    if not isinstance(parsed, time.struct_time):
-        return None
-    try:
-        return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC)
-    except (OverflowError, ValueError, OSError):
-        return None
+    """A date as feedparser's own date parser reads it."""
+    return utc_datetime(_parse_date(text.strip())) if text and text.strip() else None
 
 
 def _children(entry: Any) -> Iterator[tuple[str, Any]]:

@@ -94,7 +94,8 @@ class LinkPass:
         return value
 
     def remember(self, item_id: int, item: Profile) -> None:
-        self.profiles[item_id] = item
+        """Keep an item's word counts (not its spellings: only a new item's are used)."""
+        self.profiles[item_id] = Profile(item.counts, item.names, {})
         if len(self.profiles) > PROFILES_KEPT:
             self.profiles.popitem(last=False)
 
@@ -174,7 +175,7 @@ class LinkStore:
         new = profile(title, summary)
         self._read_frequencies(state, new)
         state.count(new)
-        state.remember(item_id, Profile(new.counts, new.names, {}))  # its spellings: not needed
+        state.remember(item_id, new)
         inverse = state.inverse()
         weights = weigh(new, inverse)
         candidates = self._candidates(item_id, query_terms(new, weights), weights, now,
@@ -189,7 +190,8 @@ class LinkStore:
               json.dumps(list(link.shared)), link.near_duplicate, _text(now)) for link in links])
         best = None
         for link in links:
-            if link.kind in STORYLINE_KINDS and self._close_to_start(link, weights, state):
+            if link.kind in STORYLINE_KINDS and self._close_to_start(link, weights, state,
+                                                                      inverse):
                 best = link
                 break
         self._join_storyline(item_id, title, at, official, best)
@@ -219,10 +221,11 @@ class LinkStore:
                     "(SELECT value FROM json_each(?))", (json.dumps(missing),)):
                 read = profiles[item_id] = profile(title, summary)
                 self._read_frequencies(state, read)
-                state.remember(item_id, Profile(read.counts, read.names, {}))
+                state.remember(item_id, read)
         return profiles
 
-    def _close_to_start(self, link: ScoredLink, weights: Weights, state: LinkPass) -> bool:
+    def _close_to_start(self, link: ScoredLink, weights: Weights, state: LinkPass,
+                        inverse: Callable[[str], float]) -> bool:
         """A follow-up joins a storyline only if it still shares something with the
         storyline's first item: each report close to the one before is not enough,
         or a chain drifts across weeks of loosely related coverage."""
@@ -233,7 +236,7 @@ class LinkStore:
         if row is None or row[0] == link.related_id:
             return True
         start = self._profiles(state, [row[0]]).get(row[0])
-        return start is None or cosine(weights, weigh(start, state.inverse())) >= \
+        return start is None or cosine(weights, weigh(start, inverse)) >= \
             STORYLINE_START_SIMILARITY
 
     def _frequencies(self, terms: Iterable[str]) -> dict[str, int]:

@@ -65,7 +65,7 @@ def _defuse(content: bytes) -> bytes:
     return _LONG_AUTHOR.sub(lambda m: m.group(1) + m.group(2)[:MAX_AUTHOR_BYTES // 4], content)
 
 
-def _when(parsed: Any) -> datetime | None:
+def utc_datetime(parsed: Any) -> datetime | None:
     """feedparser's UTC struct_time to an aware datetime; None when absent or absurd."""
     if not isinstance(parsed, time.struct_time):
         return None
@@ -79,9 +79,8 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
-def _ttl_seconds(feed: Any) -> int | None:
-    """The RSS `<ttl>` (minutes) as seconds, when it is a sane number."""
-    raw = feed.get("ttl")
+def ttl_seconds(raw: Any) -> int | None:
+    """The RSS `<ttl>` text (minutes) as seconds, when it is a sane number."""
     if isinstance(raw, str) and raw.strip().isdigit():
         minutes = int(raw.strip())
         if 0 < minutes * 60 <= MAX_TTL_SECONDS:
@@ -105,8 +104,8 @@ def _entry(raw: Any) -> ParsedEntry:
         author=_text(raw.get("author")),
         # dict.get: feedparser's own get() maps a missing updated_parsed to
         # published_parsed (with a deprecation warning); we want them apart.
-        published=_when(dict.get(raw, "published_parsed")),
-        updated=_when(dict.get(raw, "updated_parsed")),
+        published=utc_datetime(dict.get(raw, "published_parsed")),
+        updated=utc_datetime(dict.get(raw, "updated_parsed")),
     )
 
 
@@ -142,4 +141,4 @@ def parse_feed(content: bytes, headers: dict[str, str] | None = None) -> ParsedF
     feed = result.get("feed", {})
     warning = f"read leniently: {problem}" if problem else None
     return ParsedFeed(title=_text(feed.get("title")), entries=entries, warning=warning,
-                      ttl_seconds=_ttl_seconds(feed))
+                      ttl_seconds=ttl_seconds(feed.get("ttl")))

@@ -88,7 +88,9 @@ def worker_main(extra_memory: int) -> None:
     _write_frame(sink, pickle.dumps(("ready", None)))
     while (frame := _read_frame(source)) is not None:
         try:
-            reply: tuple[str, object] = ("ok", parse_document(*pickle.loads(frame)))
+            # Only documents the fast path declined (or too large for it) come here.
+            content, headers, feed_scope = pickle.loads(frame)
+            reply: tuple[str, object] = ("ok", _output(parse_feed(content, headers), feed_scope))
         except ParseError as exc:
             reply = ("error", str(exc))
         except MemoryError:
