@@ -52,7 +52,12 @@ def version(name: str) -> str:
         return "not installed"
 
 
+CHART_LIBRARIES = ROOT / "bench" / ".venv" / "chart"
+
+
 def chart(result: dict[str, Any], path: Path) -> None:
+    # matplotlib lives apart from the contenders' packages (see ./dev bench).
+    sys.path.append(str(CHART_LIBRARIES))
     import matplotlib
 
     matplotlib.use("Agg")

@@ -39,7 +39,7 @@ from bench.corpus import default_shared_data, render_rss, replay_items
 from tests.feedserver import Document, FeedServer
 from tracker.config import parse_config
 from tracker.fetch import Fetcher
-from tracker.link import cosine, idf, profile, weigh
+from tracker.link import Idf, cosine, profile, weigh
 from tracker.service import TrackerService
 from tracker.store import Store
 
@@ -244,7 +244,7 @@ def score_ecbplus(shared: Path) -> dict[str, Any]:
     frequency: Counter[str] = Counter()
     for item in profiles.values():
         frequency.update(item.terms)
-    ours = {key: weigh(p, lambda t: idf(len(profiles), frequency[t]))
+    ours = {key: weigh(p.words, Idf.of(len(profiles), frequency))
             for key, p in profiles.items()}
     plain = _plain_vectors({key: doc["text"] for key, doc in docs.items()})
     result: dict[str, Any] = {"documents": len(docs), "pairs": Counter(p["label"] for p in pairs)}

@@ -21,10 +21,10 @@ from tracker.link import (
     RELATED,
     SAME_STORY,
     Candidate,
+    Idf,
     LinkSettings,
     cosine,
     decay,
-    idf,
     profile,
     score_links,
     weigh,
@@ -37,9 +37,9 @@ T0 = datetime(2025, 7, 1, 9, 0, tzinfo=UTC)
 def test_profile_folds_plurals_drops_stop_words_and_finds_names() -> None:
     item = profile("UK to mass-produce interceptor drones",
                    "The deal with Ukraine's industry covers drones and batteries.")
-    assert item.counts["drone"] == 3.0  # twice in the title (weight 2), once in the summary
-    assert "the" not in item.counts and "with" not in item.counts
-    assert item.counts["battery"] == 1.0 and "batteries" in item.surfaces["battery"]
+    assert item.count("drone") == 3.0  # twice in the title (weight 2), once in the summary
+    assert "the" not in item.terms and "with" not in item.terms
+    assert item.count("battery") == 1.0 and "batteries" in item.surfaces["battery"]
     assert "ukraine" in item.names  # capitalised inside a sentence
     assert "deal" not in item.names  # sentence start is not a name
 
@@ -57,13 +57,11 @@ def _links(new: tuple[str, str], at: datetime, *earlier: tuple[str, str, datetim
             frequency[term] = frequency.get(term, 0) + 1
     documents = 50  # a small archive in which these words are rare
 
-    def inverse(term: str) -> float:
-        return idf(documents, frequency.get(term, 1))
-
+    inverse = Idf.of(documents, frequency)
     candidates = [(Candidate(id=n, at=when, storyline_id=100 + n),
-                   weigh(p, inverse))
+                   weigh(p.words, inverse))
                   for n, ((t, s, when), p) in enumerate(zip(earlier, profiles[1:], strict=True))]
-    return score_links(weigh(profiles[0], inverse), at, candidates, LinkSettings())
+    return score_links(weigh(profiles[0].words, inverse), at, candidates, LinkSettings())
 
 
 def test_same_story_follow_up_and_related_are_told_apart() -> None:
@@ -97,7 +95,7 @@ def test_weak_similarity_is_only_related() -> None:
 
 def test_cosine_of_an_item_with_itself_is_one() -> None:
     item = profile("Patriot battery arrives in Poland", "The air defence system is deployed.")
-    vector = weigh(item, lambda term: 2.0)
+    vector = weigh(item.words, Idf(2.0, dict.fromkeys(item.terms, 0.0)))
     assert abs(cosine(vector, vector) - 1.0) < 1e-9
 
 

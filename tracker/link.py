@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,18 +76,34 @@ days today yesterday tomorrow time times
 STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 
 
-@dataclass(frozen=True)
-class Profile:
-    """What an item says, as weighted words: `counts` of each folded word (title
-    words count double) and the words that appeared as names."""
+# What weighing needs of an item: its terms, and each term's weight before idf
+# (sublinear tf, times NAME_WEIGHT for a name). Kept, not recomputed: an earlier
+# item is weighed again for every new item that finds it.
+Words = tuple[tuple[str, ...], tuple[float, ...]]
 
-    counts: Mapping[str, float]
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What an item says, as weighted words: each folded word in `terms` with its
+    count in `counts` (title words count double), the words that appeared as
+    names, each word's spellings (only a new item's are needed, to look it up)
+    and `words`, the part weighing needs.
+
+    Parallel tuples rather than dicts: a pass keeps thousands of items' words,
+    and tuples of shared strings and numbers take a third of the memory."""
+
+    terms: tuple[str, ...]
+    counts: tuple[float, ...]
     names: frozenset[str]
     surfaces: Mapping[str, AbstractSet[str]]
+    words: Words
 
-    @property
-    def terms(self) -> frozenset[str]:
-        return frozenset(self.counts)
+    def count(self, term: str) -> float:
+        """The weighted count of `term` (0 if the item does not use it)."""
+        try:
+            return self.counts[self.terms.index(term)]
+        except ValueError:
+            return 0.0
 
 
 def _word_counts(text: str) -> tuple[Counter[str], Counter[str]]:
@@ -98,13 +114,15 @@ def _word_counts(text: str) -> tuple[Counter[str], Counter[str]]:
 
 
 @lru_cache(maxsize=1 << 16)
-def _content_word(word: str) -> tuple[str, str] | None:
-    """(folded, lower-case) form of a content word; None for a stop word."""
+def _content_word(word: str) -> str | None:
+    """The folded form of a content word; None for a stop word. Remembered for
+    the words of the last few thousand items (the folded form only: an entry
+    costs about 150 bytes)."""
     lower = word.lower()
     folded = fold(lower)
     if lower in STOP_WORDS or folded in STOP_WORDS or len(folded) < 2:
         return None
-    return folded, lower
+    return folded
 
 
 def _headline_case(title: str) -> bool:
@@ -122,50 +140,75 @@ def profile(title: str, summary: str) -> Profile:
     for text, weight, names_count in ((summary, 1.0, True), (title, TITLE_WEIGHT, title_names)):
         occurrences, sentence_starts = _word_counts(text)
         for word, count in occurrences.items():
-            content = _content_word(word)
-            if content is None:
+            folded = _content_word(word)
+            if folded is None:
                 continue
-            folded, lower = content
             counts[folded] = counts.get(folded, 0.0) + weight * count
-            surfaces.setdefault(folded, set()).add(lower)
+            surfaces.setdefault(folded, set()).add(word.lower())
             if names_count and word[0].isupper() and count > sentence_starts[word]:
                 names.add(folded)
-    return Profile(counts=counts, names=frozenset(names), surfaces=surfaces)
+    terms = tuple(counts)
+    factors = tuple([_shared_number(_sublinear(count) * (NAME_WEIGHT if term in names else 1.0))
+                     for term, count in counts.items()])
+    return Profile(terms=terms, counts=tuple(map(_shared_number, counts.values())),
+                   names=frozenset(names), surfaces=surfaces, words=(terms, factors))
 
 
-def terms_of(title: str, summary: str) -> set[str]:
-    """The folded content words of an item (its profile's terms, found cheaply)."""
-    found = set()
-    for word in set(_WORD.findall(title)) | set(_WORD.findall(summary)):
-        content = _content_word(word)
-        if content is not None:
-            found.add(content[0])
-    return found
+_NUMBERS: dict[float, float] = {}
+
+
+def _shared_number(value: float) -> float:
+    """One object per distinct value (counts and factors are a few small numbers)."""
+    return _NUMBERS.setdefault(value, value)
+
+
+def _sublinear(count: float) -> float:
+    return 1.0 + math.log(count)
 
 
 def idf(documents: int, frequency: int) -> float:
-    """Smoothed inverse document frequency."""
-    return math.log((documents + 1) / (frequency + 1)) + 1.0
+    """Smoothed inverse document frequency: log((N + 1) / (df + 1)) + 1."""
+    return documents_base(documents) - log_frequency(frequency)
+
+
+@dataclass(frozen=True, slots=True)
+class Idf:
+    """idf under fixed statistics, split as `base` - log(df + 1) with `base` =
+    log(N + 1) + 1: a word's own part changes only when its count does, so a
+    linking pass keeps those parts up to date word by word instead of working
+    out a logarithm for every word of every candidate (millions on a first poll).
+    A word counted 0 times is taken as counted once."""
+
+    base: float
+    log_frequencies: Mapping[str, float]
+
+    @classmethod
+    def of(cls, documents: int, frequencies: Mapping[str, int]) -> Idf:
+        return cls(documents_base(documents),
+                   {term: log_frequency(df) for term, df in frequencies.items()})
+
+    def __call__(self, term: str) -> float:
+        return self.base - self.log_frequencies[term]
+
+
+def documents_base(documents: int) -> float:
+    return math.log(documents + 1) + 1.0
+
+
+def log_frequency(frequency: int) -> float:
+    return math.log((frequency or 1) + 1)
 
 
 Weights = dict[str, float]
 
 
-def weigh(item: Profile, inverse: Callable[[str], float]) -> Weights:
-    """Unit-length tf-idf vector of a profile."""
-    names = item.names
-    vector = {}
-    for term, count in item.counts.items():
-        if count > 0:
-            tf = _SUBLINEAR.get(count)
-            if tf is None:
-                tf = _SUBLINEAR[count] = 1.0 + math.log(count)
-            vector[term] = tf * inverse(term) * (NAME_WEIGHT if term in names else 1.0)
-    norm = math.sqrt(sum(value * value for value in vector.values())) or 1.0
-    return {term: value / norm for term, value in vector.items()}
-
-
-_SUBLINEAR: dict[float, float] = {}  # 1 + log(count): counts are a few small numbers
+def weigh(item: Words, inverse: Idf) -> Weights:
+    """Unit-length tf-idf vector of an item's words."""
+    terms, factors = item
+    base, logs = inverse.base, inverse.log_frequencies
+    raw = [factor * (base - logs[term]) for term, factor in zip(terms, factors, strict=True)]
+    norm = math.sqrt(sum([value * value for value in raw])) or 1.0
+    return dict(zip(terms, [value / norm for value in raw], strict=True))
 
 
 def cosine(a: Weights, b: Weights) -> float:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,12 +27,15 @@ from tracker.link import (
     STORYLINE_KINDS,
     STORYLINE_START_SIMILARITY,
     Candidate,
+    Idf,
     LinkSettings,
     Profile,
     ScoredLink,
     Weights,
+    Words,
     cosine,
-    idf,
+    documents_base,
+    log_frequency,
     profile,
     query_terms,
     score_links,
@@ -68,38 +71,36 @@ class LinkPass:
     def __init__(self, documents: int) -> None:
         self.documents = documents
         self.frequencies: dict[str, int] = {}
+        self.log_frequencies: dict[str, float] = {}  # log(df + 1) of each, see `Idf`
         self.counted: Counter[str] = Counter()   # not yet written back
         self.newly_counted = 0
-        self.profiles: OrderedDict[int, Profile] = OrderedDict()
+        self.profiles: OrderedDict[int, Words] = OrderedDict()
 
     def count(self, item: Profile) -> None:
-        for term in item.counts:
-            self.frequencies[term] += 1
-        self.counted.update(item.counts.keys())
+        frequencies, logs = self.frequencies, self.log_frequencies
+        for term in item.terms:
+            frequencies[term] += 1
+            logs[term] = log_frequency(frequencies[term])
+        self.counted.update(item.terms)
         self.documents += 1
         self.newly_counted += 1
 
-    def inverse(self) -> Callable[[str], float]:
-        """idf of a word under the statistics as they stand (each word worked out
-        once: an item's candidates share many words)."""
-        documents, frequencies = self.documents, self.frequencies
-        known: dict[str, float] = {}
+    def inverse(self) -> Idf:
+        """idf under the statistics as they stand."""
+        return Idf(documents_base(self.documents), self.log_frequencies)
 
-        def value(term: str) -> float:
-            found = known.get(term)
-            if found is None:
-                found = known[term] = idf(documents, frequencies[term] or 1)
-            return found
-
-        return value
+    def learn(self, term: str, frequency: int) -> None:
+        """The archive's count of a word not seen before in this pass."""
+        self.frequencies[term] = frequency
+        self.log_frequencies[term] = log_frequency(frequency)
 
     def remember(self, item_id: int, item: Profile) -> None:
-        """Keep an item's word counts (not its spellings: only a new item's are used)."""
-        self.profiles[item_id] = Profile(item.counts, item.names, {})
+        """Keep what weighing needs of an item (not its spellings or counts)."""
+        self.profiles[item_id] = item.words
         if len(self.profiles) > PROFILES_KEPT:
             self.profiles.popitem(last=False)
 
-    def recall(self, item_id: int) -> Profile | None:
+    def recall(self, item_id: int) -> Words | None:
         item = self.profiles.get(item_id)
         if item is not None:
             self.profiles.move_to_end(item_id)
@@ -177,7 +178,7 @@ class LinkStore:
         state.count(new)
         state.remember(item_id, new)
         inverse = state.inverse()
-        weights = weigh(new, inverse)
+        weights = weigh(new.words, inverse)
         candidates = self._candidates(item_id, query_terms(new, weights), weights, now,
                                       settings.window_days)
         profiles = self._profiles(state, [c.id for c in candidates])
@@ -199,15 +200,15 @@ class LinkStore:
 
     def _read_frequencies(self, state: LinkPass, item: Profile) -> None:
         """Bring the archive's counts of the item's words into the pass (once each)."""
-        unseen = [term for term in item.counts if term not in state.frequencies]
+        unseen = [term for term in item.terms if term not in state.frequencies]
         if unseen:
             found = self._frequencies(unseen)
             for term in unseen:
-                state.frequencies[term] = found.get(term, 0)
+                state.learn(term, found.get(term, 0))
 
-    def _profiles(self, state: LinkPass, item_ids: list[int]) -> dict[int, Profile]:
+    def _profiles(self, state: LinkPass, item_ids: list[int]) -> dict[int, Words]:
         """Words of earlier items: remembered from this pass, or read."""
-        profiles: dict[int, Profile] = {}
+        profiles: dict[int, Words] = {}
         missing = []
         for item_id in item_ids:
             known = state.recall(item_id)
@@ -219,13 +220,14 @@ class LinkStore:
             for item_id, title, summary in self.conn.execute(
                     "SELECT id, title, summary FROM items WHERE id IN "
                     "(SELECT value FROM json_each(?))", (json.dumps(missing),)):
-                read = profiles[item_id] = profile(title, summary)
+                read = profile(title, summary)
                 self._read_frequencies(state, read)
                 state.remember(item_id, read)
+                profiles[item_id] = read.words
         return profiles
 
     def _close_to_start(self, link: ScoredLink, weights: Weights, state: LinkPass,
-                        inverse: Callable[[str], float]) -> bool:
+                        inverse: Idf) -> bool:
         """A follow-up joins a storyline only if it still shares something with the
         storyline's first item: each report close to the one before is not enough,
         or a chain drifts across weeks of loosely related coverage."""

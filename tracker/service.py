@@ -12,10 +12,12 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from tracker import schedule
@@ -30,7 +32,11 @@ from tracker.topics import TopicSet
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+R = TypeVar("R")
+
 REDIRECT_CONFIRMATIONS = 3  # permanent redirects in a row before a feed's URL is changed
+FETCH_WINDOW = 2  # feeds fetched ahead of the one being stored, per fetch thread
 
 Clock = Callable[[], datetime]
 Parser = Callable[[bytes, dict[str, str], str], ParseOutput]
@@ -171,12 +177,8 @@ class TrackerService:
         summary = PollSummary(feeds_polled=len(feeds), changed_topics=changed_topics)
         workers = max(1, min(self.config.fetch.concurrency, len(feeds)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
-            futures = {pool.submit(self._fetch_and_parse, feed) for feed in feeds}
-            for future in as_completed(futures):
-                # Dropped once stored: a first poll must not hold every document.
-                futures.discard(future)
-                self._record(future.result(), summary)
-                del future
+            for outcome in bounded_map(pool, self._fetch_and_parse, feeds, FETCH_WINDOW * workers):
+                self._record(outcome, summary)
         # Linked once all feeds are stored, oldest first: the same stories make the
         # same storylines whichever response arrived first.
         self.store.link_pending(self.clock(), self.config.links, stop=self.stopping.is_set)
@@ -285,6 +287,25 @@ class TrackerService:
         summary.feeds_not_modified += int(fetched.not_modified or outcome.unchanged_body)
         summary.new_items += new
         summary.revised_items += revised
+
+
+def bounded_map(pool: ThreadPoolExecutor, work: Callable[[T], R], inputs: Iterable[T],
+                window: int) -> Iterator[R]:
+    """`work` on every input in `pool`, results as they complete, with never more
+    than `window` inputs submitted whose results the caller has not yet taken.
+
+    Fetch threads outrun the one thread that stores: unbounded, a first poll of
+    hundreds of feeds would hold most of their documents and items at once.
+    """
+    waiting = iter(inputs)
+    running = {pool.submit(work, item) for item in islice(waiting, window)}
+    while running:
+        done, running = wait(running, return_when=FIRST_COMPLETED)
+        while done:
+            future = done.pop()
+            yield future.result()
+            del future  # the caller is done with it: let its result go
+            running.update(pool.submit(work, item) for item in islice(waiting, 1))
 
 
 def _ms_since(started: float) -> int:

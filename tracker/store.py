@@ -19,16 +19,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-
 from tracker.link import LinkSettings
 from tracker.linkstore import LinkStore
-from tracker.migrations import migrations
 from tracker.models import FeedConfig, FeedState, Item, StoredItem, TopicConfig
 from tracker.timefmt import from_text, to_text
 from tracker.topics import TopicHit
 
 BUSY_TIMEOUT_SECONDS = 30.0
+# The newest schema migration (tracker/migrations.py; a test keeps this current).
+# A database that has it needs no migrating, and the migration machinery
+# (sqlite-utils) is then not even imported: most runs are a short `poll`.
+NEWEST_MIGRATION = "0010_link_queue"
 
 
 _FEED_TIMES = {"last_attempt", "last_success", "failing_since", "next_due", "gone_at",
@@ -69,7 +70,6 @@ class Store:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
-        self.db = Database(conn)
         self.links = LinkStore(conn)
 
     @classmethod
@@ -84,10 +84,23 @@ class Store:
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         store = cls(conn, path)
-        if migrations.pending(store.db):
-            with store.write():
-                migrations.apply(store.db)
+        if not store._has_migration(NEWEST_MIGRATION):
+            from sqlite_utils import Database
+
+            from tracker.migrations import migrations
+
+            if migrations.pending(Database(conn)):
+                with store.write():
+                    migrations.apply(Database(conn))
         return store
+
+    def _has_migration(self, name: str) -> bool:
+        try:
+            return self.conn.execute(
+                "SELECT 1 FROM _sqlite_migrations WHERE migration_set = 'tracker' AND name = ?",
+                (name,)).fetchone() is not None
+        except sqlite3.OperationalError:  # a new database: no migrations table yet
+            return False
 
     def close(self) -> None:
         self.conn.close()
