@@ -1,9 +1,15 @@
-"""Run the benchmarks: `./dev bench` (or `python -m bench` inside bench/.venv).
+"""Run every benchmark: `./dev bench` (or `python -m bench` inside bench/.venv).
 
-Each contender (tracker, lemon24/reader, rss2email) runs as a whole process
-against the same corpus served from 127.0.0.1, several rounds, interleaved
-(tracker, reader, rss2email, then their unchanged re-polls, round after
-round); medians, min-max and ratios go to bench/results/ with a chart.
+Parts, all by default (`--only PART` to pick; see bench/README.md):
+
+* poll: each contender (tracker, lemon24/reader, rss2email) runs as a whole
+  process against the same corpus served from 127.0.0.1, several rounds,
+  interleaved (tracker, reader, rss2email, then their unchanged re-polls,
+  round after round); medians, min-max and ratios go to bench/results/ with a
+  chart; then topic matching against 10, 100 and 1,000 topics;
+* scale: link time per new item at 10k, 100k and 1M stored items, database size;
+* daemon: a real daemon's memory over a day-equivalent of polls of 500 feeds;
+* links: linking quality on the labelled same-story data.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench import daemon_memory, link_scale, links_eval
 from bench.corpus import build_corpus, default_shared_data
 from bench.peers import CONTENDERS, available
 from bench.topics import corpus_documents, measure, tokenise_seconds
@@ -85,13 +92,33 @@ def chart(result: dict[str, Any], path: Path) -> None:
     figure.savefig(path, dpi=100)
 
 
+PARTS = ("poll", "scale", "daemon", "links")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--feeds", type=int, default=200)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=PARTS, action="append",
+                        help="run only this part (repeatable; default: every part)")
+    parser.add_argument("--feeds", type=int, default=200, help="poll: corpus feeds")
+    parser.add_argument("--repeat", type=int, default=5, help="poll: interleaved rounds")
     parser.add_argument("--shared", type=Path, default=default_shared_data())
     options = parser.parse_args()
+    for part in options.only or PARTS:
+        started = time.monotonic()
+        print(f"== {part}", file=sys.stderr, flush=True)
+        if part == "poll":
+            poll_benchmark(options)
+        elif part == "scale":
+            link_scale.main([])
+        elif part == "daemon":
+            daemon_memory.main(["--shared", str(options.shared)])
+        else:
+            links_eval.main(["--json", str(RESULTS / "links_eval.json")])
+        print(f"== {part} took {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
 
+
+def poll_benchmark(options: argparse.Namespace) -> None:
     corpus = build_corpus(options.shared, options.feeds)
     names = [name for name in CONTENDERS if available(name)]
     server = FeedServer().start()

@@ -35,12 +35,12 @@ def tree_rss_mb(pid: int) -> tuple[float, float]:
     return own / 1024, (own + sum(status_kib(c, "VmRSS") for c in children(pid))) / 1024
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--feeds", type=int, default=500)
     parser.add_argument("--seconds", type=int, default=240)
     parser.add_argument("--shared", type=Path, default=default_shared_data())
-    options = parser.parse_args()
+    options = parser.parse_args(argv)
 
     corpus = build_corpus(options.shared, options.feeds)
     stream = list(replay_items(options.shared))

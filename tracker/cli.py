@@ -28,6 +28,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tracker import __version__
+from tracker.arenas import limit_arenas
 from tracker.config import Config, load_config
 from tracker.diffing import render_diff, word_diff
 from tracker.errors import ConfigError, DeliveryError, FetchError, ParseError
@@ -102,6 +103,7 @@ class App:
 
     def make_service(self, config: Config, store: Store) -> TrackerService:
         """A service with its own HTTP client and parser processes (close() them)."""
+        limit_arenas()  # before its threads start allocating
         settings = config.fetch
         return TrackerService(
             config, store,
