@@ -23,9 +23,6 @@ from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from tracker import __version__
 from tracker.arenas import limit_arenas
@@ -41,6 +38,10 @@ from tracker.report import ago, feed_problem, item_record, status_report
 from tracker.service import TrackerService, utc_now
 from tracker.store import Store
 from tracker.topics import TopicSet, highlight_spans, mark, snippet
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 if TYPE_CHECKING:
     from tracker.archive import Hit
@@ -221,11 +222,23 @@ def _http_text(feed: FeedState) -> str:
 
 def _console(pipe_width: int) -> Console:
     """The terminal's width on a terminal; a fixed width when piped (cron mail, logs)."""
+    from rich.console import Console
+
     return Console(width=None if sys.stdout.isatty() else pipe_width, highlight=False)
 
 
 def _plain_table() -> Table:
+    from rich.table import Table
+
     return Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+
+
+def escape(text: str) -> str:
+    """Text shown literally in rich markup. rich is imported by the commands
+    that draw tables only, not by `poll` and `run`."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
 
 
 def _print_status_table(feeds: list[FeedState], report: dict[str, Any], now: datetime) -> None:

@@ -1,0 +1,19 @@
+"""What a `tracker poll` process loads: every run pays for its imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def test_the_cli_loads_no_table_drawing_migrations_or_template_libraries() -> None:
+    code = ("import json, sys, tracker.cli; "
+            "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
+    loaded = set(json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                           text=True, check=True).stdout))
+    assert {"click", "httpx", "lxml", "sqlite3"} <= loaded
+    # rich draws the status tables, sqlite_utils migrates, jinja2 renders digests,
+    # apscheduler runs the daemon, pygments comes with httpx's own CLI: none is
+    # needed by `poll`, and together they cost ~10 MB in each process.
+    assert not loaded & {"rich", "pygments", "sqlite_utils", "jinja2", "apscheduler", "numpy"}
