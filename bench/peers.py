@@ -14,6 +14,16 @@ from pathlib import Path
 Command = list[str]
 
 
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "tracker.toml"
+
+
+def default_topics() -> str:
+    """The default config's aliases and watch topics (TOML), which every bench
+    poll matches, as a real one would."""
+    text = DEFAULT_CONFIG.read_text(encoding="utf-8")
+    return text[text.index("\n[aliases]") + 1:]
+
+
 def tracker_command(state: Path, urls: list[str]) -> Command:
     config = state / "tracker.toml"
     if not config.exists():
@@ -22,7 +32,7 @@ def tracker_command(state: Path, urls: list[str]) -> Command:
                  "[fetch]", "concurrency = 8", "per_host = 8", ""]
         for n, url in enumerate(urls):
             lines += ["[[feeds]]", f'name = "Bench {n}"', f'url = "{url}"', ""]
-        config.write_text("\n".join(lines), encoding="utf-8")
+        config.write_text("\n".join(lines) + "\n" + default_topics(), encoding="utf-8")
     return [sys.executable, "-m", "tracker.cli", "--config", str(config), "--db",
             str(state / "tracker.db"), "poll", "--all"]
 
