@@ -58,7 +58,9 @@ def _grow(store: Store, stream: list[dict[str, str]], start: int, end: int,
 
 def _probe(store: Store, stream: list[dict[str, str]], size: int,
            count: int) -> list[float]:
-    """Store and link `count` new items, one transaction each; seconds per link."""
+    """Store and link `count` new items one at a time, each a poll's pass of one
+    (`Store.link_pending`: its own transactions, the candidate finder's thread
+    and read connection included); seconds per link."""
     now = START + timedelta(seconds=size * 86400 // PER_DAY)
     settings = LinkSettings()
     timings = []
@@ -70,9 +72,9 @@ def _probe(store: Store, stream: list[dict[str, str]], size: int,
                 "content_hash) VALUES (1, ?, ?, ?, ?, 'probe')",
                 (title, summary, to_text(now), to_text(now))).lastrowid or 0)
             store.links.enqueue(item_id, now)
-            started = time.perf_counter()
-            store.links.link_pending(now, settings, 1, store.links.start_pass())
-            timings.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        store.link_pending(now, settings)
+        timings.append(time.perf_counter() - started)
         store.conn.execute("DELETE FROM item_links WHERE item_id = ?", (item_id,))
     return timings
 

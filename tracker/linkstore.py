@@ -1,7 +1,8 @@
-"""The SQL side of related stories: candidates, word statistics, links, storylines.
+"""The SQL side of related stories: word statistics, links, storylines.
 
 Part of the store (it runs inside the store's write transaction and on its
-connection); the decisions themselves are `tracker.link`'s, pure.
+connection); the decisions themselves are `tracker.link`'s, pure, and each
+item's candidates come from the pass's finder (`tracker.linkpass`).
 
 Finding candidates must stay cheap as the archive grows to millions of items,
 so a new item is never compared with everything. For each of the new item's
@@ -17,9 +18,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections import Counter, OrderedDict
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from tracker.link import (
@@ -29,89 +30,29 @@ from tracker.link import (
     Candidate,
     Idf,
     LinkSettings,
-    Profile,
     ScoredLink,
     Weights,
     Words,
     cosine,
-    documents_base,
-    log_frequency,
     profile,
-    query_terms,
     score_links,
     weigh,
 )
+from tracker.linkpass import CandidateFinder, Found, LinkPass, read_frequencies
 from tracker.timefmt import to_text
 
-CANDIDATES = 25  # earlier items scored per new item
-PER_WORD = 100   # most recent items read per strong word when looking for candidates
-PROFILES_KEPT = 10_000  # items' words kept in a pass: recent ones are candidates again and again
 # A pass this large, against an archive at most this many times its size, first
 # merges the word index into one segment (see `start_pass`).
 MERGE_QUEUE = 1_000
 MERGE_RATIO = 4
 
 
-def fts_query(forms: Iterable[str]) -> str:
-    """An FTS5 expression matching any of the exact words `forms`."""
-    return " OR ".join('"' + form.replace('"', '""') + '"' for form in forms)
-
-
-class LinkPass:
-    """The state of one linking pass over the queue, kept in memory between its
-    transactions: the word statistics (read once, counted up item by item and
-    written back with each batch) and the words of recently read items.
-
-    Each item is linked with the statistics as they stand once it is counted,
-    exactly as if items arrived one at a time; keeping them here rather than
-    reading and writing them per item is what makes a first poll of thousands
-    of items quick.
-    """
-
-    def __init__(self, documents: int) -> None:
-        self.documents = documents
-        self.frequencies: dict[str, int] = {}
-        self.log_frequencies: dict[str, float] = {}  # log(df + 1) of each, see `Idf`
-        self.counted: Counter[str] = Counter()   # not yet written back
-        self.newly_counted = 0
-        self.profiles: OrderedDict[int, Words] = OrderedDict()
-
-    def count(self, item: Profile) -> None:
-        frequencies, logs = self.frequencies, self.log_frequencies
-        for term in item.terms:
-            frequencies[term] += 1
-            logs[term] = log_frequency(frequencies[term])
-        self.counted.update(item.terms)
-        self.documents += 1
-        self.newly_counted += 1
-
-    def inverse(self) -> Idf:
-        """idf under the statistics as they stand."""
-        return Idf(documents_base(self.documents), self.log_frequencies)
-
-    def learn(self, term: str, frequency: int) -> None:
-        """The archive's count of a word not seen before in this pass."""
-        self.frequencies[term] = frequency
-        self.log_frequencies[term] = log_frequency(frequency)
-
-    def remember(self, item_id: int, item: Profile) -> None:
-        """Keep what weighing needs of an item (not its spellings or counts)."""
-        self.profiles[item_id] = item.words
-        if len(self.profiles) > PROFILES_KEPT:
-            self.profiles.popitem(last=False)
-
-    def recall(self, item_id: int) -> Words | None:
-        item = self.profiles.get(item_id)
-        if item is not None:
-            self.profiles.move_to_end(item_id)
-        return item
-
-
 class LinkStore:
     """Links each new item to the earlier items it relates to, and reads them back."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
+        self.path = path
 
     # -- writing (inside the store's transaction) ---------------------------
 
@@ -122,11 +63,16 @@ class LinkStore:
 
     def start_pass(self) -> LinkPass:
         """Begin a pass over the queue (merging the word index first when the
-        queue is large, see `_merge_index_for`)."""
+        queue is large, see `_merge_index_for`). Run it in its own transaction:
+        the pass's candidate finder reads what it has committed."""
         queued = self.conn.execute("SELECT count(*) FROM link_queue").fetchone()[0]
         self._merge_index_for(queued)
         documents = self.conn.execute("SELECT documents FROM link_state WHERE id = 1").fetchone()
-        return LinkPass(int(documents[0]))
+        return LinkPass(int(documents[0]), queued)
+
+    def finder(self, now: datetime, settings: LinkSettings, state: LinkPass) -> CandidateFinder:
+        """Start looking up the candidates of every queued item (close() it)."""
+        return CandidateFinder(self.path, now, settings, state.documents)
 
     def _save_counts(self, state: LinkPass) -> None:
         """Write the words counted since the last save (in the batch's transaction)."""
@@ -153,58 +99,48 @@ class LinkStore:
             self.conn.execute("INSERT INTO items_fts (items_fts) VALUES ('optimize')")
 
     def link_pending(self, now: datetime, settings: LinkSettings, limit: int,
-                     state: LinkPass) -> int:
-        """Link up to `limit` queued items, oldest first (ties by title, for
-        the same order on every run); returns how many were linked."""
-        rows = self.conn.execute(
-            f"""
-            SELECT q.item_id, i.title, i.summary, q.at, f.kind = 'official' AS official
-            FROM link_queue q JOIN items i ON i.id = q.item_id JOIN feeds f ON f.id = i.feed_id
-            ORDER BY q.at, i.title, q.item_id LIMIT {int(limit)}
-            """).fetchall()
-        for item_id, title, summary, at, official in rows:
-            self.link_new(item_id, title, summary, datetime.fromisoformat(at), now,
-                          bool(official), settings, state)
-            self.conn.execute("DELETE FROM link_queue WHERE item_id = ?", (item_id,))
+                     state: LinkPass, finder: CandidateFinder) -> int:
+        """Link up to `limit` queued items in the finder's order (oldest first,
+        ties by title, for the same order on every run); returns how many."""
+        linked = 0
+        while linked < limit:
+            found = finder.next()
+            if found is None:
+                break
+            self.link_found(found, now, settings, state)
+            self.conn.execute("DELETE FROM link_queue WHERE item_id = ?", (found.item_id,))
+            linked += 1
         self._save_counts(state)
-        return len(rows)
+        return linked
 
-    def link_new(self, item_id: int, title: str, summary: str, at: datetime, now: datetime,
-                 official: bool, settings: LinkSettings, state: LinkPass) -> list[ScoredLink]:
-        """Count the item's words, find and score candidates, store the links and
-        put the item in a storyline (its best link's, or a new one)."""
-        new = profile(title, summary)
-        self._read_frequencies(state, new)
-        state.count(new)
-        state.remember(item_id, new)
+    def link_found(self, found: Found, now: datetime, settings: LinkSettings,
+                   state: LinkPass) -> list[ScoredLink]:
+        """Count the item's words, score its candidates, store the links and put
+        the item in a storyline (its best link's, or a new one)."""
+        read_frequencies(self.conn, state, found.profile)
+        state.count(found.profile)
+        state.remember(found.item_id, found.profile)
         inverse = state.inverse()
-        weights = weigh(new.words, inverse)
-        candidates = self._candidates(item_id, query_terms(new, weights), weights, now,
-                                      settings.window_days)
+        weights = found.weights  # weighed by the finder under these same statistics
+        candidates = self._candidates(found.candidate_ids)
         profiles = self._profiles(state, [c.id for c in candidates])
-        links = score_links(weights, at, ((c, weigh(profiles[c.id], inverse))
-                                          for c in candidates if c.id in profiles), settings)
+        links = score_links(weights, found.at, ((c, weigh(profiles[c.id], inverse))
+                                                for c in candidates if c.id in profiles),
+                            settings)
         self.conn.executemany(
             "INSERT OR REPLACE INTO item_links (item_id, related_id, kind, score, similarity, "
             "gap_days, shared, near_duplicate, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(item_id, link.related_id, link.kind, link.score, link.similarity, link.gap_days,
-              json.dumps(list(link.shared)), link.near_duplicate, _text(now)) for link in links])
+            [(found.item_id, link.related_id, link.kind, link.score, link.similarity,
+              link.gap_days, json.dumps(list(link.shared)), link.near_duplicate, _text(now))
+             for link in links])
         best = None
         for link in links:
             if link.kind in STORYLINE_KINDS and self._close_to_start(link, weights, state,
                                                                       inverse):
                 best = link
                 break
-        self._join_storyline(item_id, title, at, official, best)
+        self._join_storyline(found.item_id, found.title, found.at, found.official, best)
         return links
-
-    def _read_frequencies(self, state: LinkPass, item: Profile) -> None:
-        """Bring the archive's counts of the item's words into the pass (once each)."""
-        unseen = [term for term in item.terms if term not in state.frequencies]
-        if unseen:
-            found = self._frequencies(unseen)
-            for term in unseen:
-                state.learn(term, found.get(term, 0))
 
     def _profiles(self, state: LinkPass, item_ids: list[int]) -> dict[int, Words]:
         """Words of earlier items: remembered from this pass, or read."""
@@ -221,7 +157,7 @@ class LinkStore:
                     "SELECT id, title, summary FROM items WHERE id IN "
                     "(SELECT value FROM json_each(?))", (json.dumps(missing),)):
                 read = profile(title, summary)
-                self._read_frequencies(state, read)
+                read_frequencies(self.conn, state, read)
                 state.remember(item_id, read)
                 profiles[item_id] = read.words
         return profiles
@@ -241,47 +177,19 @@ class LinkStore:
         return start is None or cosine(weights, weigh(start, inverse)) >= \
             STORYLINE_START_SIMILARITY
 
-    def _frequencies(self, terms: Iterable[str]) -> dict[str, int]:
-        terms = list(terms)
-        if not terms:
-            return {}
-        rows = self.conn.execute(
-            "SELECT term, df FROM term_df WHERE term IN (SELECT value FROM json_each(?))",
-            (json.dumps(terms),))
-        return {row[0]: int(row[1]) for row in rows}
-
-    def _candidates(self, item_id: int, words: list[tuple[str, list[str]]],
-                    weights: Weights, now: datetime, window_days: int) -> list[Candidate]:
-        if not words:
+    def _candidates(self, ids: list[int]) -> list[Candidate]:
+        """The candidates' times and storylines, as they stand now (storylines
+        grow as the pass goes), best first."""
+        if not ids:
             return []
-        since = _text(now - timedelta(days=window_days))
-        # Ids grow with first_seen: the first item of the window bounds the ids
-        # (read through the index, not min(id) over the whole window).
-        row = self.conn.execute("SELECT id FROM items WHERE first_seen >= ? "
-                                "ORDER BY first_seen LIMIT 1", (since,)).fetchone()
-        first = row[0] if row else item_id
-        # Per word, its most recent earlier items; summed and ranked by SQLite.
-        # Items still waiting to be linked (this poll's later ones) are not earlier.
-        per_word = (
-            "SELECT * FROM (SELECT rowid AS id, ? AS weight FROM items_fts "
-            "WHERE items_fts MATCH ? AND rowid >= ? AND rowid != ? AND NOT EXISTS "
-            "(SELECT 1 FROM link_queue WHERE item_id = items_fts.rowid) "
-            f"ORDER BY rowid DESC LIMIT {PER_WORD})")
-        parameters: list[object] = []
-        for term, forms in words:
-            parameters += [weights[term], fts_query(forms), first, item_id]
-        best = [row[0] for row in self.conn.execute(
-            f"SELECT id FROM ({' UNION ALL '.join([per_word] * len(words))}) GROUP BY id "
-            f"ORDER BY sum(weight) DESC, id DESC LIMIT {CANDIDATES}", parameters)]
-        if not best:
-            return []
-        rows = self.conn.execute(
+        rows = {row[0]: row for row in self.conn.execute(
             """
             SELECT id, coalesce(published, first_seen) AS at, storyline_id
             FROM items WHERE id IN (SELECT value FROM json_each(?))
-            """, (json.dumps(best),))
-        return [Candidate(id=row[0], at=datetime.fromisoformat(row[1]), storyline_id=row[2])
-                for row in rows]
+            """, (json.dumps(ids),))}
+        return [Candidate(id=item_id, at=datetime.fromisoformat(rows[item_id][1]),
+                          storyline_id=rows[item_id][2])
+                for item_id in ids if item_id in rows]
 
     def _join_storyline(self, item_id: int, title: str, at: datetime, official: bool,
                         best: ScoredLink | None) -> None:

@@ -70,7 +70,7 @@ class Store:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
-        self.links = LinkStore(conn)
+        self.links = LinkStore(conn, path)
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -250,12 +250,18 @@ class Store:
         linked = 0
         with self.write():
             state = self.links.start_pass()
-        while not stop():
-            with self.write():
-                done = self.links.link_pending(now, settings, batch, state)
-            linked += done
-            if done < batch:
-                break
+        if not state.queued:
+            return 0
+        finder = self.links.finder(now, settings, state)
+        try:
+            while not stop():
+                with self.write():
+                    done = self.links.link_pending(now, settings, batch, state, finder)
+                linked += done
+                if done < batch:
+                    break
+        finally:
+            finder.close()
         return linked
 
     def note_redirect(self, feed_id: int, target: str | None, threshold: int) -> str | None:

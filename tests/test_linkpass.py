@@ -1,0 +1,82 @@
+"""The candidate finder: what each queued item may find is fixed when the pass starts."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from tracker.link import LinkSettings
+from tracker.store import Store
+from tracker.timefmt import to_text
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def _store(tmp_path: Path) -> Store:
+    store = Store.open(tmp_path / "tracker.db")
+    with store.write():
+        store.conn.execute("INSERT INTO feeds (config_url, url, name, kind, interval_seconds, "
+                           "added_at) VALUES ('f', 'f', 'Feed', 'news', 1800, ?)", (to_text(NOW),))
+    return store
+
+
+def _add(store: Store, title: str, at: datetime, queued: bool = True) -> int:
+    with store.write():
+        item_id = int(store.conn.execute(
+            "INSERT INTO items (feed_id, title, summary, published, first_seen, content_hash) "
+            "VALUES (1, ?, 'Patriot interceptors for Kyiv.', ?, ?, ?)",
+            (title, to_text(at), to_text(NOW), title)).lastrowid or 0)
+        if queued:
+            store.links.enqueue(item_id, at)
+    return item_id
+
+
+def test_items_later_in_the_pass_or_stored_after_it_began_are_not_candidates(
+        tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    archived = _add(store, "Germany sends Patriot battery to Ukraine", NOW - timedelta(days=3),
+                    queued=False)
+    first = _add(store, "Second Patriot battery for Ukraine", NOW - timedelta(days=2))
+    second = _add(store, "Patriot battery arrives in Ukraine", NOW - timedelta(days=1))
+    with store.write():
+        state = store.links.start_pass()
+    finder = store.links.finder(NOW, LinkSettings(), state)
+    try:
+        found_first = finder.next()
+        late = _add(store, "Patriot battery for Ukraine, third", NOW - timedelta(days=5))
+        found_second = finder.next()
+        assert finder.next() is None  # the late item waits for the next pass
+    finally:
+        finder.close()
+    assert found_first is not None and found_second is not None
+    assert (found_first.item_id, found_second.item_id) == (first, second)
+    assert found_first.candidate_ids == [archived]      # `second` comes after it
+    assert set(found_second.candidate_ids) == {archived, first}
+    assert late not in found_second.candidate_ids
+    store.close()
+
+
+def test_a_finder_closed_early_stops_its_thread(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    for n in range(40):
+        _add(store, f"Patriot battery {n} for Ukraine", NOW - timedelta(hours=n))
+    with store.write():
+        state = store.links.start_pass()
+    finder = store.links.finder(NOW, LinkSettings(), state)
+    assert finder.next() is not None
+    finder.close()
+    assert not any(t.name == "link-candidates" for t in threading.enumerate())
+    store.close()
+
+
+def test_a_database_path_with_uri_characters_is_opened_as_a_file(tmp_path: Path) -> None:
+    folder = tmp_path / "odd ?#% name"
+    folder.mkdir()
+    store = Store.open(folder / "tracker.db")
+    with store.write():
+        store.conn.execute("INSERT INTO feeds (config_url, url, name, kind, interval_seconds, "
+                           "added_at) VALUES ('f', 'f', 'Feed', 'news', 1800, ?)", (to_text(NOW),))
+    _add(store, "Patriot battery for Ukraine", NOW)
+    assert store.link_pending(NOW, LinkSettings()) == 1
+    store.close()
