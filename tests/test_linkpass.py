@@ -6,7 +6,10 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from tracker.link import LinkSettings
+from tracker.linkpass import CandidateFinder, Finder, ThreadedCandidateFinder
 from tracker.store import Store
 from tracker.timefmt import to_text
 
@@ -32,16 +35,23 @@ def _add(store: Store, title: str, at: datetime, queued: bool = True) -> int:
     return item_id
 
 
+def _finder(store: Store, threaded: bool) -> Finder:
+    with store.write():
+        state = store.links.start_pass()
+    if threaded:
+        return ThreadedCandidateFinder(store.path, NOW, LinkSettings(), state.documents)
+    return CandidateFinder(store.conn, NOW, LinkSettings(), state.documents)
+
+
+@pytest.mark.parametrize("threaded", [False, True], ids=["inline", "threaded"])
 def test_items_later_in_the_pass_or_stored_after_it_began_are_not_candidates(
-        tmp_path: Path) -> None:
+        tmp_path: Path, threaded: bool) -> None:
     store = _store(tmp_path)
     archived = _add(store, "Germany sends Patriot battery to Ukraine", NOW - timedelta(days=3),
                     queued=False)
     first = _add(store, "Second Patriot battery for Ukraine", NOW - timedelta(days=2))
     second = _add(store, "Patriot battery arrives in Ukraine", NOW - timedelta(days=1))
-    with store.write():
-        state = store.links.start_pass()
-    finder = store.links.finder(NOW, LinkSettings(), state)
+    finder = _finder(store, threaded)
     try:
         found_first = finder.next()
         late = _add(store, "Patriot battery for Ukraine, third", NOW - timedelta(days=5))
@@ -59,14 +69,46 @@ def test_items_later_in_the_pass_or_stored_after_it_began_are_not_candidates(
 
 def test_a_finder_closed_early_stops_its_thread(tmp_path: Path) -> None:
     store = _store(tmp_path)
-    for n in range(40):
+    for n in range(80):  # more than the thread may be ahead
+        _add(store, f"Patriot battery {n} for Ukraine", NOW - timedelta(hours=n))
+    finder = _finder(store, threaded=True)
+    assert finder.next() is not None
+    assert any(t.name == "link-candidates" for t in threading.enumerate())
+    finder.close()
+    assert not any(t.name == "link-candidates" for t in threading.enumerate())
+    store.close()
+
+
+def test_large_passes_use_the_thread_and_small_ones_do_not(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    for n in range(70):
         _add(store, f"Patriot battery {n} for Ukraine", NOW - timedelta(hours=n))
     with store.write():
         state = store.links.start_pass()
     finder = store.links.finder(NOW, LinkSettings(), state)
-    assert finder.next() is not None
+    assert isinstance(finder, ThreadedCandidateFinder)
     finder.close()
-    assert not any(t.name == "link-candidates" for t in threading.enumerate())
+    assert store.link_pending(NOW, LinkSettings()) == 70
+    _add(store, "Patriot battery for Ukraine, again", NOW)
+    with store.write():
+        state = store.links.start_pass()
+    finder = store.links.finder(NOW, LinkSettings(), state)
+    assert isinstance(finder, CandidateFinder)
+    finder.close()
+    store.close()
+
+
+def test_inline_and_threaded_finders_find_the_same(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    for n in range(30):
+        _add(store, f"Patriot battery {n % 7} for Ukraine", NOW - timedelta(hours=n))
+    found = {}
+    for threaded in (False, True):
+        finder = _finder(store, threaded)
+        found[threaded] = [(f.item_id, f.candidate_ids, f.weights)
+                           for f in iter(finder.next, None)]
+        finder.close()
+    assert found[False] == found[True] and len(found[True]) == 30
     store.close()
 
 

@@ -19,7 +19,7 @@ import queue
 import sqlite3
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -129,28 +129,81 @@ class Found:
     candidate_ids: list[int]
 
 
-AHEAD = 32  # items the finder may be ahead of the linking loop
+AHEAD = 32  # items the threaded finder may be ahead of the linking loop
+THREAD_FROM = 64  # queued items from which a pass looks up candidates in a thread
 FINDER_CACHE_KIB = 512  # its connection's page cache: it reads the word index, not tables
 
 
-class CandidateFinder:
-    """Finds the candidates of every item queued when the pass starts, in the
-    pass's order (oldest first, ties by title), in a thread of its own.
+def find_candidates(conn: sqlite3.Connection, now: datetime, settings: LinkSettings,
+                    documents: int) -> Generator[Found, None, None]:
+    """Every item queued when the pass starts, in the pass's order (oldest first,
+    ties by title), with its candidates. Words are counted exactly as the linking
+    loop counts them, so each item is weighed under the same statistics in both."""
+    state = LinkPass(documents)
+    rows = conn.execute(
+        """
+        SELECT q.item_id, i.title, i.summary, q.at, f.kind = 'official' AS official
+        FROM link_queue q JOIN items i ON i.id = q.item_id JOIN feeds f ON f.id = i.feed_id
+        ORDER BY q.at, i.title, q.item_id
+        """).fetchall()
+    conn.execute("DROP TABLE IF EXISTS temp.pass_order")
+    conn.execute("CREATE TEMP TABLE pass_order "
+                 "(item_id INTEGER PRIMARY KEY, position INTEGER NOT NULL)")
+    try:
+        conn.executemany("INSERT INTO pass_order (item_id, position) VALUES (?, ?)",
+                         ((row[0], position) for position, row in enumerate(rows)))
+        last = conn.execute("SELECT max(id) FROM items").fetchone()[0] or 0
+        since = to_text(now - timedelta(days=settings.window_days))
+        # Ids grow with first_seen: the first item of the window bounds the ids
+        # (read through the index, not min(id) over the whole window).
+        row = conn.execute("SELECT id FROM items WHERE first_seen >= ? "
+                           "ORDER BY first_seen LIMIT 1", (since,)).fetchone()
+        first = row[0] if row else None
+        for position, (item_id, title, summary, at, official) in enumerate(rows):
+            new = profile(title, summary)
+            read_frequencies(conn, state, new)
+            state.count(new)
+            weights = weigh(new.words, state.inverse())
+            ids = _candidate_ids(conn, item_id, position, query_terms(new, weights), weights,
+                                 item_id if first is None else first, last)
+            yield Found(item_id, title, datetime.fromisoformat(at), bool(official),
+                        replace(new, surfaces={}), weights, ids)
+    finally:
+        conn.execute("DROP TABLE IF EXISTS temp.pass_order")
 
-    It counts words exactly as the linking loop does, so each item is weighed
-    under the same statistics in both. `next()` hands over items in order;
-    `close()` stops the thread (a pass may stop between batches).
+
+class CandidateFinder:
+    """Hands over a pass's items with their candidates (`find_candidates`), in
+    order: `next()` until None, then `close()` (a pass may stop earlier).
+
+    This one looks them up as asked, on the linking loop's own connection: for
+    the few items of a running tracker's poll, starting a thread and a
+    connection would cost more than it saves.
     """
+
+    def __init__(self, conn: sqlite3.Connection, now: datetime, settings: LinkSettings,
+                 documents: int) -> None:
+        self._items = find_candidates(conn, now, settings, documents)
+
+    def next(self) -> Found | None:
+        """The next item of the pass; None once every item has been handed over."""
+        return next(self._items, None)
+
+    def close(self) -> None:
+        self._items.close()
+
+
+class ThreadedCandidateFinder:
+    """Hands over a pass's items like `CandidateFinder`, but looks them up
+    ahead, up to `AHEAD` items, in a thread with its own read-only connection:
+    for a large pass, such as a first poll."""
 
     def __init__(self, path: Path, now: datetime, settings: LinkSettings,
                  documents: int) -> None:
-        self.now = now
-        self.settings = settings
-        self.state = LinkPass(documents)
         self._found: queue.Queue[Found | BaseException | None] = queue.Queue(maxsize=AHEAD)
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(path,), daemon=True,
-                                        name="link-candidates")
+        self._thread = threading.Thread(target=self._run, args=(path, now, settings, documents),
+                                        daemon=True, name="link-candidates")
         self._thread.start()
 
     def next(self) -> Found | None:
@@ -174,7 +227,7 @@ class CandidateFinder:
                 continue
         return False
 
-    def _run(self, path: Path) -> None:
+    def _run(self, path: Path, now: datetime, settings: LinkSettings, documents: int) -> None:
         try:
             conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
                                    check_same_thread=False)
@@ -183,43 +236,19 @@ class CandidateFinder:
             return
         try:
             conn.execute(f"PRAGMA cache_size = {-FINDER_CACHE_KIB}")
-            self._find_all(conn)
+            items = find_candidates(conn, now, settings, documents)
+            for found in items:
+                if not self._put(found):
+                    items.close()
+                    return
+            self._put(None)
         except BaseException as exc:
             self._put(exc)
         finally:
             conn.close()
 
-    def _find_all(self, conn: sqlite3.Connection) -> None:
-        rows = conn.execute(
-            """
-            SELECT q.item_id, i.title, i.summary, q.at, f.kind = 'official' AS official
-            FROM link_queue q JOIN items i ON i.id = q.item_id JOIN feeds f ON f.id = i.feed_id
-            ORDER BY q.at, i.title, q.item_id
-            """).fetchall()
-        conn.execute("CREATE TEMP TABLE pass_order "
-                     "(item_id INTEGER PRIMARY KEY, position INTEGER NOT NULL)")
-        conn.executemany("INSERT INTO pass_order (item_id, position) VALUES (?, ?)",
-                         ((row[0], position) for position, row in enumerate(rows)))
-        last = conn.execute("SELECT max(id) FROM items").fetchone()[0] or 0
-        since = to_text(self.now - timedelta(days=self.settings.window_days))
-        # Ids grow with first_seen: the first item of the window bounds the ids
-        # (read through the index, not min(id) over the whole window).
-        row = conn.execute("SELECT id FROM items WHERE first_seen >= ? "
-                           "ORDER BY first_seen LIMIT 1", (since,)).fetchone()
-        first = row[0] if row else None
-        for position, (item_id, title, summary, at, official) in enumerate(rows):
-            if self._stopping.is_set():
-                return
-            new = profile(title, summary)
-            read_frequencies(conn, self.state, new)
-            self.state.count(new)
-            weights = weigh(new.words, self.state.inverse())
-            ids = _candidate_ids(conn, item_id, position, query_terms(new, weights), weights,
-                                 item_id if first is None else first, last)
-            if not self._put(Found(item_id, title, datetime.fromisoformat(at), bool(official),
-                                   replace(new, surfaces={}), weights, ids)):
-                return
-        self._put(None)
+
+Finder = CandidateFinder | ThreadedCandidateFinder
 
 
 def _candidate_ids(conn: sqlite3.Connection, item_id: int, position: int,

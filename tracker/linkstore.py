@@ -38,7 +38,15 @@ from tracker.link import (
     score_links,
     weigh,
 )
-from tracker.linkpass import CandidateFinder, Found, LinkPass, read_frequencies
+from tracker.linkpass import (
+    THREAD_FROM,
+    CandidateFinder,
+    Finder,
+    Found,
+    LinkPass,
+    ThreadedCandidateFinder,
+    read_frequencies,
+)
 from tracker.timefmt import to_text
 
 # A pass this large, against an archive at most this many times its size, first
@@ -70,9 +78,12 @@ class LinkStore:
         documents = self.conn.execute("SELECT documents FROM link_state WHERE id = 1").fetchone()
         return LinkPass(int(documents[0]), queued)
 
-    def finder(self, now: datetime, settings: LinkSettings, state: LinkPass) -> CandidateFinder:
-        """Start looking up the candidates of every queued item (close() it)."""
-        return CandidateFinder(self.path, now, settings, state.documents)
+    def finder(self, now: datetime, settings: LinkSettings, state: LinkPass) -> Finder:
+        """What looks up the candidates of every queued item (close() it): in a
+        thread when the pass is large, else as the loop asks."""
+        if state.queued >= THREAD_FROM:
+            return ThreadedCandidateFinder(self.path, now, settings, state.documents)
+        return CandidateFinder(self.conn, now, settings, state.documents)
 
     def _save_counts(self, state: LinkPass) -> None:
         """Write the words counted since the last save (in the batch's transaction)."""
@@ -99,7 +110,7 @@ class LinkStore:
             self.conn.execute("INSERT INTO items_fts (items_fts) VALUES ('optimize')")
 
     def link_pending(self, now: datetime, settings: LinkSettings, limit: int,
-                     state: LinkPass, finder: CandidateFinder) -> int:
+                     state: LinkPass, finder: Finder) -> int:
         """Link up to `limit` queued items in the finder's order (oldest first,
         ties by title, for the same order on every run); returns how many."""
         linked = 0
