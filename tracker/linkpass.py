@@ -135,10 +135,17 @@ FINDER_CACHE_KIB = 512  # its connection's page cache: it reads the word index, 
 
 
 def find_candidates(conn: sqlite3.Connection, now: datetime, settings: LinkSettings,
-                    documents: int) -> Generator[Found, None, None]:
+                    documents: int, own_connection: bool) -> Generator[Found, None, None]:
     """Every item queued when the pass starts, in the pass's order (oldest first,
     ties by title), with its candidates. Words are counted exactly as the linking
-    loop counts them, so each item is weighed under the same statistics in both."""
+    loop counts them, so each item is weighed under the same statistics in both.
+
+    On the loop's connection an item's later ones are those still queued (the
+    loop deletes each item from the queue once linked). On a connection of its
+    own, which does not see the loop's transaction, the pass's order is written
+    to a temporary table instead (not on the loop's connection: a schema change
+    makes SQLite prepare every cached statement again, ~1 ms per pass).
+    """
     state = LinkPass(documents)
     rows = conn.execute(
         """
@@ -146,30 +153,28 @@ def find_candidates(conn: sqlite3.Connection, now: datetime, settings: LinkSetti
         FROM link_queue q JOIN items i ON i.id = q.item_id JOIN feeds f ON f.id = i.feed_id
         ORDER BY q.at, i.title, q.item_id
         """).fetchall()
-    conn.execute("DROP TABLE IF EXISTS temp.pass_order")
-    conn.execute("CREATE TEMP TABLE pass_order "
-                 "(item_id INTEGER PRIMARY KEY, position INTEGER NOT NULL)")
-    try:
+    if own_connection:
+        conn.execute("CREATE TEMP TABLE pass_order "
+                     "(item_id INTEGER PRIMARY KEY, position INTEGER NOT NULL)")
         conn.executemany("INSERT INTO pass_order (item_id, position) VALUES (?, ?)",
                          ((row[0], position) for position, row in enumerate(rows)))
-        last = conn.execute("SELECT max(id) FROM items").fetchone()[0] or 0
-        since = to_text(now - timedelta(days=settings.window_days))
-        # Ids grow with first_seen: the first item of the window bounds the ids
-        # (read through the index, not min(id) over the whole window).
-        row = conn.execute("SELECT id FROM items WHERE first_seen >= ? "
-                           "ORDER BY first_seen LIMIT 1", (since,)).fetchone()
-        first = row[0] if row else None
-        for position, (item_id, title, summary, at, official) in enumerate(rows):
-            new = profile(title, summary)
-            read_frequencies(conn, state, new)
-            state.count(new)
-            weights = weigh(new.words, state.inverse())
-            ids = _candidate_ids(conn, item_id, position, query_terms(new, weights), weights,
-                                 item_id if first is None else first, last)
-            yield Found(item_id, title, datetime.fromisoformat(at), bool(official),
-                        replace(new, surfaces={}), weights, ids)
-    finally:
-        conn.execute("DROP TABLE IF EXISTS temp.pass_order")
+    later = _LATER_IN_ORDER if own_connection else _STILL_QUEUED
+    last = conn.execute("SELECT max(id) FROM items").fetchone()[0] or 0
+    since = to_text(now - timedelta(days=settings.window_days))
+    # Ids grow with first_seen: the first item of the window bounds the ids
+    # (read through the index, not min(id) over the whole window).
+    row = conn.execute("SELECT id FROM items WHERE first_seen >= ? "
+                       "ORDER BY first_seen LIMIT 1", (since,)).fetchone()
+    first = row[0] if row else None
+    for position, (item_id, title, summary, at, official) in enumerate(rows):
+        new = profile(title, summary)
+        read_frequencies(conn, state, new)
+        state.count(new)
+        weights = weigh(new.words, state.inverse())
+        ids = _candidate_ids(conn, later, item_id, position, query_terms(new, weights),
+                             weights, item_id if first is None else first, last)
+        yield Found(item_id, title, datetime.fromisoformat(at), bool(official),
+                    replace(new, surfaces={}), weights, ids)
 
 
 class CandidateFinder:
@@ -183,7 +188,7 @@ class CandidateFinder:
 
     def __init__(self, conn: sqlite3.Connection, now: datetime, settings: LinkSettings,
                  documents: int) -> None:
-        self._items = find_candidates(conn, now, settings, documents)
+        self._items = find_candidates(conn, now, settings, documents, own_connection=False)
 
     def next(self) -> Found | None:
         """The next item of the pass; None once every item has been handed over."""
@@ -236,7 +241,7 @@ class ThreadedCandidateFinder:
             return
         try:
             conn.execute(f"PRAGMA cache_size = {-FINDER_CACHE_KIB}")
-            items = find_candidates(conn, now, settings, documents)
+            items = find_candidates(conn, now, settings, documents, own_connection=True)
             for found in items:
                 if not self._put(found):
                     items.close()
@@ -251,7 +256,12 @@ class ThreadedCandidateFinder:
 Finder = CandidateFinder | ThreadedCandidateFinder
 
 
-def _candidate_ids(conn: sqlite3.Connection, item_id: int, position: int,
+# What makes an indexed item later than the one being linked (see find_candidates).
+_LATER_IN_ORDER = "SELECT 1 FROM pass_order WHERE item_id = items_fts.rowid AND position > ?"
+_STILL_QUEUED = "SELECT 1 FROM link_queue WHERE item_id = items_fts.rowid"
+
+
+def _candidate_ids(conn: sqlite3.Connection, later: str, item_id: int, position: int,
                    words: list[tuple[str, list[str]]], weights: Weights, first: int,
                    last: int) -> list[int]:
     """Per word, its most recent earlier items; summed and ranked by SQLite.
@@ -261,12 +271,13 @@ def _candidate_ids(conn: sqlite3.Connection, item_id: int, position: int,
         return []
     per_word = (
         "SELECT * FROM (SELECT rowid AS id, ? AS weight FROM items_fts "
-        "WHERE items_fts MATCH ? AND rowid >= ? AND rowid <= ? AND rowid != ? AND NOT EXISTS "
-        "(SELECT 1 FROM pass_order WHERE item_id = items_fts.rowid AND position > ?) "
-        f"ORDER BY rowid DESC LIMIT {PER_WORD})")
+        "WHERE items_fts MATCH ? AND rowid >= ? AND rowid <= ? AND rowid != ? "
+        f"AND NOT EXISTS ({later}) ORDER BY rowid DESC LIMIT {PER_WORD})")
     parameters: list[object] = []
     for term, forms in words:
-        parameters += [weights[term], fts_query(forms), first, last, item_id, position]
+        parameters += [weights[term], fts_query(forms), first, last, item_id]
+        if later is _LATER_IN_ORDER:
+            parameters.append(position)
     return [row[0] for row in conn.execute(
         f"SELECT id FROM ({' UNION ALL '.join([per_word] * len(words))}) GROUP BY id "
         f"ORDER BY sum(weight) DESC, id DESC LIMIT {CANDIDATES}", parameters)]
