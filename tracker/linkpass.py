@@ -99,7 +99,6 @@ class LinkPass:
         return item
 
 
-
 def read_frequencies(conn: sqlite3.Connection, state: LinkPass, item: Profile) -> None:
     """Bring the archive's counts of the item's words into the pass (once each).
 
