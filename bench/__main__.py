@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import tempfile
@@ -38,14 +39,19 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 
 
-def run_measured(args: list[str]) -> tuple[float, float]:
-    """Wall seconds and the process tree's peak memory in MB (see tests/procmem.py)."""
+def run_measured(args: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, the process tree's peak memory in MB (see tests/procmem.py)
+    and what the process printed."""
     started = time.perf_counter()
     completed, peak = run_with_peak_memory(args, env={**os.environ, "PYTHONPATH": str(ROOT)})
     elapsed = time.perf_counter() - started
     if completed.returncode != 0:
         raise RuntimeError(f"{args[:4]} failed: {completed.stderr[-2000:]}")
-    return elapsed, peak
+    return elapsed, peak, completed.stdout
+
+
+# tracker's poll summary says how long linking the new items took.
+LINKING = re.compile(r"\(linking \d+ to earlier stories: ([\d.]+)s\)")
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -126,6 +132,7 @@ def poll_benchmark(options: argparse.Namespace) -> None:
     timings: dict[str, dict[str, list[float]]] = {
         name: {"cold_seconds": [], "unchanged_seconds": [], "cold_peak_rss_mb": [],
                "unchanged_peak_rss_mb": []} for name in names}
+    link_seconds: list[float] = []  # tracker's cold polls: the part spent linking
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for round_number in range(options.repeat):
@@ -136,9 +143,12 @@ def poll_benchmark(options: argparse.Namespace) -> None:
                     commands[name] = CONTENDERS[name](states[name], urls)
                 for phase in ("cold", "unchanged"):
                     for name in names:
-                        seconds, peak = run_measured(commands[name])
+                        seconds, peak, output = run_measured(commands[name])
                         timings[name][f"{phase}_seconds"].append(seconds)
                         timings[name][f"{phase}_peak_rss_mb"].append(peak)
+                        linking = LINKING.search(output) if name == "tracker" else None
+                        if phase == "cold" and linking:
+                            link_seconds.append(float(linking.group(1)))
                 print(f"round {round_number + 1}: " + ", ".join(
                     f"{n} {timings[n]['cold_seconds'][-1]:.2f}s/"
                     f"{timings[n]['unchanged_seconds'][-1]:.2f}s" for n in names),
@@ -169,6 +179,12 @@ def poll_benchmark(options: argparse.Namespace) -> None:
         "ratios": ratios,
         "tracker_cold_items_per_second": len(documents)
         / contenders["tracker"]["cold_seconds"]["median"],
+        # The first poll's linking pass (as the poll reports it), and the cold poll without it.
+        "tracker_cold_link_seconds": summary(link_seconds) if link_seconds else None,
+        "tracker_cold_without_link_seconds": summary(
+            [total - link for total, link in zip(timings["tracker"]["cold_seconds"],
+                                                 link_seconds, strict=True)])
+        if link_seconds else None,
         "topic_matching": measure(documents, repeat=options.repeat),
         "topic_tokenise_seconds": tokenise_seconds(documents),
     }

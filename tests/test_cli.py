@@ -54,10 +54,12 @@ def test_poll_summary_status_and_export(feed_server: FeedServer, cli_factory) ->
     result = cli("poll")
     assert result.exit_code == 0
     assert result.output.startswith("polled 2 feeds: 1 ok (0 unchanged), 1 failed; 2 new items")
+    assert "(linking 2 to earlier stories: " in result.output.splitlines()[0]
     assert "failed: Bad: not a feed" in result.output
 
     again = cli("poll")
     assert again.output.startswith("polled 0 feeds")  # nothing due yet
+    assert "linking" not in again.output  # nothing new, nothing to link
 
     status = cli("status", "--json")
     assert status.exit_code == 0

@@ -78,14 +78,18 @@ class PollSummary:
     failures: list[tuple[str, str]] = field(default_factory=list)
     changed_topics: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    linked: int = 0              # queued items linked to earlier stories at the end
+    link_seconds: float = 0.0    # part of `seconds`
 
     def line(self) -> str:
         deferred = (f", {self.feeds_deferred} deferred (host asked to wait)"
                     if self.feeds_deferred else "")
         edited = f", {self.revised_items} updated" if self.revised_items else ""
+        linking = (f" (linking {self.linked} to earlier stories: {self.link_seconds:.1f}s)"
+                   if self.linked else "")
         return (f"polled {self.feeds_polled} feeds: {self.feeds_ok} ok "
                 f"({self.feeds_not_modified} unchanged), {self.feeds_failed} failed{deferred}; "
-                f"{self.new_items} new items{edited} in {self.seconds:.1f}s")
+                f"{self.new_items} new items{edited} in {self.seconds:.1f}s{linking}")
 
 
 def asks_host_to_wait(status: int | None, retry_after: float | None) -> bool:
@@ -181,7 +185,10 @@ class TrackerService:
                 self._record(outcome, summary)
         # Linked once all feeds are stored, oldest first: the same stories make the
         # same storylines whichever response arrived first.
-        self.store.link_pending(self.clock(), self.config.links, stop=self.stopping.is_set)
+        linking = time.monotonic()
+        summary.linked = self.store.link_pending(self.clock(), self.config.links,
+                                                 stop=self.stopping.is_set)
+        summary.link_seconds = time.monotonic() - linking
         summary.seconds = time.monotonic() - started
         return summary
 
