@@ -7,9 +7,9 @@ real title with the real description of another item (seeded), so the texts
 are varied news language rather than copies, arriving 1,000 a day. History is
 written in bulk through the store's own tables and triggers (FTS index, word
 statistics); then `--probe` new items (real replay items) are stored and
-queued and linked one by one through `LinkStore.link_pending`, the code a poll
-runs (a pass of one item), each in its own transaction, and the median and
-90th percentile per item reported.
+queued and linked one by one through `Store.link_pending`, the code a poll
+runs (a pass of one item, in its own transactions), and the median and 90th
+percentile per item reported.
 """
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ def _grow(store: Store, stream: list[dict[str, str]], start: int, end: int,
 def _probe(store: Store, stream: list[dict[str, str]], size: int,
            count: int) -> list[float]:
     """Store and link `count` new items one at a time, each a poll's pass of one
-    (`Store.link_pending`: its own transactions, the candidate finder's thread
-    and read connection included); seconds per link."""
+    (`Store.link_pending`, its transactions included: a pass this small looks up
+    candidates on the store's own connection, no thread); seconds per link."""
     now = START + timedelta(seconds=size * 86400 // PER_DAY)
     settings = LinkSettings()
     timings = []

@@ -43,7 +43,6 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-if TYPE_CHECKING:
     from tracker.archive import Hit
     from tracker.feedfile import FeedFile
 

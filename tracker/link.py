@@ -87,7 +87,8 @@ class Profile:
     """What an item says, as weighted words: each folded word in `terms` with its
     count in `counts` (title words count double), the words that appeared as
     names, each word's spellings (only a new item's are needed, to look it up)
-    and `words`, the part weighing needs.
+    and each word's weight before idf (`factors`; with `terms`, the `words`
+    weighing needs).
 
     Parallel tuples rather than dicts: a pass keeps thousands of items' words,
     and tuples of shared strings and numbers take a third of the memory."""
@@ -96,7 +97,11 @@ class Profile:
     counts: tuple[float, ...]
     names: frozenset[str]
     surfaces: Mapping[str, AbstractSet[str]]
-    words: Words
+    factors: tuple[float, ...]
+
+    @property
+    def words(self) -> Words:
+        return self.terms, self.factors
 
     def count(self, term: str) -> float:
         """The weighted count of `term` (0 if the item does not use it)."""
@@ -151,7 +156,7 @@ def profile(title: str, summary: str) -> Profile:
     factors = tuple([_shared_number(_sublinear(count) * (NAME_WEIGHT if term in names else 1.0))
                      for term, count in counts.items()])
     return Profile(terms=terms, counts=tuple(map(_shared_number, counts.values())),
-                   names=frozenset(names), surfaces=surfaces, words=(terms, factors))
+                   names=frozenset(names), surfaces=surfaces, factors=factors)
 
 
 _NUMBERS: dict[float, float] = {}
@@ -170,10 +175,10 @@ def _sublinear(count: float) -> float:
 class Idf:
     """Smoothed inverse document frequency, log((N + 1) / (df + 1)) + 1, under
     fixed statistics, split as `base` - log(df + 1) with `base` = log(N + 1) + 1:
-    a word's own part changes only when its count does, so a
-    linking pass keeps those parts up to date word by word instead of working
-    out a logarithm for every word of every candidate (millions on a first poll).
-    A word counted 0 times is taken as counted once."""
+    a word's own part changes only when its count does, so a linking pass keeps
+    those parts up to date word by word instead of working out a logarithm for
+    every word of every candidate (millions on a first poll). A word counted 0
+    times is taken as counted once. `weigh` applies it."""
 
     base: float
     log_frequencies: Mapping[str, float]
@@ -182,9 +187,6 @@ class Idf:
     def of(cls, documents: int, frequencies: Mapping[str, int]) -> Idf:
         return cls(documents_base(documents),
                    {term: log_frequency(df) for term, df in frequencies.items()})
-
-    def __call__(self, term: str) -> float:
-        return self.base - self.log_frequencies[term]
 
 
 def documents_base(documents: int) -> float:

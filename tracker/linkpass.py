@@ -157,7 +157,6 @@ def find_candidates(conn: sqlite3.Connection, now: datetime, settings: LinkSetti
                      "(item_id INTEGER PRIMARY KEY, position INTEGER NOT NULL)")
         conn.executemany("INSERT INTO pass_order (item_id, position) VALUES (?, ?)",
                          ((row[0], position) for position, row in enumerate(rows)))
-    later = _LATER_IN_ORDER if own_connection else _STILL_QUEUED
     last = conn.execute("SELECT max(id) FROM items").fetchone()[0] or 0
     since = to_text(now - timedelta(days=settings.window_days))
     # Ids grow with first_seen: the first item of the window bounds the ids
@@ -170,8 +169,9 @@ def find_candidates(conn: sqlite3.Connection, now: datetime, settings: LinkSetti
         read_frequencies(conn, state, new)
         state.count(new)
         weights = weigh(new.words, state.inverse())
-        ids = _candidate_ids(conn, later, item_id, position, query_terms(new, weights),
-                             weights, item_id if first is None else first, last)
+        ids = _candidate_ids(conn, item_id, position if own_connection else None,
+                             query_terms(new, weights), weights,
+                             item_id if first is None else first, last)
         yield Found(item_id, title, datetime.fromisoformat(at), bool(official),
                     replace(new, surfaces={}), weights, ids)
 
@@ -255,19 +255,17 @@ class ThreadedCandidateFinder:
 Finder = CandidateFinder | ThreadedCandidateFinder
 
 
-# What makes an indexed item later than the one being linked (see find_candidates).
-_LATER_IN_ORDER = "SELECT 1 FROM pass_order WHERE item_id = items_fts.rowid AND position > ?"
-_STILL_QUEUED = "SELECT 1 FROM link_queue WHERE item_id = items_fts.rowid"
-
-
-def _candidate_ids(conn: sqlite3.Connection, later: str, item_id: int, position: int,
+def _candidate_ids(conn: sqlite3.Connection, item_id: int, position: int | None,
                    words: list[tuple[str, list[str]]], weights: Weights, first: int,
                    last: int) -> list[int]:
     """Per word, its most recent earlier items; summed and ranked by SQLite.
-    Items after this one in the pass's order are not earlier, nor are items
-    stored after the pass started."""
+    Items after this one in the pass's order are not earlier (with a `position`,
+    by the pass_order table; without, by being still queued), nor are items
+    stored after the pass started (above `last`)."""
     if not words:
         return []
+    later = ("SELECT 1 FROM link_queue WHERE item_id = items_fts.rowid" if position is None
+             else "SELECT 1 FROM pass_order WHERE item_id = items_fts.rowid AND position > ?")
     per_word = (
         "SELECT * FROM (SELECT rowid AS id, ? AS weight FROM items_fts "
         "WHERE items_fts MATCH ? AND rowid >= ? AND rowid <= ? AND rowid != ? "
@@ -275,7 +273,7 @@ def _candidate_ids(conn: sqlite3.Connection, later: str, item_id: int, position:
     parameters: list[object] = []
     for term, forms in words:
         parameters += [weights[term], fts_query(forms), first, last, item_id]
-        if later is _LATER_IN_ORDER:
+        if position is not None:
             parameters.append(position)
     return [row[0] for row in conn.execute(
         f"SELECT id FROM ({' UNION ALL '.join([per_word] * len(words))}) GROUP BY id "

@@ -89,9 +89,10 @@ class Store:
 
             from tracker.migrations import migrations
 
-            if migrations.pending(Database(conn)):
+            db = Database(conn)
+            if migrations.pending(db):
                 with store.write():
-                    migrations.apply(Database(conn))
+                    migrations.apply(db)
         return store
 
     def _has_migration(self, name: str) -> bool:
