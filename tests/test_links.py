@@ -58,10 +58,10 @@ def _links(new: tuple[str, str], at: datetime, *earlier: tuple[str, str, datetim
     documents = 50  # a small archive in which these words are rare
 
     inverse = Idf.of(documents, frequency)
-    candidates = [(Candidate(id=n, at=when, storyline_id=100 + n),
-                   weigh(p.words, inverse))
+    candidates = [Candidate(id=n, terms=p.terms, factors=p.factors, at=when, storyline_id=100 + n)
                   for n, ((t, s, when), p) in enumerate(zip(earlier, profiles[1:], strict=True))]
-    return score_links(weigh(profiles[0].words, inverse), at, candidates, LinkSettings())
+    return score_links(weigh(profiles[0].words, inverse), at, candidates, inverse,
+                       LinkSettings())
 
 
 def test_same_story_follow_up_and_related_are_told_apart() -> None:

@@ -32,7 +32,6 @@ from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 
 from tracker.query import fold
 
@@ -118,16 +117,31 @@ def _word_counts(text: str) -> tuple[Counter[str], Counter[str]]:
     return Counter(_WORD.findall(text)), Counter(_SENTENCE_START.findall(text))
 
 
-@lru_cache(maxsize=1 << 14)
 def _content_word(word: str) -> str | None:
-    """The folded form of a content word; None for a stop word. Remembered for
-    the 16,384 words last seen (an entry costs about 230 bytes: a daemon's memo
-    is full within days; 65,536 were no faster on a 20,000-word first poll)."""
+    """The folded form of a content word; None for a stop word."""
     lower = word.lower()
     folded = fold(lower)
     if lower in STOP_WORDS or folded in STOP_WORDS or len(folded) < 2:
         return None
     return folded
+
+
+class _ContentWords(dict[str, str | None]):
+    """`_content_word`, remembered for the words seen since the memo last
+    filled up (`MEMO_WORDS`, then it starts afresh): a plain dict, not an LRU
+    cache, whose per-entry list node cost more memory than the words
+    themselves; news vocabulary repeats enough that a memo emptied now and then
+    is as quick (measured on a first poll of 7,067 items)."""
+
+    def __missing__(self, word: str) -> str | None:
+        if len(self) >= MEMO_WORDS:
+            self.clear()
+        folded = self[word] = _content_word(word)
+        return folded
+
+
+MEMO_WORDS = 8192
+_content_words = _ContentWords()
 
 
 def _headline_case(title: str) -> bool:
@@ -145,7 +159,7 @@ def profile(title: str, summary: str) -> Profile:
     for text, weight, names_count in ((summary, 1.0, True), (title, TITLE_WEIGHT, title_names)):
         occurrences, sentence_starts = _word_counts(text)
         for word, count in occurrences.items():
-            folded = _content_word(word)
+            folded = _content_words[word]
             if folded is None:
                 continue
             counts[folded] = counts.get(folded, 0.0) + weight * count
@@ -194,7 +208,15 @@ def documents_base(documents: int) -> float:
 
 
 def log_frequency(frequency: int) -> float:
-    return math.log((frequency or 1) + 1)
+    """log(df + 1), one shared object per value for the counts most words have:
+    a pass keeps one for every word it has seen (tens of thousands)."""
+    if frequency < _SMALL_COUNTS:
+        return _SMALL_LOGS[frequency]
+    return math.log(frequency + 1)
+
+
+_SMALL_COUNTS = 4096
+_SMALL_LOGS = [math.log(max(frequency, 1) + 1) for frequency in range(_SMALL_COUNTS)]
 
 
 Weights = dict[str, float]
@@ -213,6 +235,18 @@ def cosine(a: Weights, b: Weights) -> float:
     if len(a) > len(b):
         a, b = b, a
     return sum(value * b[term] for term, value in a.items() if term in b)
+
+
+def similarity(weights: Weights, other: Words, inverse: Idf) -> float:
+    """`cosine(weights, weigh(other, inverse))` without building the other
+    item's weights: only its norm and the shared words' products are needed,
+    and a new item is compared with dozens of candidates."""
+    terms, factors = other
+    base, logs = inverse.base, inverse.log_frequencies
+    raw = [factor * (base - logs[term]) for term, factor in zip(terms, factors, strict=True)]
+    shared = [weights[term] * value for term, value in zip(terms, raw, strict=True)
+              if term in weights]
+    return sum(shared) / (math.hypot(*raw) or 1.0)
 
 
 def written_forms(term: str) -> set[str]:
@@ -236,13 +270,24 @@ def query_terms(item: Profile, weights: Weights,
             for term in strongest]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Candidate:
-    """An earlier item that might be related, as the store read it."""
+    """An earlier item that might be related: what weighing needs of its words
+    (`terms` and `factors`, see `Profile`), its time (published, or first seen
+    when the feed gave no date) and its storyline. A linking pass keeps these
+    for the items it has linked or read, and keeps `storyline_id` current as it
+    puts items into storylines, instead of reading them again for every new
+    item that finds them."""
 
     id: int
-    at: datetime           # published, or first seen when the feed gave no date
+    terms: tuple[str, ...]
+    factors: tuple[float, ...]
+    at: datetime
     storyline_id: int | None
+
+    @property
+    def words(self) -> Words:
+        return self.terms, self.factors
 
 
 @dataclass(frozen=True)
@@ -289,22 +334,23 @@ def kind_of(score: float, similarity: float, gap_days: float,
     return None
 
 
-def score_links(weights: Weights, at: datetime, candidates: Iterable[tuple[Candidate, Weights]],
-                settings: LinkSettings) -> list[ScoredLink]:
-    """Links from a new item (its weights, its time) to candidate earlier items,
-    strongest first, at most `settings.max_links`, `related` ones included."""
+def score_links(weights: Weights, at: datetime, candidates: Iterable[Candidate],
+                inverse: Idf, settings: LinkSettings) -> list[ScoredLink]:
+    """Links from a new item (its weights, its time) to candidate earlier items
+    (their words weighed under `inverse`), strongest first, at most
+    `settings.max_links`, `related` ones included."""
     scored = []
-    for candidate, other in candidates:
-        similarity = cosine(weights, other)
+    for candidate in candidates:
+        similar = similarity(weights, candidate.words, inverse)
         gap = (at - candidate.at).total_seconds() / 86400
-        score = similarity * decay(gap)
-        kind = kind_of(score, similarity, gap, settings)
+        score = similar * decay(gap)
+        kind = kind_of(score, similar, gap, settings)
         if kind is not None:
-            scored.append((round(score, 4), candidate, other, kind, similarity, gap))
+            scored.append((round(score, 4), candidate, kind, similar, gap))
     scored.sort(key=lambda entry: (-entry[0], entry[1].id))
     return [ScoredLink(related_id=candidate.id, kind=kind, score=score,
-                       similarity=round(similarity, 4), gap_days=round(gap, 2),
-                       shared=shared_terms(weights, other),
-                       near_duplicate=similarity >= NEAR_DUPLICATE,
+                       similarity=round(similar, 4), gap_days=round(gap, 2),
+                       shared=shared_terms(weights, weigh(candidate.words, inverse)),
+                       near_duplicate=similar >= NEAR_DUPLICATE,
                        storyline_id=candidate.storyline_id)
-            for score, candidate, other, kind, similarity, gap in scored[:settings.max_links]]
+            for score, candidate, kind, similar, gap in scored[:settings.max_links]]

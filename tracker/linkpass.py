@@ -18,18 +18,19 @@ import json
 import queue
 import sqlite3
 import threading
+from array import array
 from collections import Counter, OrderedDict
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from tracker.link import (
+    Candidate,
     Idf,
     LinkSettings,
     Profile,
     Weights,
-    Words,
     documents_base,
     log_frequency,
     profile,
@@ -40,7 +41,7 @@ from tracker.timefmt import to_text
 
 CANDIDATES = 25  # earlier items scored per new item
 PER_WORD = 100   # most recent items read per strong word when looking for candidates
-PROFILES_KEPT = 10_000  # items' words kept in a pass: recent ones are candidates again and again
+KNOWN_KEPT = 10_000  # earlier items kept in a pass: recent ones are candidates again and again
 
 
 def fts_query(forms: Iterable[str]) -> str:
@@ -51,7 +52,8 @@ def fts_query(forms: Iterable[str]) -> str:
 class LinkPass:
     """The state of one linking pass over the queue, kept in memory between its
     transactions: the word statistics (read once, counted up item by item and
-    written back with each batch) and the words of recently read items.
+    written back with each batch) and the recently read or linked items, as
+    candidates (their words, times and storylines).
 
     Each item is linked with the statistics as they stand once it is counted,
     exactly as if items arrived one at a time; keeping them here rather than
@@ -66,7 +68,7 @@ class LinkPass:
         self.log_frequencies: dict[str, float] = {}  # log(df + 1) of each, see `Idf`
         self.counted: Counter[str] = Counter()   # not yet written back
         self.newly_counted = 0
-        self.profiles: OrderedDict[int, Words] = OrderedDict()
+        self.known: OrderedDict[int, Candidate] = OrderedDict()
 
     def count(self, item: Profile) -> None:
         frequencies, logs = self.frequencies, self.log_frequencies
@@ -86,16 +88,16 @@ class LinkPass:
         self.frequencies[term] = frequency
         self.log_frequencies[term] = log_frequency(frequency)
 
-    def remember(self, item_id: int, item: Profile) -> None:
-        """Keep what weighing needs of an item (not its spellings or counts)."""
-        self.profiles[item_id] = item.words
-        if len(self.profiles) > PROFILES_KEPT:
-            self.profiles.popitem(last=False)
+    def remember(self, item: Candidate) -> None:
+        """Keep an item the pass has read or linked, as a candidate for later ones."""
+        self.known[item.id] = item
+        if len(self.known) > KNOWN_KEPT:
+            self.known.popitem(last=False)
 
-    def recall(self, item_id: int) -> Words | None:
-        item = self.profiles.get(item_id)
+    def recall(self, item_id: int) -> Candidate | None:
+        item = self.known.get(item_id)
         if item is not None:
-            self.profiles.move_to_end(item_id)
+            self.known.move_to_end(item_id)
         return item
 
 
@@ -146,17 +148,16 @@ def find_candidates(conn: sqlite3.Connection, now: datetime, settings: LinkSetti
     makes SQLite prepare every cached statement again, ~1 ms per pass).
     """
     state = LinkPass(documents)
-    rows = conn.execute(
+    order = array("q", (row[0] for row in conn.execute(
         """
-        SELECT q.item_id, i.title, i.summary, q.at, f.kind = 'official' AS official
-        FROM link_queue q JOIN items i ON i.id = q.item_id JOIN feeds f ON f.id = i.feed_id
+        SELECT q.item_id FROM link_queue q JOIN items i ON i.id = q.item_id
         ORDER BY q.at, i.title, q.item_id
-        """).fetchall()
+        """)))
     if own_connection:
         conn.execute("CREATE TEMP TABLE pass_order "
                      "(item_id INTEGER PRIMARY KEY, position INTEGER NOT NULL)")
         conn.executemany("INSERT INTO pass_order (item_id, position) VALUES (?, ?)",
-                         ((row[0], position) for position, row in enumerate(rows)))
+                         ((item_id, position) for position, item_id in enumerate(order)))
     last = conn.execute("SELECT max(id) FROM items").fetchone()[0] or 0
     since = to_text(now - timedelta(days=settings.window_days))
     # Ids grow with first_seen: the first item of the window bounds the ids
@@ -164,7 +165,7 @@ def find_candidates(conn: sqlite3.Connection, now: datetime, settings: LinkSetti
     row = conn.execute("SELECT id FROM items WHERE first_seen >= ? "
                        "ORDER BY first_seen LIMIT 1", (since,)).fetchone()
     first = row[0] if row else None
-    for position, (item_id, title, summary, at, official) in enumerate(rows):
+    for position, (item_id, title, summary, at, official) in _queued(conn, order):
         new = profile(title, summary)
         read_frequencies(conn, state, new)
         state.count(new)
@@ -174,6 +175,29 @@ def find_candidates(conn: sqlite3.Connection, now: datetime, settings: LinkSetti
                              item_id if first is None else first, last)
         yield Found(item_id, title, datetime.fromisoformat(at), bool(official),
                     replace(new, surfaces={}), weights, ids)
+
+
+QUEUED_READ = 64  # queued items read at a time: a first poll's text is ~8 MB
+
+
+def _queued(conn: sqlite3.Connection,
+            order: array[int]) -> Iterator[tuple[int, tuple[int, str, str, str, bool]]]:
+    """The items of the pass with their positions in its `order`, read a few at a
+    time: the pass needs one at a time, and holding every queued item's text for
+    the whole pass was the largest part of its memory after the words
+    themselves. An item no longer queued (linked by another process, or
+    deleted) is left out."""
+    for start in range(0, len(order), QUEUED_READ):
+        chunk = order[start:start + QUEUED_READ]
+        read = {row[0]: row for row in conn.execute(
+            """
+            SELECT i.id, i.title, i.summary, q.at, f.kind = 'official'
+            FROM items i JOIN feeds f ON f.id = i.feed_id JOIN link_queue q ON q.item_id = i.id
+            WHERE i.id IN (SELECT value FROM json_each(?))
+            """, (json.dumps(chunk.tolist()),))}
+        for position, item_id in enumerate(chunk, start):
+            if item_id in read:
+                yield position, read[item_id]
 
 
 class CandidateFinder:

@@ -32,11 +32,9 @@ from tracker.link import (
     LinkSettings,
     ScoredLink,
     Weights,
-    Words,
-    cosine,
     profile,
     score_links,
-    weigh,
+    similarity,
 )
 from tracker.linkpass import (
     THREAD_FROM,
@@ -130,14 +128,13 @@ class LinkStore:
         the item in a storyline (its best link's, or a new one)."""
         read_frequencies(self.conn, state, found.profile)
         state.count(found.profile)
-        state.remember(found.item_id, found.profile)
+        new = Candidate(found.item_id, found.profile.terms, found.profile.factors, found.at,
+                        storyline_id=None)
+        state.remember(new)
         inverse = state.inverse()
         weights = found.weights  # weighed by the finder under these same statistics
-        candidates = self._candidates(found.candidate_ids)
-        profiles = self._profiles(state, [c.id for c in candidates])
-        links = score_links(weights, found.at, ((c, weigh(profiles[c.id], inverse))
-                                                for c in candidates if c.id in profiles),
-                            settings)
+        links = score_links(weights, found.at, self._earlier(state, found.candidate_ids),
+                            inverse, settings)
         self.conn.executemany(
             "INSERT OR REPLACE INTO item_links (item_id, related_id, kind, score, similarity, "
             "gap_days, shared, near_duplicate, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -150,28 +147,25 @@ class LinkStore:
                                                                       inverse):
                 best = link
                 break
-        self._join_storyline(found.item_id, found.title, found.at, found.official, best)
+        self._join_storyline(new, found.title, found.official, best, state)
         return links
 
-    def _profiles(self, state: LinkPass, item_ids: list[int]) -> dict[int, Words]:
-        """Words of earlier items: remembered from this pass, or read."""
-        profiles: dict[int, Words] = {}
-        missing = []
-        for item_id in item_ids:
-            known = state.recall(item_id)
-            if known is None:
-                missing.append(item_id)
-            else:
-                profiles[item_id] = known
+    def _earlier(self, state: LinkPass, item_ids: list[int]) -> list[Candidate]:
+        """Earlier items, in the order asked: remembered by this pass, or read
+        (an item deleted since it was found is left out)."""
+        known = {item_id: state.recall(item_id) for item_id in item_ids}
+        missing = [item_id for item_id, item in known.items() if item is None]
         if missing:
-            for item_id, title, summary in self.conn.execute(
-                    "SELECT id, title, summary FROM items WHERE id IN "
-                    "(SELECT value FROM json_each(?))", (json.dumps(missing),)):
+            for item_id, title, summary, at, storyline_id in self.conn.execute(
+                    "SELECT id, title, summary, coalesce(published, first_seen), storyline_id "
+                    "FROM items WHERE id IN (SELECT value FROM json_each(?))",
+                    (json.dumps(missing),)):
                 read = profile(title, summary)
                 read_frequencies(self.conn, state, read)
-                state.remember(item_id, read)
-                profiles[item_id] = read.words
-        return profiles
+                known[item_id] = item = Candidate(item_id, read.terms, read.factors,
+                                                  datetime.fromisoformat(at), storyline_id)
+                state.remember(item)
+        return [item for item in known.values() if item is not None]
 
     def _close_to_start(self, link: ScoredLink, weights: Weights, state: LinkPass,
                         inverse: Idf) -> bool:
@@ -184,40 +178,27 @@ class LinkStore:
                                 (link.storyline_id,)).fetchone()
         if row is None or row[0] == link.related_id:
             return True
-        start = self._profiles(state, [row[0]]).get(row[0])
-        return start is None or cosine(weights, weigh(start, inverse)) >= \
+        start = self._earlier(state, [row[0]])
+        return not start or similarity(weights, start[0].words, inverse) >= \
             STORYLINE_START_SIMILARITY
 
-    def _candidates(self, ids: list[int]) -> list[Candidate]:
-        """The candidates' times and storylines, as they stand now (storylines
-        grow as the pass goes), best first."""
-        if not ids:
-            return []
-        rows = {row[0]: row for row in self.conn.execute(
-            """
-            SELECT id, coalesce(published, first_seen) AS at, storyline_id
-            FROM items WHERE id IN (SELECT value FROM json_each(?))
-            """, (json.dumps(ids),))}
-        return [Candidate(id=item_id, at=datetime.fromisoformat(rows[item_id][1]),
-                          storyline_id=rows[item_id][2])
-                for item_id in ids if item_id in rows]
-
-    def _join_storyline(self, item_id: int, title: str, at: datetime, official: bool,
-                        best: ScoredLink | None) -> None:
+    def _join_storyline(self, item: Candidate, title: str, official: bool,
+                        best: ScoredLink | None, state: LinkPass) -> None:
         storyline = best.storyline_id if best else None
         if best is not None and storyline is None:
             # The earlier item predates storylines (stored before linking existed).
-            storyline = self._start_storyline(best.related_id)
+            storyline = self._start_storyline(best.related_id, state)
         if storyline is None:
-            self._start_storyline(item_id, official)
+            self._start_storyline(item.id, state, official)
             return
-        self.conn.execute("UPDATE items SET storyline_id = ? WHERE id = ?", (storyline, item_id))
+        item.storyline_id = storyline
+        self.conn.execute("UPDATE items SET storyline_id = ? WHERE id = ?", (storyline, item.id))
         self.conn.execute(
             "UPDATE storylines SET size = size + 1, updated = max(updated, ?), "
             "official_item_id = coalesce(official_item_id, CASE WHEN ? THEN ? END) WHERE id = ?",
-            (_text(at), official, item_id, storyline))
+            (_text(item.at), official, item.id, storyline))
 
-    def _start_storyline(self, item_id: int, official: bool | None = None) -> int:
+    def _start_storyline(self, item_id: int, state: LinkPass, official: bool | None = None) -> int:
         row = self.conn.execute(
             "SELECT i.title, coalesce(i.published, i.first_seen) AS at, f.kind FROM items i "
             "JOIN feeds f ON f.id = i.feed_id WHERE i.id = ?", (item_id,)).fetchone()
@@ -229,6 +210,9 @@ class LinkStore:
                                        row[1]))
         storyline = int(cursor.lastrowid or 0)
         self.conn.execute("UPDATE items SET storyline_id = ? WHERE id = ?", (storyline, item_id))
+        known = state.known.get(item_id)
+        if known is not None:
+            known.storyline_id = storyline
         return storyline
 
     def mark_official(self, item_id: int) -> None:
