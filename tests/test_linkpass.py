@@ -134,3 +134,22 @@ def test_a_database_path_with_uri_characters_is_opened_as_a_file(tmp_path: Path)
     _add(store, "Patriot battery for Ukraine", NOW)
     assert store.link_pending(NOW, LinkSettings()) == 1
     store.close()
+
+
+def test_an_item_from_before_storylines_is_started_once_and_joined_after(
+        tmp_path: Path) -> None:
+    """The pass remembers candidates with their storylines: when it starts a
+    storyline for an archived item, later items of the pass that find that
+    item must see it, not start another."""
+    store = _store(tmp_path)
+    archived = _add(store, "Germany sends Patriot battery to Ukraine", NOW - timedelta(days=3),
+                    queued=False)  # stored before linking existed: no storyline
+    first = _add(store, "Second Patriot battery for Ukraine", NOW - timedelta(days=2))
+    copy = _add(store, "Germany sends Patriot battery to Ukraine", NOW - timedelta(days=1))
+    assert store.link_pending(NOW, LinkSettings()) == 2
+    storylines = dict(store.conn.execute("SELECT id, storyline_id FROM items").fetchall())
+    assert storylines[archived] is not None
+    assert storylines[first] == storylines[archived] == storylines[copy]
+    assert tuple(store.conn.execute("SELECT count(*), max(first_item_id), max(size) "
+                              "FROM storylines").fetchone()) == (1, archived, 3)
+    store.close()
