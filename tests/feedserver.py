@@ -8,6 +8,7 @@ get an ETag and honour If-None-Match, like a well-behaved feed host.
 from __future__ import annotations
 
 import hashlib
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +33,9 @@ class SeenRequest:
 
 
 class FeedServer:
-    def __init__(self) -> None:
+    """Serves `routes` on 127.0.0.1; over TLS when given a server context."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.routes: dict[str, Document | Handler] = {}
         self.requests: list[SeenRequest] = []
         self.lock = threading.Lock()
@@ -70,6 +73,10 @@ class FeedServer:
 
         self.httpd = QuietServer(("127.0.0.1", 0), RequestHandler)
         self.httpd.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+            self.scheme = "https"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @staticmethod
@@ -94,7 +101,7 @@ class FeedServer:
     @property
     def base(self) -> str:
         host, port = self.httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self.scheme}://{host!s}:{port}"
 
     def url(self, path: str) -> str:
         return self.base + path

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gzip
 import ipaddress
+import ssl
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 
 import pytest
+import trustme
 
 from tests.feedserver import Document, FeedServer
 from tracker.addresses import forbidden_reason
@@ -218,3 +220,36 @@ def test_address_policy(address: str, reason: str | None) -> None:
 def test_connection_refused_is_a_fetch_error(fetcher: Fetcher) -> None:
     with pytest.raises(FetchError, match="network error"):
         fetcher.fetch("http://127.0.0.1:9/feed")
+
+
+@pytest.fixture
+def tls_authority() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_server(tls_authority: trustme.CA) -> Iterator[FeedServer]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls_authority.issue_cert("127.0.0.1").configure_cert(context)
+    server = FeedServer(tls=context).start()
+    server.add("/feed", Document(FEED))
+    yield server
+    server.stop()
+
+
+def test_certificates_are_loaded_at_the_first_tls_connection_and_verified(
+        feed_server: FeedServer, tls_server: FeedServer, fetcher: Fetcher) -> None:
+    feed_server.add("/plain", Document(FEED))
+    assert fetcher.fetch(feed_server.url("/plain")).status == 200
+    assert fetcher.certificates.context.cert_store_stats()["x509_ca"] == 0  # plain HTTP only
+    with pytest.raises(FetchError, match="CERTIFICATE_VERIFY_FAILED"):
+        fetcher.fetch(tls_server.url("/feed"))  # its authority is not a trusted one
+    assert fetcher.certificates.context.cert_store_stats()["x509_ca"] > 100  # certifi's
+
+
+def test_a_server_with_a_trusted_certificate_is_fetched_over_tls(
+        tls_server: FeedServer, tls_authority: trustme.CA, fetcher: Fetcher) -> None:
+    tls_authority.configure_trust(fetcher.certificates.ready())
+    result = fetcher.fetch(tls_server.url("/feed"))
+    assert (result.status, result.content) == (200, FEED)
+    assert tls_server.url("/feed").startswith("https://127.0.0.1:")
