@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from tracker.link import LinkSettings
-from tracker.linkpass import CandidateFinder, Finder, Found, ThreadedCandidateFinder
+from tracker.linkpass import (
+    QUEUED_READ,
+    CandidateFinder,
+    Finder,
+    Found,
+    ThreadedCandidateFinder,
+)
 from tracker.store import Store
 from tracker.timefmt import to_text
 
@@ -121,6 +127,27 @@ def test_inline_and_threaded_finders_find_the_same(tmp_path: Path) -> None:
             store.conn.execute("INSERT INTO link_queue (item_id, at) SELECT id, published "
                                "FROM items")
     assert found[False] == found[True] and len(found[True]) == 30
+    store.close()
+
+
+def test_an_item_unqueued_after_the_pass_began_is_left_out(tmp_path: Path) -> None:
+    """The pass reads its items a few at a time; one that another process has
+    linked (or that was deleted) by the time its turn comes is not handed over."""
+    store = _store(tmp_path)
+    ids = [_add(store, f"Patriot battery {n} for Ukraine", NOW - timedelta(hours=100 - n))
+           for n in range(QUEUED_READ + 6)]  # queued oldest first: pass order is id order
+    finder = _finder(store, threaded=False)
+    try:
+        first = _linked(store, finder.next())  # the order and the first items are read
+        taken = ids[QUEUED_READ + 2]
+        with store.write():
+            store.conn.execute("DELETE FROM link_queue WHERE item_id = ?", (taken,))
+        handed = [first.item_id] if first else []
+        while (item := _linked(store, finder.next())) is not None:
+            handed.append(item.item_id)
+    finally:
+        finder.close()
+    assert handed == [item_id for item_id in ids if item_id != taken]
     store.close()
 
 
