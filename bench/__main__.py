@@ -28,7 +28,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import daemon_memory, link_scale, links_eval
+from bench import charts, daemon_memory, link_scale, links_eval
 from bench.corpus import build_corpus, default_shared_data
 from bench.peers import CONTENDERS, available
 from bench.topics import corpus_documents, measure, tokenise_seconds
@@ -65,39 +65,6 @@ def version(name: str) -> str:
         return "not installed"
 
 
-CHART_LIBRARIES = ROOT / "bench" / ".venv" / "chart"
-
-
-def chart(result: dict[str, Any], path: Path) -> None:
-    # matplotlib lives apart from the contenders' packages (see ./dev bench).
-    sys.path.append(str(CHART_LIBRARIES))
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = list(result["contenders"])
-    figure, axes = plt.subplots(1, 3, figsize=(12, 4))
-    for axis, (key, label) in zip(axes, (("cold_seconds", "cold poll (s)"),
-                                         ("unchanged_seconds", "unchanged poll (s)"),
-                                         ("cold_peak_rss_mb", "cold poll peak RSS (MB)")),
-                                  strict=True):
-        medians = [result["contenders"][n][key]["median"] for n in names]
-        low = [m - result["contenders"][n][key]["min"] for m, n in zip(medians, names,
-                                                                         strict=True)]
-        high = [result["contenders"][n][key]["max"] - m for m, n in zip(medians, names,
-                                                                          strict=True)]
-        axis.bar(names, medians, yerr=[low, high], capsize=4,
-                 color=["#1a4b8c", "#999999", "#cccccc"][: len(names)])
-        axis.set_title(label)
-    corpus = result["corpus"]
-    figure.suptitle(f"{corpus['feeds']} feeds, {corpus['items']} items, "
-                    f"{corpus['bytes'] / 1e6:.1f} MB from 127.0.0.1; medians of "
-                    f"{result['repeat']} interleaved runs, bars min-max")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-
-
 PARTS = ("poll", "scale", "daemon", "links")
 
 
@@ -117,8 +84,10 @@ def main() -> None:
             poll_benchmark(options)
         elif part == "scale":
             link_scale.main([])
+            charts.draw("link_scale")
         elif part == "daemon":
             daemon_memory.main(["--shared", str(options.shared)])
+            charts.draw("daemon_memory")
         else:
             links_eval.main(["--json", str(RESULTS / "links_eval.json")])
         print(f"== {part} took {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
@@ -190,10 +159,7 @@ def poll_benchmark(options: argparse.Namespace) -> None:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "poll.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    try:
-        chart(result, RESULTS / "poll.png")
-    except ImportError:
-        print("matplotlib is not installed: no chart", file=sys.stderr)
+    charts.draw("poll")
     print(json.dumps(result, indent=2))
 
 
