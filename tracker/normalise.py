@@ -121,7 +121,7 @@ def canonical_url(url: str | None) -> str | None:
         host = f"{host}:{port}"
     path = re.sub(r"/{2,}", "/", parts.path or "/").rstrip("/") or ""
     query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                             if not _TRACKING_PARAMS.match(k)))
+                             if not _TRACKING_PARAMS.match(k))) if parts.query else ""
     return urlunsplit(("", host, path, query, "")).lstrip("/")[:MAX_URL_CHARS]
 
 
@@ -154,11 +154,15 @@ def content_hash(title: str, summary: str) -> str:
 
 def normalise_entry(entry: ParsedEntry, feed_scope: str, link_is_unique: bool = True) -> Item:
     """One parsed entry to an `Item` with clean text and identity keys."""
+    link = safe_link(entry.link)
+    return _item(entry, feed_scope, link, canonical_url(link), link_is_unique)
+
+
+def _item(entry: ParsedEntry, feed_scope: str, link: str | None, canonical: str | None,
+          link_is_unique: bool) -> Item:
     title_source = html_to_text if entry.title_is_html else clean_text
     title = title_source(entry.title, MAX_TITLE_CHARS).replace("\n", " ")
     summary = html_to_text(entry.summary, MAX_SUMMARY_CHARS)
-    link = safe_link(entry.link)
-    canonical = canonical_url(link)
     digest = content_hash(title, summary)
     keys: list[str] = []
     if entry.guid:
@@ -185,12 +189,13 @@ def normalise_entry(entry: ParsedEntry, feed_scope: str, link_is_unique: bool = 
 
 def normalise_feed(parsed: ParsedFeed, feed_scope: str) -> list[Item]:
     """All entries of a document as items, one per identity, document order kept."""
-    link_counts = Counter(canonical_url(safe_link(e.link)) for e in parsed.entries)
+    links = [safe_link(entry.link) for entry in parsed.entries]
+    canonicals = [canonical_url(link) for link in links]  # once each: the costliest step
+    link_counts = Counter(canonicals)
     items: list[Item] = []
     seen: set[str] = set()
-    for entry in parsed.entries:
-        canonical = canonical_url(safe_link(entry.link))
-        item = normalise_entry(entry, feed_scope, link_is_unique=link_counts[canonical] == 1)
+    for entry, link, canonical in zip(parsed.entries, links, canonicals, strict=True):
+        item = _item(entry, feed_scope, link, canonical, link_counts[canonical] == 1)
         if seen.isdisjoint(item.keys):
             items.append(item)
         seen.update(item.keys)
