@@ -33,6 +33,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
 
+from tracker.memo import Memo
 from tracker.query import fold
 
 SAME_STORY = "same_story"
@@ -126,22 +127,8 @@ def _content_word(word: str) -> str | None:
     return folded
 
 
-class _ContentWords(dict[str, str | None]):
-    """`_content_word`, remembered for the words seen since the memo last
-    filled up (`MEMO_WORDS`, then it starts afresh): a plain dict, not an LRU
-    cache, whose per-entry list node cost more memory than the words
-    themselves; news vocabulary repeats enough that a memo emptied now and then
-    is as quick (measured on a first poll of 7,067 items)."""
-
-    def __missing__(self, word: str) -> str | None:
-        if len(self) >= MEMO_WORDS:
-            self.clear()
-        folded = self[word] = _content_word(word)
-        return folded
-
-
-MEMO_WORDS = 8192
-_content_words = _ContentWords()
+MEMO_WORDS = 8192  # words whose content form is remembered (see `tracker.memo`)
+_content_words = Memo(_content_word, MEMO_WORDS)
 
 
 def _headline_case(title: str) -> bool:

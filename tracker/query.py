@@ -32,6 +32,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from tracker.memo import Memo
+
 FIELDS = ("title", "summary", "feed", "kind")
 KINDS = ("official", "news")
 QUOTES = "\"“”„«»"  # straight, curly and guillemet quotes all delimit phrases
@@ -63,6 +65,9 @@ def fold(word: str) -> str:
     return word
 
 
+_folded = Memo(fold, 8192)  # every word of every item is folded: see `tracker.memo`
+
+
 def words(text: str) -> list[str]:
     """Lower-case words of a text, Unicode-aware; punctuation separates words."""
     normal = unicodedata.normalize("NFKC", text).casefold()
@@ -82,7 +87,7 @@ class FieldText:
     @classmethod
     def of(cls, text: str) -> FieldText:
         raw = tuple(words(text))
-        folded = tuple(fold(w) for w in raw)
+        folded = tuple(map(_folded.__getitem__, raw))
         raw_index: dict[str, list[int]] = {}
         folded_index: dict[str, list[int]] = {}
         for position, (word, stem) in enumerate(zip(raw, folded, strict=True)):
