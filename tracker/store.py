@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
@@ -71,6 +72,12 @@ class Store:
         self.conn = conn
         self.path = path
         self.links = LinkStore(conn, path)
+        # A transaction belongs to the connection, not the thread: two threads
+        # writing through one Store (the daemon's heartbeat job and its poll)
+        # must take turns, or the second BEGIN fails inside the first's
+        # transaction. Re-entrant so that a nested write fails as SQLite says,
+        # rather than waiting for itself.
+        self._writing = threading.RLock()
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -114,14 +121,16 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[None]:
-        """A write transaction that takes the write lock up front (BEGIN IMMEDIATE)."""
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+        """A write transaction that takes the write lock up front (BEGIN IMMEDIATE),
+        one thread at a time on this connection."""
+        with self._writing:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
 
     # -- feeds -------------------------------------------------------------
 
