@@ -17,20 +17,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from bench import charts, daemon_memory, link_scale, links_eval
 from bench.corpus import build_corpus, default_shared_data
 from bench.peers import CONTENDERS, available
+from bench.provenance import provenance
 from bench.topics import corpus_documents, measure, tokenise_seconds
 from tests.feedserver import Document, FeedServer
 from tests.procmem import run_with_peak_memory
@@ -57,12 +55,6 @@ LINKING = re.compile(r"\(linking \d+ to earlier stories: ([\d.]+)s\)")
 def summary(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
-
-def version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 PARTS = ("poll", "scale", "daemon", "links")
@@ -136,11 +128,7 @@ def poll_benchmark(options: argparse.Namespace) -> None:
             key: contenders[name][key]["median"] / contenders["tracker"][key]["median"]
             for key in ("cold_seconds", "unchanged_seconds", "cold_peak_rss_mb")}
     result: dict[str, Any] = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version()},
-        "versions": {name: version(name) for name in
-                     ("tracker", "feedparser", "httpx", "sqlite-utils", "reader", "rss2email")},
+        **provenance(),
         "corpus": {"feeds": len(corpus), "items": len(documents),
                    "bytes": sum(len(body) for body in corpus.values())},
         "repeat": options.repeat,

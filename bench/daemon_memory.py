@@ -13,16 +13,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bench.corpus import build_corpus, default_shared_data, render_rss, replay_items
+from bench.provenance import provenance
 from tests.feedserver import Document, FeedServer
 from tests.procmem import children, status_kib
 
@@ -33,6 +35,28 @@ def tree_rss_mb(pid: int) -> tuple[float, float]:
     """(daemon alone, daemon + children) resident memory in MB."""
     own = status_kib(pid, "VmRSS")
     return own / 1024, (own + sum(status_kib(c, "VmRSS") for c in children(pid))) / 1024
+
+
+POLL_LINE = re.compile(r"^(\S+ \S+) INFO poll: .* in ([\d.]+)s(?: \(linking (\d+) to earlier "
+                       r"stories: ([\d.]+)s\))?")
+
+
+def read_log(text: str) -> dict[str, Any]:
+    """What the daemon's log says of its polls: how many, how long, how long
+    linking took, and every warning or error (a memory figure from a daemon
+    that stopped polling would say nothing)."""
+    polls = [match for line in text.splitlines() if (match := POLL_LINE.match(line))]
+    seconds = [float(match[2]) for match in polls]
+    linking = [(int(match[3]), float(match[4])) for match in polls if match[3]]
+    return {
+        "count": len(polls),
+        "seconds": {"median": statistics.median(seconds), "max": max(seconds)} if seconds
+        else None,
+        "link_ms_per_item_median": statistics.median(1000 * s / n for n, s in linking if n)
+        if linking else None,
+        "warnings_and_errors": [line for line in text.splitlines()
+                                if " WARNING " in line or " ERROR " in line][:20],
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -64,10 +88,12 @@ def main(argv: list[str] | None = None) -> None:
             lines += ["[[feeds]]", f'name = "Feed {n}"', f'url = "{url}"', 'interval = "1s"', ""]
         config.write_text("\n".join(lines), encoding="utf-8")
         db = Path(tmp) / "tracker.db"
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "tracker.cli", "--config", str(config), "--db", str(db),
-             "run"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONPATH": str(ROOT)})
+        log = Path(tmp) / "daemon.log"
+        with log.open("w") as daemon_log:
+            daemon = subprocess.Popen(
+                [sys.executable, "-m", "tracker.cli", "--config", str(config), "--db", str(db),
+                 "run"], stdout=subprocess.DEVNULL, stderr=daemon_log,
+                env={**os.environ, "PYTHONPATH": str(ROOT)})
         started = time.monotonic()
         rotation = 0
         try:
@@ -89,9 +115,10 @@ def main(argv: list[str] | None = None) -> None:
             daemon.send_signal(signal.SIGTERM)
             daemon.wait(timeout=60)
             server.stop()
+        polls = read_log(log.read_text(encoding="utf-8", errors="replace"))
     half = len(samples) // 2
     result = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        **provenance(),
         "feeds": options.feeds, "seconds": options.seconds, "interval_seconds": 1,
         "items_stored": samples[-1][3],
         "daemon_rss_mb": {"first": samples[0][1], "median_first_half":
@@ -99,6 +126,7 @@ def main(argv: list[str] | None = None) -> None:
                           "median_second_half": statistics.median(s[1] for s in samples[half:]),
                           "max": max(s[1] for s in samples), "last": samples[-1][1]},
         "with_parsers_rss_mb": {"max": max(s[2] for s in samples), "last": samples[-1][2]},
+        "polls": polls,
         "samples": [[round(t), round(own, 1), round(tree, 1), items]
                     for t, own, tree, items in samples],
     }

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import random
 import statistics
 import tempfile
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import default_shared_data, replay_items
+from bench.provenance import provenance
 from tracker.link import LinkSettings, profile
 from tracker.store import Store
 from tracker.timefmt import to_text
@@ -109,9 +109,8 @@ def main(argv: list[str] | None = None) -> int:
             results.append(row)
             print(json.dumps(row), flush=True)
         store.close()
-    output = {"machine": platform.platform(), "python": platform.python_version(),
-              "date": datetime.now(UTC).date().isoformat(), "probe_items": args.probe,
-              "items_per_day": PER_DAY, "results": results}
+    output = {**provenance(), "probe_items": args.probe, "items_per_day": PER_DAY,
+              "results": results}
     args.out.write_text(json.dumps(output, indent=2) + "\n", encoding="utf-8")
     return 0
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import default_shared_data, render_rss, replay_items
+from bench.provenance import provenance
 from tests.feedserver import Document, FeedServer
 from tracker.config import parse_config
 from tracker.fetch import Fetcher
@@ -274,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     shared = default_shared_data()
     with tempfile.TemporaryDirectory() as tmp:
         articles, db = replay_giveme(shared, Path(tmp), args.threshold, args.history)
-        results = {"giveme5w1h_dev": score_giveme(articles, db),
+        results = {**provenance(), "giveme5w1h_dev": score_giveme(articles, db),
                    "ecbplus_dev": score_ecbplus(shared)}
     text = json.dumps(results, indent=2, default=str)
     print(text)
