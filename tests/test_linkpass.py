@@ -180,33 +180,3 @@ def test_an_item_from_before_storylines_is_started_once_and_joined_after(
     assert tuple(store.conn.execute("SELECT count(*), max(first_item_id), max(size) "
                               "FROM storylines").fetchone()) == (1, archived, 3)
     store.close()
-
-
-def test_words_kept_from_an_earlier_pass_are_not_used_once_the_item_is_revised(
-        tmp_path: Path) -> None:
-    """A running tracker keeps earlier items' words from pass to pass; an item
-    edited since must be weighed by its new words: its links are those a
-    tracker starting afresh on the same database makes."""
-    store = _store(tmp_path)
-    archived = _add(store, "Germany sends Patriot battery to Ukraine", NOW - timedelta(days=3))
-    assert store.link_pending(NOW, LinkSettings()) == 1
-    _add(store, "Patriot battery for Ukraine leaves Germany", NOW - timedelta(days=2))
-    assert store.link_pending(NOW, LinkSettings()) == 1  # reads `archived`: its words are kept
-    with store.write():
-        store.conn.execute(
-            "UPDATE items SET title = 'Patriot deliveries to Ukraine delayed by months', "
-            "summary = 'Berlin blames supply chains for the wait.', content_hash = 'edited' "
-            "WHERE id = ?", (archived,))
-    copy = _add(store, "Germany sends Patriot battery to Ukraine", NOW - timedelta(days=1))
-    store.conn.execute("VACUUM INTO ?", (str(tmp_path / "fresh.db"),))
-    fresh = Store.open(tmp_path / "fresh.db")
-    links = {}
-    for name, linking in (("running", store), ("fresh", fresh)):
-        assert linking.link_pending(NOW, LinkSettings()) == 1
-        links[name] = [tuple(row) for row in linking.conn.execute(
-            "SELECT related_id, kind, score, similarity FROM item_links WHERE item_id = ?",
-            (copy,))]
-    assert links["running"] == links["fresh"] and links["fresh"]  # found, and weighed alike
-    assert links["fresh"][0][3] < 0.8  # by its edited words, no longer a copy of the new item
-    fresh.close()
-    store.close()

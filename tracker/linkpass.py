@@ -101,13 +101,13 @@ class LinkPass:
         return item
 
 
-def read_frequencies(conn: sqlite3.Connection, state: LinkPass, terms: Iterable[str]) -> None:
-    """Bring the archive's counts of an item's words into the pass (once each).
+def read_frequencies(conn: sqlite3.Connection, state: LinkPass, item: Profile) -> None:
+    """Bring the archive's counts of the item's words into the pass (once each).
 
     A word not yet in the pass has not been counted in it, so what is stored is
     its count from before the pass, whichever batches have been written since.
     """
-    unseen = [term for term in terms if term not in state.frequencies]
+    unseen = [term for term in item.terms if term not in state.frequencies]
     if unseen:
         found = dict(conn.execute(
             "SELECT term, df FROM term_df WHERE term IN (SELECT value FROM json_each(?))",
@@ -167,7 +167,7 @@ def find_candidates(conn: sqlite3.Connection, now: datetime, settings: LinkSetti
     first = row[0] if row else None
     for position, (item_id, title, summary, at, official) in _queued(conn, order):
         new = profile(title, summary)
-        read_frequencies(conn, state, new.terms)
+        read_frequencies(conn, state, new)
         state.count(new)
         weights = weigh(new.words, state.inverse())
         ids = _candidate_ids(conn, item_id, position if own_connection else None,

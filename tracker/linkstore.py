@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -52,7 +51,6 @@ from tracker.timefmt import to_text
 # merges the word index into one segment (see `start_pass`).
 MERGE_QUEUE = 1_000
 MERGE_RATIO = 4
-WORDS_KEPT = 10_000  # items whose words are kept from pass to pass (~4 MB)
 
 
 class LinkStore:
@@ -61,10 +59,6 @@ class LinkStore:
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
-        # Earlier items' words by id, with the content hash they were read at,
-        # kept from pass to pass (see `_earlier`).
-        self._words: OrderedDict[int, tuple[str, tuple[str, ...], tuple[float, ...]]] = \
-            OrderedDict()
 
     # -- writing (inside the store's transaction) ---------------------------
 
@@ -132,7 +126,7 @@ class LinkStore:
                    state: LinkPass) -> list[ScoredLink]:
         """Count the item's words, score its candidates, store the links and put
         the item in a storyline (its best link's, or a new one)."""
-        read_frequencies(self.conn, state, found.profile.terms)
+        read_frequencies(self.conn, state, found.profile)
         state.count(found.profile)
         new = Candidate(found.item_id, found.profile.terms, found.profile.factors, found.at,
                         storyline_id=None)
@@ -157,49 +151,21 @@ class LinkStore:
         return links
 
     def _earlier(self, state: LinkPass, item_ids: list[int]) -> list[Candidate]:
-        """Earlier items, in the order asked (an item deleted since it was found
-        is left out): remembered by this pass, or read. Reading one is cheap when
-        an earlier pass read it too and its content has not changed since: a
-        running tracker's new items are compared again and again with the items
-        of its last few polls, and working out their words again was most of what
-        linking one new item cost (the words of the items a pass links are not
-        kept: a first poll's would only add to its peak memory)."""
+        """Earlier items, in the order asked: remembered by this pass, or read
+        (an item deleted since it was found is left out)."""
         known = {item_id: state.recall(item_id) for item_id in item_ids}
         missing = [item_id for item_id, item in known.items() if item is None]
-        if not missing:
-            return [item for item in known.values() if item is not None]
-        rows = self.conn.execute(
-            "SELECT id, content_hash, coalesce(published, first_seen), storyline_id FROM items "
-            "WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(missing),)).fetchall()
-        unread: dict[int, tuple[str, datetime, int | None]] = {}
-        for item_id, content_hash, at, storyline_id in rows:
-            kept = self._words.get(item_id)
-            if kept is None or kept[0] != content_hash:
-                unread[item_id] = (content_hash, datetime.fromisoformat(at), storyline_id)
-                continue
-            self._words.move_to_end(item_id)
-            known[item_id] = item = Candidate(item_id, kept[1], kept[2],
-                                              datetime.fromisoformat(at), storyline_id)
-            state.remember(item)
-            read_frequencies(self.conn, state, item.terms)
-        if unread:
-            for item_id, title, summary in self.conn.execute(
-                    "SELECT id, title, summary FROM items WHERE id IN "
-                    "(SELECT value FROM json_each(?))", (json.dumps(list(unread)),)).fetchall():
-                content_hash, at, storyline_id = unread[item_id]
+        if missing:
+            for item_id, title, summary, at, storyline_id in self.conn.execute(
+                    "SELECT id, title, summary, coalesce(published, first_seen), storyline_id "
+                    "FROM items WHERE id IN (SELECT value FROM json_each(?))",
+                    (json.dumps(missing),)):
                 read = profile(title, summary)
-                known[item_id] = item = Candidate(item_id, read.terms, read.factors, at,
-                                                  storyline_id)
+                read_frequencies(self.conn, state, read)
+                known[item_id] = item = Candidate(item_id, read.terms, read.factors,
+                                                  datetime.fromisoformat(at), storyline_id)
                 state.remember(item)
-                self._keep_words(item, content_hash)
-                read_frequencies(self.conn, state, item.terms)
         return [item for item in known.values() if item is not None]
-
-    def _keep_words(self, item: Candidate, content_hash: str) -> None:
-        self._words[item.id] = (content_hash, item.terms, item.factors)
-        self._words.move_to_end(item.id)
-        if len(self._words) > WORDS_KEPT:
-            self._words.popitem(last=False)
 
     def _close_to_start(self, link: ScoredLink, weights: Weights, state: LinkPass,
                         inverse: Idf) -> bool:
