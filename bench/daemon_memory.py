@@ -5,7 +5,9 @@ a real `tracker run` every second; every few seconds a tenth of the feeds gain
 new items (so fetching, parsing, storing and matching keep happening). The
 daemon's and its parser processes' resident memory is sampled from /proc.
 At the default 30-minute interval a day is 48 polls of each feed; the default
-run of 240 s makes well over that. Results go to bench/results/daemon_memory.json.
+run of 240 s makes well over that. Results go to bench/results/daemon_memory.json,
+with a summary of the daemon's own log (polls, their times, warnings and errors):
+a memory figure from a daemon that had stopped polling would mean nothing.
 """
 
 from __future__ import annotations
@@ -52,8 +54,8 @@ def read_log(text: str) -> dict[str, Any]:
         "count": len(polls),
         "seconds": {"median": statistics.median(seconds), "max": max(seconds)} if seconds
         else None,
-        "link_ms_per_item_median": statistics.median(1000 * s / n for n, s in linking if n)
-        if linking else None,
+        "link_ms_per_item_median": round(statistics.median(1000 * s / n for n, s in linking
+                                                           if n), 2) if linking else None,
         "warnings_and_errors": [line for line in text.splitlines()
                                 if " WARNING " in line or " ERROR " in line][:20],
     }
