@@ -209,11 +209,17 @@ _SMALL_LOGS = [math.log(max(frequency, 1) + 1) for frequency in range(_SMALL_COU
 Weights = dict[str, float]
 
 
-def weigh(item: Words, inverse: Idf) -> Weights:
-    """Unit-length tf-idf vector of an item's words."""
+def _tf_idf(item: Words, inverse: Idf) -> list[float]:
+    """Each of the item's words' tf-idf, in the order of its terms, not normalised."""
     terms, factors = item
     base, logs = inverse.base, inverse.log_frequencies
-    raw = [factor * (base - logs[term]) for term, factor in zip(terms, factors, strict=True)]
+    return [factor * (base - logs[term]) for term, factor in zip(terms, factors, strict=True)]
+
+
+def weigh(item: Words, inverse: Idf) -> Weights:
+    """Unit-length tf-idf vector of an item's words."""
+    terms = item[0]
+    raw = _tf_idf(item, inverse)
     norm = math.sqrt(sum([value * value for value in raw])) or 1.0
     return dict(zip(terms, [value / norm for value in raw], strict=True))
 
@@ -228,10 +234,8 @@ def similarity(weights: Weights, other: Words, inverse: Idf) -> float:
     """`cosine(weights, weigh(other, inverse))` without building the other
     item's weights: only its norm and the shared words' products are needed,
     and a new item is compared with dozens of candidates."""
-    terms, factors = other
-    base, logs = inverse.base, inverse.log_frequencies
-    raw = [factor * (base - logs[term]) for term, factor in zip(terms, factors, strict=True)]
-    shared = [weights[term] * value for term, value in zip(terms, raw, strict=True)
+    raw = _tf_idf(other, inverse)
+    shared = [weights[term] * value for term, value in zip(other[0], raw, strict=True)
               if term in weights]
     return sum(shared) / (math.hypot(*raw) or 1.0)
 

@@ -4,8 +4,9 @@ candidates, run ahead of the linking loop.
 The look-up (one SQL statement per item, ~0.3 ms: the FTS index for each of
 the item's strongest words, then summing and ranking what they find) is the
 largest single cost of linking a first poll, and SQLite runs it without
-holding the GIL. `CandidateFinder` therefore does it in a thread with its own
-read-only connection while `LinkStore` scores the items before it. What a
+holding the GIL. For a large pass, `ThreadedCandidateFinder` therefore does it
+in a thread with its own read-only connection while `LinkStore` scores the
+items before it (`CandidateFinder` does it inline, for small passes). What a
 look-up may find is fixed when the pass starts, so it does not matter how far
 ahead the finder is: an item queued then is earlier than another only if it
 comes before it in the pass's order, and an item stored after the pass
