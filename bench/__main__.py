@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import sys
 import tempfile
@@ -47,9 +46,6 @@ def run_measured(args: list[str]) -> tuple[float, float, str]:
         raise RuntimeError(f"{args[:4]} failed: {completed.stderr[-2000:]}")
     return elapsed, peak, completed.stdout
 
-
-# tracker's poll summary says how long linking the new items took.
-LINKING = re.compile(r"\(linking \d+ to earlier stories: ([\d.]+)s\)")
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -107,9 +103,10 @@ def poll_benchmark(options: argparse.Namespace) -> None:
                         seconds, peak, output = run_measured(commands[name])
                         timings[name][f"{phase}_seconds"].append(seconds)
                         timings[name][f"{phase}_peak_rss_mb"].append(peak)
-                        linking = LINKING.search(output) if name == "tracker" else None
+                        linking = (daemon_memory.LINKING.search(output)
+                                   if name == "tracker" else None)
                         if phase == "cold" and linking:
-                            link_seconds.append(float(linking.group(1)))
+                            link_seconds.append(float(linking.group(2)))
                 print(f"round {round_number + 1}: " + ", ".join(
                     f"{n} {timings[n]['cold_seconds'][-1]:.2f}s/"
                     f"{timings[n]['unchanged_seconds'][-1]:.2f}s" for n in names),

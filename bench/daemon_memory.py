@@ -39,8 +39,10 @@ def tree_rss_mb(pid: int) -> tuple[float, float]:
     return own / 1024, (own + sum(status_kib(c, "VmRSS") for c in children(pid))) / 1024
 
 
-POLL_LINE = re.compile(r"^(\S+ \S+) INFO poll: .* in ([\d.]+)s(?: \(linking (\d+) to earlier "
-                       r"stories: ([\d.]+)s\))?")
+# A poll's summary line (tracker.service.PollSummary.line) in the daemon's log,
+# and the part saying how long linking its new items took.
+POLL_LINE = re.compile(r"^\S+ \S+ INFO poll: .* in ([\d.]+)s")
+LINKING = re.compile(r"\(linking (\d+) to earlier stories: ([\d.]+)s\)")
 
 
 def read_log(text: str) -> dict[str, Any]:
@@ -48,8 +50,9 @@ def read_log(text: str) -> dict[str, Any]:
     linking took, and every warning or error (a memory figure from a daemon
     that stopped polling would say nothing)."""
     polls = [match for line in text.splitlines() if (match := POLL_LINE.match(line))]
-    seconds = [float(match[2]) for match in polls]
-    linking = [(int(match[3]), float(match[4])) for match in polls if match[3]]
+    seconds = [float(poll[1]) for poll in polls]
+    linking = [(int(match[1]), float(match[2])) for poll in polls
+               if (match := LINKING.search(poll.string))]
     return {
         "count": len(polls),
         "seconds": {"median": statistics.median(seconds), "max": max(seconds)} if seconds
