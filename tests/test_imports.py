@@ -17,3 +17,14 @@ def test_the_cli_loads_no_table_drawing_migrations_or_template_libraries() -> No
     # apscheduler runs the daemon, pygments comes with httpx's own CLI: none is
     # needed by `poll`, and together they cost ~10 MB in each process.
     assert not loaded & {"rich", "pygments", "sqlite_utils", "jinja2", "apscheduler", "numpy"}
+
+
+def test_a_parser_worker_loads_feedparser_and_little_else() -> None:
+    code = ("import json, sys, tracker.parseworker; "
+            "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))")
+    loaded = set(json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                           text=True, check=True).stdout))
+    assert "feedparser" in loaded
+    # Each worker is a whole process: lxml (the in-process path's), the fetcher's
+    # httpx and the store's sqlite3 would be ~10 MB more in every one.
+    assert not loaded & {"lxml", "httpx", "sqlite3", "click"}

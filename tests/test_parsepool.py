@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -36,6 +37,25 @@ def test_good_documents_parse_into_items(pool: ParserPool) -> None:
     output = pool.parse(GOOD, {}, "1")
     assert output.title == "ok" and [i.title for i in output.items] == ["Fine"]
     assert output.items[0].keys == ("url:e.org/1",)
+
+
+# An unescaped ampersand: not well-formed, so the in-process path declines it
+# and a worker's feedparser reads it leniently.
+LENIENT = GOOD.replace(b"<title>Fine</title>", b"<title>Fish & chips</title>")
+
+
+def test_declined_documents_one_after_another_share_one_worker(pool: ParserPool) -> None:
+    for _ in range(3):
+        assert [i.title for i in pool.parse(LENIENT, {}, "1").items] == ["Fish & chips"]
+    assert len(pool._all) == 1
+
+
+def test_a_second_worker_starts_while_the_first_is_busy(pool: ParserPool) -> None:
+    pool.timeout = 30
+    with ThreadPoolExecutor(max_workers=2) as threads:
+        outputs = list(threads.map(lambda _: pool.parse(LENIENT, {}, "1"), range(2)))
+    assert all(o.items[0].title == "Fish & chips" for o in outputs)
+    assert len(pool._all) == 2
 
 
 def test_a_slow_document_is_cut_off_and_the_pool_recovers(pool: ParserPool) -> None:
