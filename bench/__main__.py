@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import charts, daemon_memory, link_scale, links_eval
-from bench.corpus import build_corpus, default_shared_data
+from bench.corpus import build_corpus, default_shared_data, real_documents
 from bench.peers import CONTENDERS, available
 from bench.provenance import provenance
 from bench.topics import corpus_documents, measure, tokenise_seconds
@@ -61,7 +61,9 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=PARTS, action="append",
                         help="run only this part (repeatable; default: every part)")
-    parser.add_argument("--feeds", type=int, default=200, help="poll: corpus feeds")
+    parser.add_argument("--feeds", type=int, default=200, help="poll: generated corpus feeds")
+    parser.add_argument("--without-real", action="store_true",
+                        help="poll: leave out the real documents of ../shared/data/feeds")
     parser.add_argument("--repeat", type=int, default=5, help="poll: interleaved rounds")
     parser.add_argument("--shared", type=Path, default=default_shared_data())
     options = parser.parse_args()
@@ -82,10 +84,16 @@ def main() -> None:
 
 
 def poll_benchmark(options: argparse.Namespace) -> None:
-    corpus = build_corpus(options.shared, options.feeds)
+    generated = build_corpus(options.shared, options.feeds)
+    real = {} if options.without_real else real_documents(options.shared)
+    corpus = generated | real
     names = [name for name in CONTENDERS if available(name)]
     server = FeedServer().start()
-    urls = [server.add(path, Document(body)) for path, body in corpus.items()]
+    # Real documents are served as captured, their encoding left to the XML
+    # declaration (or BOM) the way most servers send feeds.
+    urls = ([server.add(path, Document(body)) for path, body in generated.items()]
+            + [server.add(path, Document(body, content_type="application/xml"))
+               for path, body in real.items()])
     timings: dict[str, dict[str, list[float]]] = {
         name: {"cold_seconds": [], "unchanged_seconds": [], "cold_peak_rss_mb": [],
                "unchanged_peak_rss_mb": []} for name in names}
@@ -126,7 +134,8 @@ def poll_benchmark(options: argparse.Namespace) -> None:
             for key in ("cold_seconds", "unchanged_seconds", "cold_peak_rss_mb")}
     result: dict[str, Any] = {
         **provenance(),
-        "corpus": {"feeds": len(corpus), "items": len(documents),
+        "corpus": {"feeds": len(corpus), "generated_feeds": len(generated),
+                   "real_documents": len(real), "items": len(documents),
                    "bytes": sum(len(body) for body in corpus.values())},
         "repeat": options.repeat,
         "contenders": contenders,

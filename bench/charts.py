@@ -45,7 +45,9 @@ def poll(result: dict[str, Any], path: Path) -> None:
                        [f["max"] - f["median"] for f in figures]])
         axis.set_title(label)
     corpus = result["corpus"]
-    figure.suptitle(f"{corpus['feeds']} feeds, {corpus['items']} items, "
+    feeds = (f"{corpus['generated_feeds']} generated feeds + {corpus['real_documents']} real "
+             "documents" if corpus.get("real_documents") else f"{corpus['feeds']} feeds")
+    figure.suptitle(f"{feeds}, {corpus['items']} items, "
                     f"{corpus['bytes'] / 1e6:.1f} MB from 127.0.0.1; medians of "
                     f"{result['repeat']} interleaved runs, bars min-max")
     _save(figure, path)

@@ -7,10 +7,16 @@ body. The replay stream keeps only short descriptions, so the body is made of
 real text too: the item's own description followed by those of the next few
 items in the stream (3-25 paragraphs), which brings the documents to the
 30-250 KB that real news feeds weigh.
+
+Beside them, `real_documents` serves the real feed documents of
+../shared/data/feeds as they were captured: news and government feeds, and the
+awkward ones (malformed XML, UTF-16, gzip bytes without a Content-Encoding, an
+HTML page), which real polling meets too.
 """
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import os
@@ -88,3 +94,14 @@ def build_corpus(shared_data: Path, feeds: int = 200, seed: int = 2022) -> dict[
         render = render_rss if number % 2 == 0 else render_atom
         corpus[f"/bench/{number}.xml"] = render(name, items)
     return corpus
+
+
+REAL_PREFIX = "/real/"
+
+
+def real_documents(shared_data: Path) -> dict[str, bytes]:
+    """Every document listed in feeds/INDEX.csv, keyed by URL path, as captured."""
+    folder = shared_data / "feeds"
+    with open(folder / "INDEX.csv", newline="", encoding="utf-8") as index:
+        paths = sorted(row["path"] for row in csv.DictReader(index))
+    return {REAL_PREFIX + path: (folder / path).read_bytes() for path in paths}

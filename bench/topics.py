@@ -14,6 +14,7 @@ import statistics
 import time
 from collections import Counter
 
+from tracker.errors import ParseError
 from tracker.models import TopicConfig
 from tracker.normalise import normalise_feed
 from tracker.parse import parse_feed
@@ -22,9 +23,15 @@ from tracker.topics import TopicSet
 
 
 def corpus_documents(corpus: dict[str, bytes]) -> list[Document]:
+    """Every item of the corpus's readable documents (the malformed real ones
+    feedparser cannot read are left out)."""
     documents = []
     for path, body in corpus.items():
-        for item in normalise_feed(parse_feed(body), path):
+        try:
+            parsed = parse_feed(body)
+        except ParseError:
+            continue
+        for item in normalise_feed(parsed, path):
             documents.append(Document.of(item.title, item.summary, "Bench", "news"))
     return documents
 
