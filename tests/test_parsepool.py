@@ -50,6 +50,15 @@ def test_declined_documents_one_after_another_share_one_worker(pool: ParserPool)
     assert len(pool._all) == 1
 
 
+def test_stopped_workers_exit_and_start_again_when_needed(pool: ParserPool) -> None:
+    pool.parse(LENIENT, {}, "1")
+    (worker,) = pool._all
+    pool.stop_workers()
+    assert pool._all == [] and worker.process.poll() is not None
+    assert [i.title for i in pool.parse(LENIENT, {}, "1").items] == ["Fish & chips"]
+    assert len(pool._all) == 1 and pool._all[0] is not worker
+
+
 def test_a_second_worker_starts_while_the_first_is_busy(pool: ParserPool) -> None:
     pool.timeout = 30
     with ThreadPoolExecutor(max_workers=2) as threads:

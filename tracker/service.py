@@ -183,6 +183,8 @@ class TrackerService:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool:
             for outcome in bounded_map(pool, self._fetch_and_parse, feeds, FETCH_WINDOW * workers):
                 self._record(outcome, summary)
+        if self.pool is not None:
+            self.pool.stop_workers()  # not needed again until the next poll
         # Linked once all feeds are stored, oldest first: the same stories make the
         # same storylines whichever response arrived first.
         linking = time.monotonic()
