@@ -7,7 +7,11 @@ documents it fully understands, and answers None for anything else, which then
 goes to feedparser as before: malformed XML, a DOCTYPE (entities), encodings
 the headers contradict, relative links, `xml:base`, XHTML text, markup
 inside an RSS element, Atom 0.3, and any element feedparser would map onto a
-title, summary, author, date, link or id that is not read here. Agreement with
+title, summary, author, date, link or id that is not read here. It does read
+what news feeds put beside an item's own fields where feedparser leaves those
+fields alone: a related `atom:link` (rel other than alternate), a picture's
+media:title and media:description once the item's title and description come
+first, and iTunes author, title and subtitle. Agreement with
 feedparser on the real and conformance corpora is checked by
 `tests/test_fastparse.py`.
 
@@ -17,6 +21,7 @@ network, and keeps its default limits on depth and text size.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -36,6 +41,10 @@ DC = "http://purl.org/dc/elements/1.1/"
 DCTERMS = "http://purl.org/dc/terms/"
 CONTENT = "http://purl.org/rss/1.0/modules/content/"
 XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
+# feedparser matches namespaces case-insensitively; iTunes podcast tags are
+# common in news publishers' feeds too.
+ITUNES = frozenset({"http://www.itunes.com/dtds/podcast-1.0.dtd",
+                    "http://example.com/dtds/podcast-1.0.dtd"})
 
 _XML_TYPES = ("application/xml", "text/xml", "application/rss+xml", "application/atom+xml",
               "application/rdf+xml", "application/x-rss+xml", "application/x-atom+xml")
@@ -56,6 +65,7 @@ _FIELD_NAMES = frozenset({
 _MEDIA = ("{http://search.yahoo.com/mrss/}", "{http://www.rssboard.org/media-rss}")
 _HTML_TYPES = {"html": "text/html", "xhtml": "application/xhtml+xml",
                "text/html": "text/html", "application/xhtml+xml": "application/xhtml+xml"}
+_MEDIA_TEXT = "media text"  # see `_children`
 _SCRIPT = re.compile(r"<\s*/?\s*script", re.IGNORECASE)
 _ENCODING_ALIASES = {"utf8": "utf-8", "latin1": "iso-8859-1", "latin-1": "iso-8859-1"}
 
@@ -156,6 +166,14 @@ def _local(tag: Any) -> str:
     return tag.rsplit("}", 1)[-1].lower()
 
 
+def _itunes(tag: Any) -> str | None:
+    """The local name of an iTunes podcast element, else None."""
+    if not isinstance(tag, str) or not tag.startswith("{"):
+        return None
+    namespace, _, local = tag[1:].partition("}")
+    return local if namespace.lower() in ITUNES else None
+
+
 def _feed_title(element: Any) -> str | None:
     """The feed's own title; a missing one may be spelled in a way feedparser
     also reads (dc:title, TITLE), and markup in it is feedparser's to clean."""
@@ -181,11 +199,12 @@ def _when(text: str | None) -> datetime | None:
 
 def _children(entry: Any) -> Iterator[tuple[str, Any]]:
     """(namespace-qualified tag, element) of each child; a field-like element
-    nested deeper than the entry's own children is refused."""
+    nested deeper than the entry's own children is refused. A Media RSS element
+    holding a title or description comes as `_MEDIA_TEXT`; others are skipped."""
     for child in entry:
         if isinstance(child.tag, str) and child.tag.startswith(_MEDIA):
             if any(_local(element.tag) in ("title", "description") for element in child.iter()):
-                raise _Unsure
+                yield _MEDIA_TEXT, child
             continue
         for element in child.iterdescendants():
             if _local(element.tag) in _FIELD_NAMES and not _atom_person_part(child, element):
@@ -220,9 +239,14 @@ def _rss_entry(item: Any, ns: str) -> ParsedEntry:
     if ns:
         about = item.get(f"{{{RDF}}}about")
         fields["guid"] = about.strip() if about and about.strip() else None
+    titles = 0
+    media_text: list[tuple[bool, Any]] = []  # (after the item's description?, element)
     for tag, child in _children(item):
         if tag == f"{prefix}title":
+            titles += 1
             fields["title"] = _text_only(child)
+        elif tag == _MEDIA_TEXT:
+            media_text.append((fields["summary"] is not None, child))
         elif tag == f"{prefix}link":
             fields["link"] = _text_only(child)
         elif tag == f"{prefix}description":
@@ -246,12 +270,50 @@ def _rss_entry(item: Any, ns: str) -> ParsedEntry:
             fields["updated"] = _text_only(child)
         elif tag == "source":
             _text_only(child)  # the publication it came from: not the item's own fields
+        elif tag == f"{{{ATOM}}}link" and child.get("href") is not None \
+                and (child.get("rel") or "alternate").lower() != "alternate":
+            pass  # a related link (NYT's rel="standout"): feedparser lists it, not as the link
+        elif _itunes(tag) in ("title", "subtitle"):
+            pass  # feedparser keeps them apart (itunes_title, subtitle), not as the title
+        elif _itunes(tag) == "author":
+            if fields["author"] is not None:
+                raise _Unsure
+            fields["author"] = _text_only(child)  # feedparser reads it as <author>
         elif _local(tag) in _FIELD_NAMES:
             raise _Unsure
+    for after_description, element in media_text:
+        _check_media_text(element, after_description, fields, titles)
     link = fields["link"]
     if link is None and guid_is_link and fields["guid"]:
         link = fields["guid"]
     return _entry(fields, link, title_is_html=_looks_like_html(fields["title"]))
+
+
+def _check_media_text(element: Any, after_description: bool, fields: dict[str, Any],
+                      titles: int) -> None:
+    """feedparser reads an RSS item's media:title and media:description (news
+    feeds put them on each picture) as the item's own title and description,
+    unless the item's come first: its one non-blank <title> wins wherever it is
+    (the shallower element), and a media:description after a non-blank
+    <description> is filed as content, which tracker does not read while
+    there is a summary. Any other arrangement is feedparser's to sort out."""
+    for part in element.iter():
+        local = _local(part.tag)
+        if local not in ("title", "description"):
+            continue
+        if not (isinstance(part.tag, str) and part.tag.startswith(_MEDIA)):
+            raise _Unsure
+        if local == "title" and not (titles == 1 and _nonblank(fields["title"])):
+            raise _Unsure
+        if local == "description" and not (after_description and fields["content"] is None
+                                           and _has_words(fields["summary"])):
+            raise _Unsure
+
+
+def _has_words(html_text: str | None) -> bool:
+    """Whether text is left once markup is taken out (else tracker reads content)."""
+    return bool(html_text) and bool(
+        re.search(r"\w", html.unescape(re.sub(r"<[^>]*>", " ", str(html_text)))))
 
 
 def _atom_text(element: Any) -> tuple[str, bool]:
@@ -271,6 +333,8 @@ def _atom_entry(entry: Any) -> ParsedEntry:
                               "updated": None}
     title_is_html = guid_is_link = False
     for tag, child in _children(entry):
+        if tag == _MEDIA_TEXT:
+            raise _Unsure  # an entry's media:description may be its only summary
         if tag == f"{atom}title":
             fields["title"], title_is_html = _atom_text(child)
         elif tag == f"{atom}link":
