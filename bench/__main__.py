@@ -30,21 +30,21 @@ from bench.peers import CONTENDERS, available
 from bench.provenance import provenance
 from bench.topics import corpus_documents, measure, tokenise_seconds
 from tests.feedserver import Document, FeedServer
-from tests.procmem import run_with_peak_memory
+from tests.procmem import TreeMemory, run_with_peak_memory
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 
 
-def run_measured(args: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, the process tree's peak memory in MB (see tests/procmem.py)
-    and what the process printed."""
+def run_measured(args: list[str]) -> tuple[float, TreeMemory, str]:
+    """Wall seconds, the process tree's peak memory (see tests/procmem.py) and
+    what the process printed."""
     started = time.perf_counter()
-    completed, peak = run_with_peak_memory(args, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    completed, memory = run_with_peak_memory(args, env={**os.environ, "PYTHONPATH": str(ROOT)})
     elapsed = time.perf_counter() - started
     if completed.returncode != 0:
         raise RuntimeError(f"{args[:4]} failed: {completed.stderr[-2000:]}")
-    return elapsed, peak, completed.stdout
+    return elapsed, memory, completed.stdout
 
 
 
@@ -95,8 +95,9 @@ def poll_benchmark(options: argparse.Namespace) -> None:
             + [server.add(path, Document(body, content_type="application/xml"))
                for path, body in real.items()])
     timings: dict[str, dict[str, list[float]]] = {
-        name: {"cold_seconds": [], "unchanged_seconds": [], "cold_peak_rss_mb": [],
-               "unchanged_peak_rss_mb": []} for name in names}
+        name: {f"{phase}_{measure}": [] for phase in ("cold", "unchanged")
+               for measure in ("seconds", "peak_rss_mb", "simultaneous_rss_mb")}
+        for name in names}
     link_seconds: list[float] = []  # tracker's cold polls: the part spent linking
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -108,9 +109,11 @@ def poll_benchmark(options: argparse.Namespace) -> None:
                     commands[name] = CONTENDERS[name](states[name], urls)
                 for phase in ("cold", "unchanged"):
                     for name in names:
-                        seconds, peak, output = run_measured(commands[name])
+                        seconds, memory, output = run_measured(commands[name])
                         timings[name][f"{phase}_seconds"].append(seconds)
-                        timings[name][f"{phase}_peak_rss_mb"].append(peak)
+                        timings[name][f"{phase}_peak_rss_mb"].append(memory.upper)
+                        timings[name][f"{phase}_simultaneous_rss_mb"].append(
+                            memory.simultaneous)
                         linking = (daemon_memory.LINKING.search(output)
                                    if name == "tracker" else None)
                         if phase == "cold" and linking:
@@ -131,7 +134,8 @@ def poll_benchmark(options: argparse.Namespace) -> None:
             continue
         ratios[f"{name}/tracker"] = {
             key: contenders[name][key]["median"] / contenders["tracker"][key]["median"]
-            for key in ("cold_seconds", "unchanged_seconds", "cold_peak_rss_mb")}
+            for key in ("cold_seconds", "unchanged_seconds", "cold_peak_rss_mb",
+                        "cold_simultaneous_rss_mb")}
     result: dict[str, Any] = {
         **provenance(),
         "corpus": {"feeds": len(corpus), "generated_feeds": len(generated),

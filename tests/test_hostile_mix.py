@@ -60,7 +60,7 @@ def test_healthy_feeds_survive_a_hostile_mix(tmp_path: Path) -> None:
         "[fetch]\ntimeout = 3\nmax_bytes = 2000000\nper_host = 8\nparse_timeout = 5"))
     db = tmp_path / "tracker.db"
     try:
-        first, peak_mb = run_with_peak_memory(
+        first, memory = run_with_peak_memory(
             [sys.executable, "-m", "tracker.cli", "--config", str(config), "--db", str(db),
              "poll"], env={**os.environ, "PYTHONPATH": "."}, )
         report = json.loads(tracker(config, db, "status", "--json").stdout)
@@ -96,8 +96,8 @@ def test_healthy_feeds_survive_a_hostile_mix(tmp_path: Path) -> None:
     assert by_name["moved"]["item_count"] == 1
 
     # Peak memory of the poll process: bombs and endless bodies stay within the caps.
-    print(f"peak memory of the poll process tree: {peak_mb:.0f} MB")
-    assert peak_mb < 300, f"peak memory {peak_mb:.0f} MB"
+    print(f"peak memory of the poll process tree: {memory.upper:.0f} MB")
+    assert memory.upper < 300, f"peak memory {memory.upper:.0f} MB"
 
     # Second poll: gone and Retry-After feeds are not asked; every healthy feed is
     # asked conditionally.

@@ -59,12 +59,25 @@ def test_stopped_workers_exit_and_start_again_when_needed(pool: ParserPool) -> N
     assert len(pool._all) == 1 and pool._all[0] is not worker
 
 
-def test_a_second_worker_starts_while_the_first_is_busy(pool: ParserPool) -> None:
-    pool.timeout = 30
-    with ThreadPoolExecutor(max_workers=2) as threads:
-        outputs = list(threads.map(lambda _: pool.parse(LENIENT, {}, "1"), range(2)))
-    assert all(o.items[0].title == "Fish & chips" for o in outputs)
-    assert len(pool._all) == 2
+def test_quick_documents_from_many_threads_share_one_worker() -> None:
+    with ParserPool(workers=2, timeout=30, memory_mb=64, patience=10) as pool, \
+            ThreadPoolExecutor(max_workers=8) as threads:
+        outputs = list(threads.map(lambda _: pool.parse(LENIENT, {}, "1"), range(16)))
+        assert all(o.items[0].title == "Fish & chips" for o in outputs)
+        assert len(pool._all) == 1
+
+
+def test_a_second_worker_starts_behind_a_slow_document() -> None:
+    with ParserPool(workers=2, timeout=30, memory_mb=256, patience=0.2) as pool, \
+            ThreadPoolExecutor(max_workers=1) as threads:
+        slow = threads.submit(pool.parse, deep(300_000), {}, "1")  # ~3 s in feedparser
+        time.sleep(0.1)
+        quick = pool.parse(LENIENT, {}, "1")
+        finished_first = not slow.done()
+        assert quick.items[0].title == "Fish & chips"
+        assert len(pool._all) == 2
+        slow.result()
+    assert finished_first  # it did not wait for the slow one
 
 
 def test_a_slow_document_is_cut_off_and_the_pool_recovers(pool: ParserPool) -> None:

@@ -9,8 +9,8 @@ ends as a recorded error on its feed, never a stuck or bloated daemon. The other
 workers, and the parses they are running, are untouched.
 
 Workers are plain `python -m tracker.parseworker` processes spoken to over
-pipes (length-prefixed pickles): started when a document first needs one (a
-second only while the first is busy) and reused, independent of how the parent
+pipes (length-prefixed pickles): started when a document first needs one (another
+only behind a slow document) and reused, independent of how the parent
 was launched, and never forked from the threaded daemon.
 """
 
@@ -36,6 +36,8 @@ STARTUP_SECONDS = 30.0
 # limit: a parsed tree takes several times the document's size. News feeds weigh
 # 30-250 KB.
 IN_PROCESS_MAX_BYTES = 2 << 20
+# How long a document waits for a busy worker before another is started.
+PATIENCE_SECONDS = 0.5
 
 
 def parse_document(content: bytes, headers: dict[str, str], feed_scope: str) -> ParseOutput:
@@ -93,10 +95,12 @@ class _Worker:
 class ParserPool:
     """A few parser processes shared by the fetch threads, started on first use."""
 
-    def __init__(self, workers: int, timeout: float, memory_mb: int) -> None:
+    def __init__(self, workers: int, timeout: float, memory_mb: int,
+                 patience: float = PATIENCE_SECONDS) -> None:
         self.size = max(1, workers)
         self.timeout = timeout
         self.extra_memory = memory_mb << 20
+        self.patience = patience
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._started = 0
@@ -109,18 +113,37 @@ class ParserPool:
             self._all.append(worker)
         return worker
 
+    def _start_one(self, up_to: int) -> _Worker | None:
+        """A new worker if fewer than `up_to` are started, else None."""
+        with self._lock:
+            if self._started >= up_to:
+                return None
+            self._started += 1
+        try:
+            return self._spawn()
+        except BaseException:
+            with self._lock:
+                self._started -= 1
+            raise
+
     def _acquire(self) -> _Worker:
-        """An idle worker; a new one only while every started one is busy (most
-        polls need none: the fast path reads most feeds)."""
+        """An idle worker, else the first one; another only once a document has
+        waited `patience` for one. A parse takes milliseconds, so one worker
+        serves a poll's few declined documents, and a second (25-35 MB more)
+        starts only behind a slow one."""
         try:
             return self._idle.get_nowait()
         except queue.Empty:
             pass
-        with self._lock:
-            grow = self._started < self.size
-            if grow:
-                self._started += 1
-        return self._spawn() if grow else self._idle.get()
+        worker = self._start_one(up_to=1)
+        if worker is not None:
+            return worker
+        try:
+            return self._idle.get(timeout=self.patience)
+        except queue.Empty:
+            pass
+        worker = self._start_one(up_to=self.size)
+        return worker if worker is not None else self._idle.get()
 
     def _discard(self, worker: _Worker) -> None:
         """Kill a worker and put a fresh one in its place."""
