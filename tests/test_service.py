@@ -1,5 +1,5 @@
-"""The poll's fetch window (results in completion order, a bounded number held)
-and the parser processes a poll starts."""
+"""The poll's fetch window (results in completion order, a bounded number held),
+the parser processes a poll starts, and broken documents not parsed twice."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from pathlib import Path
 from tests.conftest import write_config
 from tests.feedserver import Document, FeedServer
 from tests.test_cli import rss
-from tracker.config import load_config
+from tracker.config import Config, load_config
+from tracker.errors import ParserFailure
 from tracker.fetch import Fetcher
-from tracker.parsepool import ParserPool
+from tracker.parsepool import ParseOutput, ParserPool, parse_document
 from tracker.service import TrackerService, bounded_map
 from tracker.store import Store
 
@@ -73,3 +74,76 @@ def test_a_poll_stops_the_parser_processes_it_started(feed_server: FeedServer,
     assert summary.feeds_ok == 2 and summary.new_items == 2
     assert titles == {"Drone deal signed", "Air policing & patrols"}
     assert started == 0 and pool._all == []
+
+
+class CountingParser:
+    """The in-process parser, counting the documents it is given; `fail_first`
+    makes its first call a parser failure (a timeout, say)."""
+
+    def __init__(self, fail_first: bool = False) -> None:
+        self.calls = 0
+        self.fail_first = fail_first
+
+    def __call__(self, content: bytes, headers: dict[str, str], scope: str) -> ParseOutput:
+        self.calls += 1
+        if self.fail_first and self.calls == 1:
+            raise ParserFailure("refused: parsing took longer than 20s (fetch.parse_timeout)")
+        return parse_document(content, headers, scope)
+
+
+def poll_once(config: Config, db: Path, parser: CountingParser) -> dict[str, object]:
+    with Store.open(db) as store:
+        service = TrackerService(config, store, Fetcher(config.fetch, True, frozenset()),
+                                 parser=parser)
+        try:
+            service.poll(all_feeds=True)
+        finally:
+            service.close()
+        row = store.conn.execute("SELECT last_error, consecutive_failures, "
+                                 "(SELECT count(*) FROM items) AS items FROM feeds").fetchone()
+        return dict(row)
+
+
+def one_feed(feed_server: FeedServer, tmp_path: Path, document: Document) -> Config:
+    url = feed_server.add("/feed", document)
+    return load_config(write_config(tmp_path / "tracker.toml", [{"name": "F", "url": url}]))
+
+
+def test_the_same_broken_document_is_not_parsed_again(feed_server: FeedServer,
+                                                      tmp_path: Path) -> None:
+    config = one_feed(feed_server, tmp_path, Document(b"<html><body>Moved</body></html>",
+                                                      content_type="text/html"))
+    parser, db = CountingParser(), tmp_path / "tracker.db"
+    first = poll_once(config, db, parser)
+    second = poll_once(config, db, parser)
+    assert parser.calls == 1
+    assert second["last_error"] == first["last_error"]
+    assert "not a feed" in str(first["last_error"])
+    assert second["consecutive_failures"] == 2
+    feed_server.add("/feed", Document(rss("Drone deal signed")))  # mended
+    mended = poll_once(config, db, parser)
+    assert parser.calls == 2
+    assert mended["last_error"] is None and mended["items"] == 1
+
+
+def test_a_document_whose_parse_was_cut_off_is_parsed_again(feed_server: FeedServer,
+                                                            tmp_path: Path) -> None:
+    config = one_feed(feed_server, tmp_path, Document(rss("Drone deal signed")))
+    parser, db = CountingParser(fail_first=True), tmp_path / "tracker.db"
+    assert "took longer" in str(poll_once(config, db, parser)["last_error"])
+    again = poll_once(config, db, parser)
+    assert parser.calls == 2 and again["last_error"] is None and again["items"] == 1
+
+
+def test_another_failure_in_between_means_parsing_again(feed_server: FeedServer,
+                                                        tmp_path: Path) -> None:
+    broken = Document(b"<html><body>Moved</body></html>", content_type="text/html")
+    config = one_feed(feed_server, tmp_path, broken)
+    parser, db = CountingParser(), tmp_path / "tracker.db"
+    poll_once(config, db, parser)
+    feed_server.add("/feed", Document(b"busy", status=503))
+    assert "503" in str(poll_once(config, db, parser)["last_error"])
+    feed_server.add("/feed", broken)
+    back = poll_once(config, db, parser)
+    assert parser.calls == 2  # parsed again: the error on record was the 503's
+    assert "not a feed" in str(back["last_error"]) and back["consecutive_failures"] == 3

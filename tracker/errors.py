@@ -59,5 +59,10 @@ class ParseError(TrackerError):
     """The document is not a feed tracker can read."""
 
 
+class ParserFailure(ParseError):
+    """Parsing was cut off (its time or memory limit) or the parser process died:
+    unlike a document that is not a feed, the same bytes are tried again."""
+
+
 class DeliveryError(TrackerError):
     """The digest was not accepted; it stays pending and the next attempt resends it."""

@@ -24,7 +24,7 @@ import sys
 import threading
 from typing import IO
 
-from tracker.errors import ParseError
+from tracker.errors import ParseError, ParserFailure
 from tracker.fastparse import parse_fast
 from tracker.parse import parse_feed
 from tracker.parseworker import ParseOutput, output_of, read_frame, write_frame
@@ -156,7 +156,8 @@ class ParserPool:
     def parse(self, content: bytes, headers: dict[str, str], feed_scope: str) -> ParseOutput:
         """Parse a well-formed document of a kind `tracker.fastparse` reads here, in
         this thread (libxml2 is linear and bounded); anything else in a worker.
-        ParseError on a bad document, a timeout or a dead worker."""
+        ParseError on a bad document; ParserFailure on a timeout, a memory
+        refusal or a dead worker."""
         fast = parse_fast(content, headers) if len(content) <= IN_PROCESS_MAX_BYTES else None
         if fast is not None:
             return output_of(fast, feed_scope)
@@ -165,17 +166,19 @@ class ParserPool:
             status, value = worker.request((content, headers, feed_scope), self.timeout)
         except TimeoutError:
             self._discard(worker)
-            raise ParseError(f"refused: parsing took longer than {self.timeout:g}s "
+            raise ParserFailure(f"refused: parsing took longer than {self.timeout:g}s "
                              "(fetch.parse_timeout); a pathological document?") from None
         except Exception as exc:  # EOF, broken pipe, a garbled reply: the worker is done for
             self._discard(worker)
-            raise ParseError(f"the parser process died on this document ({exc or 'no reply'})"
+            raise ParserFailure(f"the parser process died on this document ({exc or 'no reply'})"
                              ) from None
         self._idle.put(worker)
+        if status == "refused":
+            raise ParserFailure(str(value))
         if status == "error":
             raise ParseError(str(value))
         if not isinstance(value, ParseOutput):
-            raise ParseError("the parser process sent an unexpected reply")
+            raise ParserFailure("the parser process sent an unexpected reply")
         return value
 
     def stop_workers(self) -> None:

@@ -60,7 +60,8 @@ def _address_space_in_use() -> int:
 
 def worker_main(extra_memory: int) -> None:
     """A worker's loop over stdin/stdout: receive a document, send back
-    ("ok", output) or ("error", text)."""
+    ("ok", output), ("error", text) when it is not a readable feed, or
+    ("refused", text) when it needs more memory than the worker may take."""
     limit = _address_space_in_use() + extra_memory
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     source, sink = sys.stdin.buffer, sys.stdout.buffer
@@ -73,14 +74,14 @@ def worker_main(extra_memory: int) -> None:
         except ParseError as exc:
             reply = ("error", str(exc))
         except MemoryError:
-            reply = ("error", f"refused: parsing needed more than {extra_memory >> 20} MB of "
-                              "memory (fetch.parse_memory_mb)")
+            reply = ("refused", f"refused: parsing needed more than {extra_memory >> 20} MB of "
+                                "memory (fetch.parse_memory_mb)")
         except Exception as exc:  # any other parser failure belongs to this document only
             reply = ("error", f"the feed parser failed: {type(exc).__name__}: {exc}"[:300])
         try:
             payload = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
         except MemoryError:
-            payload = pickle.dumps(("error", "refused: the parsed feed is too large"))
+            payload = pickle.dumps(("refused", "refused: the parsed feed is too large"))
         write_frame(sink, payload)
 
 

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from tracker import schedule
 from tracker.config import Config
-from tracker.errors import FetchError, HTTPStatusError, ParseError
+from tracker.errors import FetchError, HTTPStatusError, ParseError, ParserFailure
 from tracker.fetch import Fetcher
 from tracker.models import FeedState, FetchResult
 from tracker.parsepool import ParseOutput, ParserPool, parse_document
@@ -198,6 +198,8 @@ class TrackerService:
         """Network and CPU work for one feed; runs in a worker thread, writes nothing."""
         started = time.monotonic()
         fetched: FetchResult | None = None
+        body_hash: str | None = None
+        unreadable: str | None = None  # the body's mark, when it is not a readable feed
         if self.stopping.is_set():
             return FeedOutcome(feed, skipped=True)
         try:
@@ -214,6 +216,8 @@ class TrackerService:
             if body_hash == feed.body_hash:
                 return FeedOutcome(feed, fetched=fetched, body_hash=body_hash,
                                    unchanged_body=True)
+            if unreadable_mark(body_hash) == feed.body_hash and feed.last_error:
+                raise ParseError(feed.last_error)  # the very bytes that could not be read
             parsed = self.parser(fetched.content, fetched.headers, str(feed.id))
             return FeedOutcome(feed, fetched=fetched, parsed=parsed, body_hash=body_hash)
         except HTTPStatusError as exc:
@@ -224,13 +228,15 @@ class TrackerService:
                                    self.clock() + timedelta(seconds=retry_after))
         except (FetchError, ParseError) as exc:
             error, status, retry_after = str(exc), None, None
+            if isinstance(exc, ParseError) and not isinstance(exc, ParserFailure) and body_hash:
+                unreadable = unreadable_mark(body_hash)
         except Exception as exc:  # a bug must not stop the other feeds
             log.exception("unexpected error polling %s", feed.url)
             error, status, retry_after = f"internal error: {type(exc).__name__}: {exc}", None, None
         if fetched is not None:  # fetched fine, but the body is not a readable feed
             status = fetched.status
         return FeedOutcome(feed, error=error, status=status, retry_after=retry_after,
-                           duration_ms=_ms_since(started),
+                           body_hash=unreadable, duration_ms=_ms_since(started),
                            bytes_received=fetched.bytes_received if fetched else None)
 
     def _record(self, outcome: FeedOutcome, summary: PollSummary) -> None:
@@ -257,7 +263,8 @@ class TrackerService:
                                       f"HTTP {outcome.status} with Retry-After")
             self.store.record_failure(feed.id, now, error, outcome.status, due.at, reason,
                                       gone=gone, duration_ms=outcome.duration_ms,
-                                      bytes_received=outcome.bytes_received)
+                                      bytes_received=outcome.bytes_received,
+                                      body_hash=outcome.body_hash)
             summary.feeds_failed += 1
             summary.failures.append((feed.name, error))
             if gone:
@@ -296,6 +303,14 @@ class TrackerService:
         summary.feeds_not_modified += int(fetched.not_modified or outcome.unchanged_body)
         summary.new_items += new
         summary.revised_items += revised
+
+
+def unreadable_mark(body_hash: str) -> str:
+    """What a feed keeps as its body hash when that body was not a readable feed:
+    the same bytes fetched again fail the same way without being parsed (a
+    parser process started for a broken feed on every poll). Never equal to a
+    readable body's hash, so a body that parsed is still recognised as such."""
+    return f"unreadable:{body_hash}"
 
 
 def bounded_map(pool: ThreadPoolExecutor, work: Callable[[T], R], inputs: Iterable[T],

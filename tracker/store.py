@@ -182,12 +182,20 @@ class Store:
     def record_failure(self, feed_id: int, now: datetime, error: str, status: int | None,
                        next_due: datetime, due_reason: str, gone: bool = False,
                        duration_ms: int | None = None,
-                       bytes_received: int | None = None) -> None:
-        """A failed attempt: the error, one more in the streak, when to try next."""
+                       bytes_received: int | None = None,
+                       body_hash: str | None = None) -> None:
+        """A failed attempt: the error, one more in the streak, when to try next.
+
+        `body_hash`, given when the body was not a readable feed, marks it (see
+        `service.unreadable_mark`); any other failure drops such a mark, so that
+        a marked body always goes with the error it caused in `last_error`."""
         with self.write():
             self.conn.execute(
                 """
                 UPDATE feeds SET last_attempt = ?, last_status = ?, last_error = ?,
+                    body_hash = CASE WHEN ?4 IS NOT NULL THEN ?4  -- ?4: the 4th parameter
+                                     WHEN body_hash LIKE 'unreadable:%' THEN NULL
+                                     ELSE body_hash END,
                     consecutive_failures = consecutive_failures + 1,
                     failing_since = coalesce(failing_since, ?),
                     last_not_modified = 0, last_bytes = ?, last_duration_ms = ?,
@@ -195,7 +203,8 @@ class Store:
                     gone_at = CASE WHEN ? THEN coalesce(gone_at, ?) ELSE gone_at END
                 WHERE id = ?
                 """,
-                (to_text(now), status, error, to_text(now), bytes_received, duration_ms,
+                (to_text(now), status, error, body_hash, to_text(now), bytes_received,
+                 duration_ms,
                  to_text(next_due),
                  due_reason, gone, to_text(now), feed_id),
             )
