@@ -3,10 +3,12 @@
 Parts, all by default (`--only PART` to pick; see bench/README.md):
 
 * poll: each contender (tracker, lemon24/reader, rss2email) runs as a whole
-  process against the same corpus served from 127.0.0.1, several rounds,
+  process against the same corpus served from 127.0.0.1 (the generated feeds
+  and the real documents of ../shared/data/feeds), several rounds,
   interleaved (tracker, reader, rss2email, then their unchanged re-polls,
   round after round); medians, min-max and ratios go to bench/results/ with a
   chart; then topic matching against 10, 100 and 1,000 topics;
+* poll-generated: the same on the generated feeds alone;
 * scale: link time per new item at 10k, 100k and 1M stored items, database size;
 * daemon: a real daemon's memory over a day-equivalent of polls of 500 feeds;
 * links: linking quality on the labelled same-story data.
@@ -53,7 +55,7 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 
-PARTS = ("poll", "scale", "daemon", "links")
+PARTS = ("poll", "poll-generated", "scale", "daemon", "links")
 
 
 def main() -> None:
@@ -62,8 +64,6 @@ def main() -> None:
     parser.add_argument("--only", choices=PARTS, action="append",
                         help="run only this part (repeatable; default: every part)")
     parser.add_argument("--feeds", type=int, default=200, help="poll: generated corpus feeds")
-    parser.add_argument("--without-real", action="store_true",
-                        help="poll: leave out the real documents of ../shared/data/feeds")
     parser.add_argument("--repeat", type=int, default=5, help="poll: interleaved rounds")
     parser.add_argument("--shared", type=Path, default=default_shared_data())
     options = parser.parse_args()
@@ -71,7 +71,9 @@ def main() -> None:
         started = time.monotonic()
         print(f"== {part}", file=sys.stderr, flush=True)
         if part == "poll":
-            poll_benchmark(options)
+            poll_benchmark(options, with_real=True, results_name="poll")
+        elif part == "poll-generated":
+            poll_benchmark(options, with_real=False, results_name="poll_generated")
         elif part == "scale":
             link_scale.main([])
             charts.draw("link_scale")
@@ -83,9 +85,11 @@ def main() -> None:
         print(f"== {part} took {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
 
 
-def poll_benchmark(options: argparse.Namespace) -> None:
+def poll_benchmark(options: argparse.Namespace, with_real: bool, results_name: str) -> None:
+    """Every contender's cold and unchanged polls, to results/RESULTS_NAME.json and .png;
+    topic matching too on the corpus with the real documents."""
     generated = build_corpus(options.shared, options.feeds)
-    real = {} if options.without_real else real_documents(options.shared)
+    real = real_documents(options.shared) if with_real else {}
     corpus = generated | real
     names = [name for name in CONTENDERS if available(name)]
     server = FeedServer().start()
@@ -152,12 +156,14 @@ def poll_benchmark(options: argparse.Namespace) -> None:
             [total - link for total, link in zip(timings["tracker"]["cold_seconds"],
                                                  link_seconds, strict=True)])
         if link_seconds else None,
-        "topic_matching": measure(documents, repeat=options.repeat),
-        "topic_tokenise_seconds": tokenise_seconds(documents),
     }
+    if with_real:
+        result["topic_matching"] = measure(documents, repeat=options.repeat)
+        result["topic_tokenise_seconds"] = tokenise_seconds(documents)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "poll.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    charts.draw("poll")
+    (RESULTS / f"{results_name}.json").write_text(json.dumps(result, indent=2) + "\n",
+                                                  encoding="utf-8")
+    charts.draw(results_name)
     print(json.dumps(result, indent=2))
 
 

@@ -103,7 +103,8 @@ def _save(figure: Any, path: Path) -> None:
     figure.savefig(path, dpi=100)
 
 
-CHARTS = {"poll": poll, "daemon_memory": daemon_memory, "link_scale": link_scale}
+CHARTS = {"poll": poll, "poll_generated": poll, "daemon_memory": daemon_memory,
+          "link_scale": link_scale}
 
 
 def draw(name: str) -> None:
