@@ -113,6 +113,8 @@ NEWS_ITEM = ("<title>Air policing mission extended</title><link>https://e.org/a<
     # podcast tags publishers add to news feeds
     NEWS_ITEM + "<itunes:author>MoD press office</itunes:author><itunes:title>Ep 1"
     "</itunes:title><itunes:subtitle>Short</itunes:subtitle>",
+    NEWS_ITEM + "<description>Jets stay on.</description><itunes:summary>Longer"
+    "</itunes:summary>",
 ])
 def test_fast_path_reads_related_links_pictures_and_podcast_tags_as_feedparser_does(
         inner: str) -> None:
@@ -135,6 +137,9 @@ def test_fast_path_reads_related_links_pictures_and_podcast_tags_as_feedparser_d
     NEWS_ITEM + "<description>&lt;img src='x'/&gt;</description>"
     "<media:description>A jet</media:description>",
     NEWS_ITEM + "<itunes:summary>Longer</itunes:summary>",
+    # before the description, the podcast summary is the summary
+    NEWS_ITEM + "<itunes:summary>Longer</itunes:summary><description>Jets stay on."
+    "</description>",
 ])
 def test_fast_path_leaves_pictures_and_links_that_change_the_item_to_feedparser(
         inner: str) -> None:

@@ -11,7 +11,7 @@ title, summary, author, date, link or id that is not read here. It does read
 what news feeds put beside an item's own fields where feedparser leaves those
 fields alone: a related `atom:link` (rel other than alternate), a picture's
 media:title and media:description once the item's title and description come
-first, and iTunes author, title and subtitle. Agreement with
+first, and iTunes author, title, subtitle and (after the description) summary. Agreement with
 feedparser on the real and conformance corpora is checked by
 `tests/test_fastparse.py`.
 
@@ -241,6 +241,7 @@ def _rss_entry(item: Any, ns: str) -> ParsedEntry:
         fields["guid"] = about.strip() if about and about.strip() else None
     titles = 0
     media_text: list[tuple[bool, Any]] = []  # (after the item's description?, element)
+    second_summaries: list[bool] = []  # itunes:summary: after the item's description?
     for tag, child in _children(item):
         if tag == f"{prefix}title":
             titles += 1
@@ -275,6 +276,8 @@ def _rss_entry(item: Any, ns: str) -> ParsedEntry:
             pass  # a related link (NYT's rel="standout"): feedparser lists it, not as the link
         elif _itunes(tag) in ("title", "subtitle"):
             pass  # feedparser keeps them apart (itunes_title, subtitle), not as the title
+        elif _itunes(tag) == "summary":
+            second_summaries.append(fields["summary"] is not None)
         elif _itunes(tag) == "author":
             if fields["author"] is not None:
                 raise _Unsure
@@ -283,6 +286,8 @@ def _rss_entry(item: Any, ns: str) -> ParsedEntry:
             raise _Unsure
     for after_description, element in media_text:
         _check_media_text(element, after_description, fields, titles)
+    for after_description in second_summaries:
+        _check_second_summary(after_description, fields)
     link = fields["link"]
     if link is None and guid_is_link and fields["guid"]:
         link = fields["guid"]
@@ -305,9 +310,16 @@ def _check_media_text(element: Any, after_description: bool, fields: dict[str, A
             raise _Unsure
         if local == "title" and not (titles == 1 and _nonblank(fields["title"])):
             raise _Unsure
-        if local == "description" and not (after_description and fields["content"] is None
-                                           and _has_words(fields["summary"])):
-            raise _Unsure
+        if local == "description":
+            _check_second_summary(after_description, fields)
+
+
+def _check_second_summary(after_description: bool, fields: dict[str, Any]) -> None:
+    """A media:description or itunes:summary: after a <description> with words in
+    it and no content:encoded, feedparser files it as content, which tracker does
+    not read while there is a summary; before, it becomes the summary."""
+    if not (after_description and fields["content"] is None and _has_words(fields["summary"])):
+        raise _Unsure
 
 
 def _has_words(html_text: str | None) -> bool:
