@@ -124,6 +124,21 @@ def test_fast_path_reads_related_links_pictures_and_podcast_tags_as_feedparser_d
     assert normalise_feed(fast, "1") == normalise_feed(parse_feed(document), "1")
 
 
+@pytest.mark.parametrize("author", [
+    "<name>Defence press office</name><email>press@mod.example</email>",
+    "<email>press@mod.example</email>",
+    "<name> Defence press office </name>",
+])
+def test_fast_path_names_atom_authors_as_feedparser_does(author: str) -> None:
+    document = ('<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry>'
+                "<title>Air policing</title><id>https://e.org/a</id>"
+                '<link href="https://e.org/a"/>'
+                f"<author>{author}</author></entry></feed>").encode()
+    fast = parse_fast(document, {})
+    assert fast is not None and fast.entries[0].author
+    assert normalise_feed(fast, "1") == normalise_feed(parse_feed(document), "1")
+
+
 @pytest.mark.parametrize("inner", [
     # without rel, an atom:link is the item's link to feedparser
     NEWS_ITEM + '<atom:link href="https://e.org/other"/>',

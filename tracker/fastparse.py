@@ -372,10 +372,12 @@ def _atom_entry(entry: Any) -> ParsedEntry:
             if fields["author"] is not None:
                 raise _Unsure
             name = child.findtext(f"{atom}name")
-            email = child.findtext(f"{atom}email")
-            if email:
-                raise _Unsure  # feedparser's "name (email)" rules
-            fields["author"] = name
+            email = (child.findtext(f"{atom}email") or "").strip()
+            if email:  # feedparser's "name (email)", or the email alone
+                name = (name or "").strip()
+                fields["author"] = f"{name} ({email})" if name else email
+            else:
+                fields["author"] = name
         elif tag == f"{atom}published" or tag == f"{atom}issued":
             fields["published"] = _text_only(child)
         elif tag in (f"{atom}updated", f"{atom}modified"):
