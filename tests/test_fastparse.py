@@ -124,6 +124,34 @@ def test_fast_path_reads_related_links_pictures_and_podcast_tags_as_feedparser_d
     assert normalise_feed(fast, "1") == normalise_feed(parse_feed(document), "1")
 
 
+def _based_rss(guid: str) -> bytes:
+    return ('<rss version="2.0" xml:base="https://www.gov.example/news/"><channel><title>t'
+            "</title><item><title>Air policing</title><link>https://www.gov.example/a</link>"
+            f"<description>&lt;a href='b'&gt;More&lt;/a&gt; on it</description>{guid}</item>"
+            "</channel></rss>").encode()
+
+
+@pytest.mark.parametrize("guid", [
+    "",
+    "<guid>https://www.gov.example/a</guid>",
+    '<guid isPermaLink="false">645745 at https://www.gov.example</guid>',  # Drupal's
+    "<guid>tag:gov.example,2026:645745</guid>",
+])
+def test_fast_path_reads_documents_with_a_base_that_changes_nothing_it_keeps(
+        guid: str) -> None:
+    document = _based_rss(guid)
+    fast = parse_fast(document, {})
+    assert fast is not None
+    assert normalise_feed(fast, "1") == normalise_feed(parse_feed(document), "1")
+
+
+@pytest.mark.parametrize("guid", ["<guid>645745</guid>",
+                                  "<guid>HTTPS://www.gov.example/a</guid>",
+                                  "<guid>https://www.gov.example/a?</guid>"])
+def test_fast_path_leaves_ids_a_base_would_change_to_feedparser(guid: str) -> None:
+    assert parse_fast(_based_rss(guid), {}) is None
+
+
 @pytest.mark.parametrize("author", [
     "<name>Defence press office</name><email>press@mod.example</email>",
     "<email>press@mod.example</email>",

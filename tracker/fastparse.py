@@ -5,7 +5,8 @@ lxml) reads well-formed XML two orders of magnitude faster. This module reads
 exactly the fields tracker keeps, the way feedparser would read them, from
 documents it fully understands, and answers None for anything else, which then
 goes to feedparser as before: malformed XML, a DOCTYPE (entities), encodings
-the headers contradict, relative links, `xml:base`, XHTML text, markup
+the headers contradict, relative links, an `xml:base` that could change a link or
+an id, XHTML text, markup
 inside an RSS element, Atom 0.3, and any element feedparser would map onto a
 title, summary, author, date, link or id that is not read here. It does read
 what news feeds put beside an item's own fields where feedparser leaves those
@@ -26,6 +27,7 @@ import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlparse, urlunparse, uses_relative
 
 from feedparser.datetimes import _parse_date
 from feedparser.mixin import _FeedParserMixin
@@ -40,7 +42,6 @@ RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 DC = "http://purl.org/dc/elements/1.1/"
 DCTERMS = "http://purl.org/dc/terms/"
 CONTENT = "http://purl.org/rss/1.0/modules/content/"
-XML_BASE = "{http://www.w3.org/XML/1998/namespace}base"
 # feedparser matches namespaces case-insensitively; iTunes podcast tags are
 # common in news publishers' feeds too.
 ITUNES = frozenset({"http://www.itunes.com/dtds/podcast-1.0.dtd",
@@ -77,15 +78,30 @@ class _Unsure(Exception):
 def parse_fast(content: bytes, headers: dict[str, str]) -> ParsedFeed | None:
     """The feed, read by lxml; None when feedparser should read it instead."""
     head = content[:4096]
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in content or b"xml:base" in content:
+    if b"<!DOCTYPE" in head or b"<!ENTITY" in content:
         return None
     try:
         _check_content_type(headers, head)
         root = etree.fromstring(content, _PARSER)
         _check_encoding(root, headers, content)
-        return _read(root)
+        return _read(root, based=b"xml:base" in content)
     except (_Unsure, etree.XMLSyntaxError, ValueError):
         return None
+
+
+def _check_base_proof(uri: str | None) -> None:
+    """Under `xml:base` feedparser joins links and permalink ids to the base in effect.
+    Only a URI that the join leaves as it is, whatever the base, is read here:
+    one with a scheme that takes no base (tag:, urn:), or an absolute one with a
+    host that `urljoin` gives back unchanged (its scheme in lower case, no
+    empty `?` or `#`). Text is not affected: the base only rewrites attributes
+    of the HTML in summaries, which tracker reads as text."""
+    if uri is None:
+        return
+    parts = urlparse(uri)
+    if not parts.scheme or (parts.scheme in uses_relative
+                            and (not parts.netloc or urlunparse(parts) != uri)):
+        raise _Unsure
 
 
 def _check_content_type(headers: dict[str, str], head: bytes) -> None:
@@ -120,14 +136,14 @@ def _check_encoding(root: Any, headers: dict[str, str], content: bytes) -> None:
         raise _Unsure  # byte-order marks and legacy encodings: feedparser's rules
 
 
-def _read(root: Any) -> ParsedFeed:
+def _read(root: Any, based: bool) -> ParsedFeed:
     tag = root.tag
     if tag == "rss":
         channel = root.find("channel")
         if channel is None:
             raise _Unsure
         _refuse_nested_fields(channel, allowed={"item"})
-        entries = tuple(_rss_entry(item, "") for item in channel.iterfind("item"))
+        entries = tuple(_rss_entry(item, "", based) for item in channel.iterfind("item"))
         return ParsedFeed(title=_feed_title(channel.find("title")), entries=entries,
                           warning=None, ttl_seconds=ttl_seconds(channel.findtext("ttl")))
     if tag == f"{{{RDF}}}RDF":
@@ -135,12 +151,13 @@ def _read(root: Any) -> ParsedFeed:
         if channel is None:
             raise _Unsure
         _refuse_nested_fields(root, allowed={f"{{{RSS1}}}item"})
-        entries = tuple(_rss_entry(item, RSS1) for item in root.iterfind(f"{{{RSS1}}}item"))
+        entries = tuple(_rss_entry(item, RSS1, based)
+                        for item in root.iterfind(f"{{{RSS1}}}item"))
         return ParsedFeed(title=_feed_title(channel.find(f"{{{RSS1}}}title")), entries=entries,
                           warning=None, ttl_seconds=None)
     if tag == f"{{{ATOM}}}feed":
         _refuse_nested_fields(root, allowed={f"{{{ATOM}}}entry"})
-        entries = tuple(_atom_entry(entry) for entry in root.iterfind(f"{{{ATOM}}}entry"))
+        entries = tuple(_atom_entry(entry, based) for entry in root.iterfind(f"{{{ATOM}}}entry"))
         title = root.find(f"{{{ATOM}}}title")
         if title is not None and (title.get("type") or "text") != "text":
             raise _Unsure
@@ -209,8 +226,6 @@ def _children(entry: Any) -> Iterator[tuple[str, Any]]:
         for element in child.iterdescendants():
             if _local(element.tag) in _FIELD_NAMES and not _atom_person_part(child, element):
                 raise _Unsure
-        if child.get(XML_BASE) is not None:
-            raise _Unsure
         yield child.tag, child
 
 
@@ -230,7 +245,7 @@ def _absolute(link: str | None) -> str | None:
     return link
 
 
-def _rss_entry(item: Any, ns: str) -> ParsedEntry:
+def _rss_entry(item: Any, ns: str, based: bool) -> ParsedEntry:
     prefix = f"{{{ns}}}" if ns else ""
     fields: dict[str, Any] = {"guid": None, "link": None, "title": None, "summary": None,
                               "content": None, "author": None, "published": None,
@@ -291,6 +306,10 @@ def _rss_entry(item: Any, ns: str) -> ParsedEntry:
     link = fields["link"]
     if link is None and guid_is_link and fields["guid"]:
         link = fields["guid"]
+    if based:
+        _check_base_proof(link)
+        if guid_is_link or ns:  # a permalink guid is joined to the base; rdf:about too, to be safe
+            _check_base_proof(fields["guid"])
     return _entry(fields, link, title_is_html=_looks_like_html(fields["title"]))
 
 
@@ -338,7 +357,7 @@ def _atom_text(element: Any) -> tuple[str, bool]:
     raise _Unsure  # xhtml, base64 and other media types
 
 
-def _atom_entry(entry: Any) -> ParsedEntry:
+def _atom_entry(entry: Any, based: bool) -> ParsedEntry:
     atom = f"{{{ATOM}}}"
     fields: dict[str, Any] = {"guid": None, "link": None, "title": None, "summary": None,
                               "content": None, "author": None, "published": None,
@@ -387,6 +406,9 @@ def _atom_entry(entry: Any) -> ParsedEntry:
     link = fields["link"]
     if link is None and guid_is_link and fields["guid"]:
         link = fields["guid"]  # feedparser: an id stands in for a missing link
+    if based:
+        _check_base_proof(link)
+        _check_base_proof(fields["guid"])
     return _entry(fields, link, title_is_html)
 
 
