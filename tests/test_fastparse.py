@@ -16,6 +16,7 @@ import pytest
 
 from bench.corpus import build_corpus
 from tracker.fastparse import parse_fast
+from tracker.models import ParsedFeed
 from tracker.normalise import normalise_feed
 from tracker.parse import parse_feed
 from tracker.parsepool import ParserPool
@@ -88,6 +89,14 @@ def test_documents_it_does_not_fully_understand_go_to_feedparser(document: bytes
     assert parse_fast(document, {}) is None
 
 
+def _assert_read_as_feedparser_reads(document: bytes) -> ParsedFeed:
+    """The fast path takes `document` and stores what feedparser's path would."""
+    fast = parse_fast(document, {})
+    assert fast is not None
+    assert normalise_feed(fast, "1") == normalise_feed(parse_feed(document), "1")
+    return fast
+
+
 def _rss_item(inner: str) -> bytes:
     return ('<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/" '
             'xmlns:atom="http://www.w3.org/2005/Atom" '
@@ -118,10 +127,7 @@ NEWS_ITEM = ("<title>Air policing mission extended</title><link>https://e.org/a<
 ])
 def test_fast_path_reads_related_links_pictures_and_podcast_tags_as_feedparser_does(
         inner: str) -> None:
-    document = _rss_item(inner)
-    fast = parse_fast(document, {})
-    assert fast is not None
-    assert normalise_feed(fast, "1") == normalise_feed(parse_feed(document), "1")
+    _assert_read_as_feedparser_reads(_rss_item(inner))
 
 
 def _based_rss(guid: str) -> bytes:
@@ -139,10 +145,7 @@ def _based_rss(guid: str) -> bytes:
 ])
 def test_fast_path_reads_documents_with_a_base_that_changes_nothing_it_keeps(
         guid: str) -> None:
-    document = _based_rss(guid)
-    fast = parse_fast(document, {})
-    assert fast is not None
-    assert normalise_feed(fast, "1") == normalise_feed(parse_feed(document), "1")
+    _assert_read_as_feedparser_reads(_based_rss(guid))
 
 
 @pytest.mark.parametrize("guid", ["<guid>645745</guid>",
@@ -162,9 +165,7 @@ def test_fast_path_names_atom_authors_as_feedparser_does(author: str) -> None:
                 "<title>Air policing</title><id>https://e.org/a</id>"
                 '<link href="https://e.org/a"/>'
                 f"<author>{author}</author></entry></feed>").encode()
-    fast = parse_fast(document, {})
-    assert fast is not None and fast.entries[0].author
-    assert normalise_feed(fast, "1") == normalise_feed(parse_feed(document), "1")
+    assert _assert_read_as_feedparser_reads(document).entries[0].author
 
 
 @pytest.mark.parametrize("inner", [
