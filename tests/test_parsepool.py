@@ -80,6 +80,17 @@ def test_a_second_worker_starts_behind_a_slow_document() -> None:
     assert finished_first  # it did not wait for the slow one
 
 
+def test_a_document_waiting_for_a_worker_that_is_killed_gets_a_new_one() -> None:
+    with ParserPool(workers=1, timeout=0.5, memory_mb=256, patience=0.2) as pool, \
+            ThreadPoolExecutor(max_workers=1) as threads:
+        slow = threads.submit(pool.parse, deep(300_000), {}, "1")  # cut off at 0.5 s
+        time.sleep(0.1)
+        assert pool.parse(LENIENT, {}, "1").items[0].title == "Fish & chips"
+        with pytest.raises(ParseError, match="longer than"):
+            slow.result()
+        assert len(pool._all) == 1
+
+
 def test_a_slow_document_is_cut_off_and_the_pool_recovers(pool: ParserPool) -> None:
     started = time.monotonic()
     with pytest.raises(ParseError, match=r"longer than 0.3s"):

@@ -128,7 +128,8 @@ class ParserPool:
 
     def _acquire(self) -> _Worker:
         """An idle worker, else the first one; another only once a document has
-        waited `patience` for one. A parse takes milliseconds, so one worker
+        waited `patience` for one (and again each `patience`, should a worker
+        have been killed meanwhile). A parse takes milliseconds, so one worker
         serves a poll's few declined documents, and a second (25-35 MB more)
         starts only behind a slow one."""
         try:
@@ -136,22 +137,19 @@ class ParserPool:
         except queue.Empty:
             pass
         worker = self._start_one(up_to=1)
-        if worker is not None:
-            return worker
-        try:
-            return self._idle.get(timeout=self.patience)
-        except queue.Empty:
-            pass
-        worker = self._start_one(up_to=self.size)
-        return worker if worker is not None else self._idle.get()
+        while worker is None:
+            try:
+                return self._idle.get(timeout=self.patience)
+            except queue.Empty:
+                worker = self._start_one(up_to=self.size)
+        return worker
 
     def _discard(self, worker: _Worker) -> None:
-        """Kill a worker and put a fresh one in its place."""
+        """Kill a worker; its place is free for the next document that needs one."""
         worker.kill()
         with self._lock:
             self._all.remove(worker)
-        if not self._closed:
-            self._idle.put(self._spawn())
+            self._started -= 1
 
     def parse(self, content: bytes, headers: dict[str, str], feed_scope: str) -> ParseOutput:
         """Parse a well-formed document of a kind `tracker.fastparse` reads here, in
