@@ -181,6 +181,8 @@ def test_fast_path_names_atom_authors_as_feedparser_does(author: str) -> None:
     NEWS_ITEM + "<description>&lt;img src='x'/&gt;</description>"
     "<media:description>A jet</media:description>",
     NEWS_ITEM + "<itunes:summary>Longer</itunes:summary>",
+    # two titles: feedparser keeps the first with text in it
+    "<title>First</title><title>Second</title><link>https://e.org/a</link>",
     # before the description, the podcast summary is the summary
     NEWS_ITEM + "<itunes:summary>Longer</itunes:summary><description>Jets stay on."
     "</description>",
@@ -200,3 +202,11 @@ def test_the_parser_pool_starts_no_process_for_documents_the_fast_path_reads() -
         broken = pool.parse(document.replace(b"</channel>", b""), {}, "1")  # feedparser's
         assert [item.title for item in broken.items] == ["Drones"]
         assert pool._started == 1
+
+
+def test_an_atom_entry_with_two_titles_goes_to_feedparser() -> None:
+    document = (b'<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry>'
+                b"<title>First</title><title>Second</title><id>https://e.org/a</id>"
+                b'<link href="https://e.org/a"/></entry></feed>')
+    assert parse_feed(document).entries[0].title == "First"  # what it keeps
+    assert parse_fast(document, {}) is None

@@ -254,12 +254,12 @@ def _rss_entry(item: Any, ns: str, based: bool) -> ParsedEntry:
     if ns:
         about = item.get(f"{{{RDF}}}about")
         fields["guid"] = about.strip() if about and about.strip() else None
-    titles = 0
     media_text: list[tuple[bool, Any]] = []  # (after the item's description?, element)
     second_summaries: list[bool] = []  # itunes:summary: after the item's description?
     for tag, child in _children(item):
         if tag == f"{prefix}title":
-            titles += 1
+            if fields["title"] is not None:
+                raise _Unsure  # feedparser keeps the first with text, not the last
             fields["title"] = _text_only(child)
         elif tag == _MEDIA_TEXT:
             media_text.append((fields["summary"] is not None, child))
@@ -300,7 +300,7 @@ def _rss_entry(item: Any, ns: str, based: bool) -> ParsedEntry:
         elif _local(tag) in _FIELD_NAMES:
             raise _Unsure
     for after_description, element in media_text:
-        _check_media_text(element, after_description, fields, titles)
+        _check_media_text(element, after_description, fields)
     for after_description in second_summaries:
         _check_second_summary(after_description, fields)
     link = fields["link"]
@@ -313,11 +313,10 @@ def _rss_entry(item: Any, ns: str, based: bool) -> ParsedEntry:
     return _entry(fields, link, title_is_html=_looks_like_html(fields["title"]))
 
 
-def _check_media_text(element: Any, after_description: bool, fields: dict[str, Any],
-                      titles: int) -> None:
+def _check_media_text(element: Any, after_description: bool, fields: dict[str, Any]) -> None:
     """feedparser reads an RSS item's media:title and media:description (news
     feeds put them on each picture) as the item's own title and description,
-    unless the item's come first: its one non-blank <title> wins wherever it is
+    unless the item's come first: its (one) non-blank <title> wins wherever it is
     (the shallower element), and a media:description after a non-blank
     <description> is filed as content, which tracker does not read while
     there is a summary. Any other arrangement is feedparser's to sort out."""
@@ -327,7 +326,7 @@ def _check_media_text(element: Any, after_description: bool, fields: dict[str, A
             continue
         if not (isinstance(part.tag, str) and part.tag.startswith(_MEDIA)):
             raise _Unsure
-        if local == "title" and not (titles == 1 and _nonblank(fields["title"])):
+        if local == "title" and not _nonblank(fields["title"]):
             raise _Unsure
         if local == "description":
             _check_second_summary(after_description, fields)
@@ -367,6 +366,8 @@ def _atom_entry(entry: Any, based: bool) -> ParsedEntry:
         if tag == _MEDIA_TEXT:
             raise _Unsure  # an entry's media:description may be its only summary
         if tag == f"{atom}title":
+            if fields["title"] is not None:
+                raise _Unsure  # feedparser keeps the first with text, not the last
             fields["title"], title_is_html = _atom_text(child)
         elif tag == f"{atom}link":
             if child.get("href") is None:
