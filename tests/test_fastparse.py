@@ -210,3 +210,19 @@ def test_an_atom_entry_with_two_titles_goes_to_feedparser() -> None:
                 b'<link href="https://e.org/a"/></entry></feed>')
     assert parse_feed(document).entries[0].title == "First"  # what it keeps
     assert parse_fast(document, {}) is None
+
+
+@pytest.mark.parametrize("title, feedparsers", [
+    ("caf\u00c3\u00a9 opens", "caf\u00e9 opens"),  # UTF-8 read as Latin-1, repaired
+    ("Drones\u0085 more", "Drones\u2026 more"),   # a C1 control, read as Windows-1252
+])
+def test_texts_feedparser_would_repair_go_to_it(title: str, feedparsers: str) -> None:
+    document = _rss_item(f"<title>{title}</title><link>https://e.org/a</link>")
+    assert parse_feed(document).entries[0].title == feedparsers
+    assert parse_fast(document, {}) is None
+
+
+def test_other_non_ascii_text_is_read_in_process() -> None:
+    _assert_read_as_feedparser_reads(_rss_item(
+        "<title>Caf\u00e9 talks: \u0423\u043a\u0440\u0430\u0457\u043d\u0430 air defence"
+        "</title><link>https://e.org/a</link>"))

@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import urlparse, urlunparse, uses_relative
 
 from feedparser.datetimes import _parse_date
+from feedparser.html import _cp1252
 from feedparser.mixin import _FeedParserMixin
 from lxml import etree  # type: ignore[import-untyped]
 
@@ -67,6 +68,7 @@ _MEDIA = ("{http://search.yahoo.com/mrss/}", "{http://www.rssboard.org/media-rss
 _HTML_TYPES = {"html": "text/html", "xhtml": "application/xhtml+xml",
                "text/html": "text/html", "application/xhtml+xml": "application/xhtml+xml"}
 _MEDIA_TEXT = "media text"  # see `_children`
+_C1 = re.compile("[" + "".join(map(chr, _cp1252)) + "]")  # what feedparser maps to cp1252
 _SCRIPT = re.compile(r"<\s*/?\s*script", re.IGNORECASE)
 _ENCODING_ALIASES = {"utf8": "utf-8", "latin1": "iso-8859-1", "latin-1": "iso-8859-1"}
 
@@ -199,6 +201,7 @@ def _feed_title(element: Any) -> str | None:
     text = _text_only(element).strip()
     if _looks_like_html(text):
         raise _Unsure
+    _check_unrepaired(text)
     return text or None
 
 
@@ -424,6 +427,8 @@ def _entry(fields: dict[str, Any], link: str | None, title_is_html: bool) -> Par
         summary = fields["content"]
     if summary and _SCRIPT.search(summary):
         raise _Unsure  # feedparser's sanitiser and tracker's text extraction differ on scripts
+    for text in (fields["title"], summary, fields["author"], fields["guid"], link):
+        _check_unrepaired(text)
     return ParsedEntry(
         guid=fields["guid"],
         link=_absolute(link),
@@ -434,6 +439,21 @@ def _entry(fields: dict[str, Any], link: str | None, title_is_html: bool) -> Par
         published=_when(fields["published"]),
         updated=_when(fields["updated"]),
     )
+
+
+def _check_unrepaired(text: str | None) -> None:
+    """feedparser "repairs" every text of a UTF-8 document that reads as UTF-8
+    taken for Latin-1 ("Ã©" becomes "é") and maps C1 control characters to
+    Windows-1252's; a text either would change goes to feedparser."""
+    if not text or text.isascii():
+        return
+    if _C1.search(text):
+        raise _Unsure
+    try:
+        text.encode("iso-8859-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return
+    raise _Unsure
 
 
 def _nonblank(text: str | None) -> str | None:
