@@ -105,7 +105,6 @@ class ParserPool:
         self._lock = threading.Lock()
         self._started = 0
         self._all: list[_Worker] = []
-        self._closed = False
 
     def _spawn(self) -> _Worker:
         worker = _Worker(self.extra_memory)
@@ -144,12 +143,16 @@ class ParserPool:
                 worker = self._start_one(up_to=self.size)
         return worker
 
-    def _discard(self, worker: _Worker) -> None:
-        """Kill a worker; its place is free for the next document that needs one."""
-        worker.kill()
+    def _forget(self, worker: _Worker) -> None:
+        """Free a worker's place for the next document that needs one."""
         with self._lock:
             self._all.remove(worker)
             self._started -= 1
+
+    def _discard(self, worker: _Worker) -> None:
+        """Kill a worker; its place is free for the next document that needs one."""
+        worker.kill()
+        self._forget(worker)
 
     def parse(self, content: bytes, headers: dict[str, str], feed_scope: str) -> ParseOutput:
         """Parse a well-formed document of a kind `tracker.fastparse` reads here, in
@@ -188,13 +191,10 @@ class ParserPool:
                 worker = self._idle.get_nowait()
             except queue.Empty:
                 return
-            with self._lock:
-                self._all.remove(worker)
-                self._started -= 1
+            self._forget(worker)
             worker.stop()
 
     def close(self) -> None:
-        self._closed = True
         with self._lock:
             workers = list(self._all)
         for worker in workers:
