@@ -27,7 +27,7 @@ from tracker.fetch import Fetcher
 from tracker.models import FeedState, FetchResult
 from tracker.parsepool import ParseOutput, ParserPool, parse_document
 from tracker.query import Document
-from tracker.store import Store
+from tracker.store import Store, unreadable_mark
 from tracker.topics import TopicSet
 
 log = logging.getLogger(__name__)
@@ -303,14 +303,6 @@ class TrackerService:
         summary.feeds_not_modified += int(fetched.not_modified or outcome.unchanged_body)
         summary.new_items += new
         summary.revised_items += revised
-
-
-def unreadable_mark(body_hash: str) -> str:
-    """What a feed keeps as its body hash when that body was not a readable feed:
-    the same bytes fetched again fail the same way without being parsed (a
-    parser process started for a broken feed on every poll). Never equal to a
-    readable body's hash, so a body that parsed is still recognised as such."""
-    return f"unreadable:{body_hash}"
 
 
 def bounded_map(pool: ThreadPoolExecutor, work: Callable[[T], R], inputs: Iterable[T],

@@ -65,6 +65,17 @@ def _with_json(row: sqlite3.Row) -> dict[str, Any]:
     return record
 
 
+UNREADABLE = "unreadable:"  # feeds.body_hash of a body that was not a readable feed
+
+
+def unreadable_mark(body_hash: str) -> str:
+    """What a feed keeps as its body hash when that body was not a readable feed:
+    the same bytes fetched again fail the same way without being parsed (a
+    parser process started for a broken feed on every poll). Never equal to a
+    readable body's hash, so a body that parsed is still recognised as such."""
+    return UNREADABLE + body_hash
+
+
 class Store:
     """A tracker database file. Open with `Store.open(path)`."""
 
@@ -187,15 +198,14 @@ class Store:
         """A failed attempt: the error, one more in the streak, when to try next.
 
         `body_hash`, given when the body was not a readable feed, marks it (see
-        `service.unreadable_mark`); any other failure drops such a mark, so that
-        a marked body always goes with the error it caused in `last_error`."""
+        `unreadable_mark`); any other failure drops such a mark, so that a
+        marked body always goes with the error it caused in `last_error`."""
         with self.write():
             self.conn.execute(
                 """
                 UPDATE feeds SET last_attempt = ?, last_status = ?, last_error = ?,
-                    body_hash = CASE WHEN ?4 IS NOT NULL THEN ?4  -- ?4: the 4th parameter
-                                     WHEN body_hash LIKE 'unreadable:%' THEN NULL
-                                     ELSE body_hash END,
+                    body_hash = CASE WHEN ? IS NOT NULL THEN ?
+                                     WHEN body_hash LIKE ? THEN NULL ELSE body_hash END,
                     consecutive_failures = consecutive_failures + 1,
                     failing_since = coalesce(failing_since, ?),
                     last_not_modified = 0, last_bytes = ?, last_duration_ms = ?,
@@ -203,8 +213,8 @@ class Store:
                     gone_at = CASE WHEN ? THEN coalesce(gone_at, ?) ELSE gone_at END
                 WHERE id = ?
                 """,
-                (to_text(now), status, error, body_hash, to_text(now), bytes_received,
-                 duration_ms,
+                (to_text(now), status, error, body_hash, body_hash, UNREADABLE + "%",
+                 to_text(now), bytes_received, duration_ms,
                  to_text(next_due),
                  due_reason, gone, to_text(now), feed_id),
             )
