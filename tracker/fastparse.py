@@ -292,11 +292,11 @@ def _rss_entry(item: Any, ns: str, based: bool) -> ParsedEntry:
         elif tag == f"{{{ATOM}}}link" and child.get("href") is not None \
                 and (child.get("rel") or "alternate").lower() != "alternate":
             pass  # a related link (NYT's rel="standout"): feedparser lists it, not as the link
-        elif _itunes(tag) in ("title", "subtitle"):
+        elif (itunes := _itunes(tag)) in ("title", "subtitle"):
             pass  # feedparser keeps them apart (itunes_title, subtitle), not as the title
-        elif _itunes(tag) == "summary":
+        elif itunes == "summary":
             second_summaries.append(fields["summary"] is not None)
-        elif _itunes(tag) == "author":
+        elif itunes == "author":
             if fields["author"] is not None:
                 raise _Unsure
             fields["author"] = _text_only(child)  # feedparser reads it as <author>
@@ -306,14 +306,9 @@ def _rss_entry(item: Any, ns: str, based: bool) -> ParsedEntry:
         _check_media_text(element, after_description, fields)
     for after_description in second_summaries:
         _check_second_summary(after_description, fields)
-    link = fields["link"]
-    if link is None and guid_is_link and fields["guid"]:
-        link = fields["guid"]
-    if based:
-        _check_base_proof(link)
-        if guid_is_link or ns:  # a permalink guid is joined to the base; rdf:about too, to be safe
-            _check_base_proof(fields["guid"])
-    return _entry(fields, link, title_is_html=_looks_like_html(fields["title"]))
+    # A permalink guid is joined to the base; rdf:about too, to be safe.
+    return _entry(fields, guid_is_link, _looks_like_html(fields["title"]),
+                  based=based, guid_joined=guid_is_link or bool(ns))
 
 
 def _check_media_text(element: Any, after_description: bool, fields: dict[str, Any]) -> None:
@@ -407,13 +402,7 @@ def _atom_entry(entry: Any, based: bool) -> ParsedEntry:
             fields["updated"] = _text_only(child)
         elif _local(tag) in _FIELD_NAMES:
             raise _Unsure
-    link = fields["link"]
-    if link is None and guid_is_link and fields["guid"]:
-        link = fields["guid"]  # feedparser: an id stands in for a missing link
-    if based:
-        _check_base_proof(link)
-        _check_base_proof(fields["guid"])
-    return _entry(fields, link, title_is_html)
+    return _entry(fields, guid_is_link, title_is_html, based=based, guid_joined=guid_is_link)
 
 
 def _looks_like_html(text: str | None) -> bool:
@@ -421,7 +410,18 @@ def _looks_like_html(text: str | None) -> bool:
     return bool(text) and bool(_FeedParserMixin.looks_like_html(text))
 
 
-def _entry(fields: dict[str, Any], link: str | None, title_is_html: bool) -> ParsedEntry:
+def _entry(fields: dict[str, Any], guid_is_link: bool, title_is_html: bool, *, based: bool,
+           guid_joined: bool) -> ParsedEntry:
+    """The entry from its fields, or _Unsure where feedparser would read it
+    otherwise. Under `xml:base` (`based`), the link and, when feedparser joins
+    it to the base (`guid_joined`), the id must be ones the join leaves alone."""
+    link = fields["link"]
+    if link is None and guid_is_link and fields["guid"]:
+        link = fields["guid"]  # feedparser: a permalink id stands in for a missing link
+    if based:
+        _check_base_proof(link)
+        if guid_joined:
+            _check_base_proof(fields["guid"])
     summary = fields["summary"]
     if not (summary and summary.strip()):
         summary = fields["content"]
