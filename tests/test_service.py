@@ -15,7 +15,7 @@ from tracker.config import Config, load_config
 from tracker.errors import ParserFailure
 from tracker.fetch import Fetcher
 from tracker.parsepool import ParseOutput, ParserPool, parse_document
-from tracker.service import TrackerService, bounded_map
+from tracker.service import PollSummary, TrackerService, bounded_map
 from tracker.store import Store
 
 
@@ -62,15 +62,10 @@ def test_a_poll_stops_the_parser_processes_it_started(feed_server: FeedServer,
                                       [{"name": "Ok", "url": well_formed},
                                        {"name": "Lenient", "url": lenient}]))
     pool = ParserPool(workers=2, timeout=20, memory_mb=256)
+    summary = poll(config, tmp_path / "tracker.db", pool)
     with Store.open(tmp_path / "tracker.db") as store:
-        service = TrackerService(config, store, Fetcher(config.fetch, True, frozenset()),
-                                 parser=pool)
-        try:
-            summary = service.poll()
-            started = pool._started
-            titles = {row[0] for row in store.conn.execute("SELECT title FROM items")}
-        finally:
-            service.close()
+        titles = {row[0] for row in store.conn.execute("SELECT title FROM items")}
+    started = pool._started
     assert summary.feeds_ok == 2 and summary.new_items == 2
     assert titles == {"Drone deal signed", "Air policing & patrols"}
     assert started == 0 and pool._all == []
@@ -91,14 +86,21 @@ class CountingParser:
         return parse_document(content, headers, scope)
 
 
-def poll_once(config: Config, db: Path, parser: CountingParser) -> dict[str, object]:
+def poll(config: Config, db: Path, parser: CountingParser | ParserPool) -> PollSummary:
+    """Poll every feed once, as the CLI does (the service closes its parser)."""
     with Store.open(db) as store:
         service = TrackerService(config, store, Fetcher(config.fetch, True, frozenset()),
                                  parser=parser)
         try:
-            service.poll(all_feeds=True)
+            return service.poll(all_feeds=True)
         finally:
             service.close()
+
+
+def poll_once(config: Config, db: Path, parser: CountingParser) -> dict[str, object]:
+    """Poll the one feed; its health and the items stored, afterwards."""
+    poll(config, db, parser)
+    with Store.open(db) as store:
         row = store.conn.execute("SELECT last_error, consecutive_failures, "
                                  "(SELECT count(*) FROM items) AS items FROM feeds").fetchone()
         return dict(row)
