@@ -28,7 +28,7 @@ from typing import Any
 
 from bench import charts, daemon_memory, link_scale, links_eval
 from bench.corpus import build_corpus, default_shared_data, real_documents
-from bench.peers import CONTENDERS, available
+from bench.peers import CONTENDERS, check_installed
 from bench.provenance import provenance
 from bench.topics import corpus_documents, measure, tokenise_seconds
 from tests.feedserver import Document, FeedServer
@@ -49,10 +49,16 @@ def run_measured(args: list[str]) -> tuple[float, TreeMemory, str]:
     return elapsed, memory, completed.stdout
 
 
+def linking_seconds(output: str) -> float:
+    """How long a cold poll spent linking, as its summary line says."""
+    linking = daemon_memory.LINKING.search(output)
+    if linking is None:
+        raise RuntimeError(f"the poll's summary no longer says how long linking took: {output!r}")
+    return float(linking.group(2))
+
 
 def summary(values: list[float]) -> dict[str, float]:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
-
 
 
 PARTS = ("poll", "poll-generated", "scale", "daemon", "links")
@@ -91,7 +97,8 @@ def poll_benchmark(options: argparse.Namespace, with_real: bool, results_name: s
     generated = build_corpus(options.shared, options.feeds)
     real = real_documents(options.shared) if with_real else {}
     corpus = generated | real
-    names = [name for name in CONTENDERS if available(name)]
+    names = list(CONTENDERS)
+    check_installed(names)
     server = FeedServer().start()
     # Real documents are served as captured, their encoding left to the XML
     # declaration (or BOM) the way most servers send feeds.
@@ -103,6 +110,9 @@ def poll_benchmark(options: argparse.Namespace, with_real: bool, results_name: s
                for measure in ("seconds", "peak_rss_mb", "simultaneous_rss_mb")}
         for name in names}
     link_seconds: list[float] = []  # tracker's cold polls: the part spent linking
+    # What each contender said of its first round (tracker: its poll summary;
+    # reader: entries stored), to show every run did the whole job.
+    said: dict[str, dict[str, str]] = {name: {} for name in names}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for round_number in range(options.repeat):
@@ -118,10 +128,9 @@ def poll_benchmark(options: argparse.Namespace, with_real: bool, results_name: s
                         timings[name][f"{phase}_peak_rss_mb"].append(memory.upper)
                         timings[name][f"{phase}_simultaneous_rss_mb"].append(
                             memory.simultaneous)
-                        linking = (daemon_memory.LINKING.search(output)
-                                   if name == "tracker" else None)
-                        if phase == "cold" and linking:
-                            link_seconds.append(float(linking.group(2)))
+                        said[name].setdefault(phase, output.strip().split("\n")[0])
+                        if name == "tracker" and phase == "cold":
+                            link_seconds.append(linking_seconds(output))
                 print(f"round {round_number + 1}: " + ", ".join(
                     f"{n} {timings[n]['cold_seconds'][-1]:.2f}s/"
                     f"{timings[n]['unchanged_seconds'][-1]:.2f}s" for n in names),
@@ -147,15 +156,15 @@ def poll_benchmark(options: argparse.Namespace, with_real: bool, results_name: s
                    "bytes": sum(len(body) for body in corpus.values())},
         "repeat": options.repeat,
         "contenders": contenders,
+        "first_round_output": said,
         "ratios": ratios,
         "tracker_cold_items_per_second": len(documents)
         / contenders["tracker"]["cold_seconds"]["median"],
         # The first poll's linking pass (as the poll reports it), and the cold poll without it.
-        "tracker_cold_link_seconds": summary(link_seconds) if link_seconds else None,
+        "tracker_cold_link_seconds": summary(link_seconds),
         "tracker_cold_without_link_seconds": summary(
             [total - link for total, link in zip(timings["tracker"]["cold_seconds"],
-                                                 link_seconds, strict=True)])
-        if link_seconds else None,
+                                                 link_seconds, strict=True)]),
     }
     if with_real:
         result["topic_matching"] = measure(documents, repeat=options.repeat)

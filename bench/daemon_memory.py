@@ -121,6 +121,9 @@ def main(argv: list[str] | None = None) -> None:
             daemon.wait(timeout=60)
             server.stop()
         polls = read_log(log.read_text(encoding="utf-8", errors="replace"))
+    if not polls["count"]:
+        raise RuntimeError("the daemon's log shows no poll (stopped polling, or its summary "
+                           "line changed: see POLL_LINE); its memory would say nothing")
     half = len(samples) // 2
     result = {
         **provenance(),

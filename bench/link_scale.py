@@ -57,13 +57,14 @@ def _grow(store: Store, stream: list[dict[str, str]], start: int, end: int,
 
 
 def _probe(store: Store, stream: list[dict[str, str]], size: int,
-           count: int) -> list[float]:
+           count: int) -> tuple[list[float], list[int]]:
     """Store and link `count` new items one at a time, each a poll's pass of one
     (`Store.link_pending`, its transactions included: a pass this small looks up
-    candidates on the store's own connection, no thread); seconds per link."""
+    candidates on the store's own connection, no thread); seconds per link, and
+    links found per item (a quick pass that found nothing would measure nothing)."""
     now = START + timedelta(seconds=size * 86400 // PER_DAY)
     settings = LinkSettings()
-    timings = []
+    timings, found = [], []
     for record in stream[-count:]:
         title, summary = record["title"], record.get("description") or ""
         with store.write():
@@ -75,8 +76,9 @@ def _probe(store: Store, stream: list[dict[str, str]], size: int,
         started = time.perf_counter()
         store.link_pending(now, settings)
         timings.append(time.perf_counter() - started)
-        store.conn.execute("DELETE FROM item_links WHERE item_id = ?", (item_id,))
-    return timings
+        found.append(store.conn.execute("DELETE FROM item_links WHERE item_id = ?",
+                                        (item_id,)).rowcount)
+    return timings, found
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,10 +103,13 @@ def main(argv: list[str] | None = None) -> int:
                 _grow(store, history, chunk, min(size, chunk + 50_000), rng)
             stored = size
             store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            timings = _probe(store, probes, size, args.probe)
+            timings, found = _probe(store, probes, size, args.probe)
+            if not any(found):
+                raise RuntimeError(f"no probe item found a link at {size} stored items")
             ms = sorted(t * 1000 for t in timings)
             row = {"stored_items": size, "median_ms": round(statistics.median(ms), 2),
                    "p90_ms": round(ms[int(len(ms) * 0.9)], 2),
+                   "links_per_item_mean": round(statistics.mean(found), 2),
                    "database_mb": round((Path(tmp) / "scale.db").stat().st_size / 2**20, 1)}
             results.append(row)
             print(json.dumps(row), flush=True)

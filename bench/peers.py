@@ -61,7 +61,15 @@ CONTENDERS: dict[str, Callable[[Path, list[str]], Command]] = {
 }
 
 
-def available(name: str) -> bool:
-    module = {"tracker": "tracker", "reader": "reader", "rss2email": "rss2email"}[name]
-    return subprocess.run([sys.executable, "-c", f"import {module}"],
-                          capture_output=True).returncode == 0
+def check_installed(names: list[str]) -> None:
+    """Every contender must import in this environment: a figure without its
+    peers beside it is not the comparison the results claim, so a missing one
+    stops the run rather than dropping out of the results unnoticed."""
+    for name in names:
+        module = {"tracker": "tracker", "reader": "reader", "rss2email": "rss2email"}[name]
+        tried = subprocess.run([sys.executable, "-c", f"import {module}"],
+                               capture_output=True, text=True)
+        if tried.returncode != 0:
+            raise SystemExit(
+                f"{name} does not import in {sys.prefix} ({tried.stderr.strip()[-300:]}); "
+                "run the benchmarks with ./dev bench, which installs bench/requirements.txt")

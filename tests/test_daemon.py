@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.daemon_memory import read_log
 from tests.conftest import REPO, write_config
 from tests.feedserver import Document, FeedServer
 
@@ -120,6 +121,7 @@ def test_daemon_polls_on_schedule_and_stops_cleanly(setup: Setup) -> None:
     log = setup.log.read_text()
     assert "tracker daemon started" in log and "tracker daemon stopped" in log
     assert "poll: polled" in log
+    assert read_log(log)["count"] >= 2  # the daemon benchmark reads its polls this way
     report = json.loads(setup.cli("status", "--json").stdout)
     assert report["daemon"]["state"] == "stopped" and report["ok"]
 
