@@ -62,7 +62,7 @@ def test_fast_path_takes_most_real_news_feeds(shared_data: Path) -> None:
              + _documents(shared_data / "feeds" / "rowanmanning_sample_feeds" / "real-world")
              + _documents(shared_data / "feeds" / "inline_js_fixtures"))
     taken = sum(parse_fast(p.read_bytes(), {}) is not None for p in paths)
-    assert taken >= 0.85 * len(paths), (taken, len(paths))  # 74 of 82
+    assert taken >= 0.9 * len(paths), (taken, len(paths))  # 76 of 82
 
 
 def test_fast_path_agrees_on_the_benchmark_corpus(shared_data: Path) -> None:
@@ -226,3 +226,33 @@ def test_other_non_ascii_text_is_read_in_process() -> None:
     _assert_read_as_feedparser_reads(_rss_item(
         "<title>Caf\u00e9 talks: \u0423\u043a\u0440\u0430\u0457\u043d\u0430 air defence"
         "</title><link>https://e.org/a</link>"))
+
+
+EMBEDDED_POST = ('<p>Jets stay on.</p><blockquote class="twitter-tweet"><p>Air policing '
+                 'extended</p></blockquote><script async src="https://platform.twitter.com/'
+                 'widgets.js" charset="utf-8"></script><p>More soon.</p>')
+
+
+@pytest.mark.parametrize("summary", [
+    EMBEDDED_POST,
+    "<p>Jets stay on.</p><script>var shown = 1 && 2;</script><p>More soon.</p>",
+])
+def test_fast_path_reads_summaries_with_plain_scripts_as_feedparser_does(summary: str) -> None:
+    """Embedded posts in news feeds: both readings drop the script whole."""
+    feed = _assert_read_as_feedparser_reads(
+        _rss_item(NEWS_ITEM + f"<description><![CDATA[{summary}]]></description>"))
+    stored = normalise_feed(feed, "1")[0].summary
+    assert stored.startswith("Jets stay on.") and stored.endswith("More soon.")
+    assert "widgets" not in stored and "shown" not in stored
+
+
+@pytest.mark.parametrize("summary", [
+    # sgmllib reads tags inside script code: feedparser stores "Jets\nstay on"
+    'Jets <script>document.write("<p>x</p>")</script> stay on',
+    'Jets <script>var s = "</div>";</script> stay on',
+    "<p>Jets</p><!-- <script> --><p>More</p>",  # a script tag in a comment
+    "<p>Jets</p><script async src='https://e.org/w.js'><p>More</p>",  # never closed
+])
+def test_summaries_with_other_scripts_go_to_feedparser(summary: str) -> None:
+    assert parse_fast(_rss_item(NEWS_ITEM + f"<description><![CDATA[{summary}]]>"
+                                "</description>"), {}) is None

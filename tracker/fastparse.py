@@ -6,8 +6,8 @@ exactly the fields tracker keeps, the way feedparser would read them, from
 documents it fully understands, and answers None for anything else, which then
 goes to feedparser as before: malformed XML, a DOCTYPE (entities), encodings
 the headers contradict, relative links, an `xml:base` that could change a link or
-an id, XHTML text, markup
-inside an RSS element, Atom 0.3, and any element feedparser would map onto a
+an id, XHTML text, markup inside an RSS element, a summary with script code the
+two would read apart, Atom 0.3, and any element feedparser would map onto a
 title, summary, author, date, link or id that is not read here. It does read
 what news feeds put beside an item's own fields where feedparser leaves those
 fields alone: a related `atom:link` (rel other than alternate), a picture's
@@ -70,6 +70,9 @@ _HTML_TYPES = {"html": "text/html", "xhtml": "application/xhtml+xml",
 _MEDIA_TEXT = "media text"  # see `_children`
 _C1 = re.compile("[" + "".join(map(chr, _cp1252)) + "]")  # what feedparser maps to cp1252
 _SCRIPT = re.compile(r"<\s*/?\s*script", re.IGNORECASE)
+# A plain embed (`<script async src="...widgets.js"></script>`, or code without
+# a "<" in it): both readings drop it whole.
+_PLAIN_SCRIPT = re.compile(r"<script\b[^<>]*>[^<]*</script>", re.IGNORECASE)
 _ENCODING_ALIASES = {"utf8": "utf-8", "latin1": "iso-8859-1", "latin-1": "iso-8859-1"}
 
 
@@ -425,8 +428,7 @@ def _entry(fields: dict[str, Any], guid_is_link: bool, title_is_html: bool, *, b
     summary = fields["summary"]
     if not (summary and summary.strip()):
         summary = fields["content"]
-    if summary and _SCRIPT.search(summary):
-        raise _Unsure  # feedparser's sanitiser and tracker's text extraction differ on scripts
+    _check_scripts(summary)
     for text in (fields["title"], summary, fields["author"], fields["guid"], link):
         _check_unrepaired(text)
     return ParsedEntry(
@@ -439,6 +441,16 @@ def _entry(fields: dict[str, Any], guid_is_link: bool, title_is_html: bool, *, b
         published=_when(fields["published"]),
         updated=_when(fields["updated"]),
     )
+
+
+def _check_scripts(summary: str | None) -> None:
+    """feedparser's sanitiser drops a script and everything in it, and so does
+    tracker's text extraction, but they read what is inside differently:
+    sgmllib sees tags in script code (`document.write("<p>")` breaks the line
+    there) and a script tag inside a comment. Only plain scripts stay
+    in-process (news feeds' embedded posts are such scripts)."""
+    if summary and _SCRIPT.search(summary) and _SCRIPT.search(_PLAIN_SCRIPT.sub("", summary)):
+        raise _Unsure
 
 
 def _check_unrepaired(text: str | None) -> None:
