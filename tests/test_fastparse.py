@@ -62,7 +62,7 @@ def test_fast_path_takes_most_real_news_feeds(shared_data: Path) -> None:
              + _documents(shared_data / "feeds" / "rowanmanning_sample_feeds" / "real-world")
              + _documents(shared_data / "feeds" / "inline_js_fixtures"))
     taken = sum(parse_fast(p.read_bytes(), {}) is not None for p in paths)
-    assert taken >= 0.9 * len(paths), (taken, len(paths))  # 76 of 82
+    assert taken >= 0.9 * len(paths), (taken, len(paths))  # 75 of 82
 
 
 def test_fast_path_agrees_on_the_benchmark_corpus(shared_data: Path) -> None:
@@ -256,3 +256,32 @@ def test_fast_path_reads_summaries_with_plain_scripts_as_feedparser_does(summary
 def test_summaries_with_other_scripts_go_to_feedparser(summary: str) -> None:
     assert parse_fast(_rss_item(NEWS_ITEM + f"<description><![CDATA[{summary}]]>"
                                 "</description>"), {}) is None
+
+
+def _podcast_channel(channel: str) -> bytes:
+    """Two items each with a description then a second summary (itunes:summary)."""
+    items = "".join(f"<item><title>{n}</title><link>https://e.org/{n}</link><description>Short"
+                    "</description><itunes:summary>Long text</itunes:summary></item>"
+                    for n in ("a", "b"))
+    return ('<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd" '
+            'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>t</title>'
+            f"{channel}{items}</channel></rss>").encode()
+
+
+@pytest.mark.parametrize("channel", [
+    # feedparser's content flag, set here, is cleared only at the end of the first item,
+    # whose itunes:summary then replaces its description ("Long text", not "Short")
+    "<itunes:summary>About the show</itunes:summary><description>Show</description>",
+    "<content:encoded>About the show</content:encoded>",
+])
+def test_a_channel_that_sets_feedparsers_content_flag_sends_second_summaries_to_it(
+        channel: str) -> None:
+    document = _podcast_channel(channel)
+    assert [item.summary for item in normalise_feed(parse_feed(document), "1")] == [
+        "Long text", "Short"]
+    assert parse_fast(document, {}) is None
+
+
+def test_second_summaries_under_a_plain_channel_are_read_in_process() -> None:
+    feed = _assert_read_as_feedparser_reads(_podcast_channel("<description>Show</description>"))
+    assert [entry.summary for entry in feed.entries] == ["Short", "Short"]

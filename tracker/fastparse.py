@@ -148,7 +148,9 @@ def _read(root: Any, based: bool) -> ParsedFeed:
         if channel is None:
             raise _Unsure
         _refuse_nested_fields(channel, allowed={"item"})
-        entries = tuple(_rss_entry(item, "", based) for item in channel.iterfind("item"))
+        leaks = _sets_content(channel)
+        entries = tuple(_rss_entry(item, "", based, content_before=leaks and n == 0)
+                        for n, item in enumerate(channel.iterfind("item")))
         return ParsedFeed(title=_feed_title(channel.find("title")), entries=entries,
                           warning=None, ttl_seconds=ttl_seconds(channel.findtext("ttl")))
     if tag == f"{{{RDF}}}RDF":
@@ -156,8 +158,9 @@ def _read(root: Any, based: bool) -> ParsedFeed:
         if channel is None:
             raise _Unsure
         _refuse_nested_fields(root, allowed={f"{{{RSS1}}}item"})
-        entries = tuple(_rss_entry(item, RSS1, based)
-                        for item in root.iterfind(f"{{{RSS1}}}item"))
+        leaks = _sets_content(channel)
+        entries = tuple(_rss_entry(item, RSS1, based, content_before=leaks and n == 0)
+                        for n, item in enumerate(root.iterfind(f"{{{RSS1}}}item")))
         return ParsedFeed(title=_feed_title(channel.find(f"{{{RSS1}}}title")), entries=entries,
                           warning=None, ttl_seconds=None)
     if tag == f"{{{ATOM}}}feed":
@@ -169,6 +172,29 @@ def _read(root: Any, based: bool) -> ParsedFeed:
         return ParsedFeed(title=_feed_title(title), entries=entries, warning=None,
                           ttl_seconds=None)
     raise _Unsure
+
+
+def _sets_content(channel: Any) -> bool:
+    """Whether the channel leaves feedparser's "has content" flag set for the
+    first item: a content element before it, or a second summary-like element
+    (a description or summary once the channel has a summary, as after an
+    itunes:summary). The flag is cleared only at the end of an item, and while
+    it is set an item's second summary replaces its first instead of being
+    filed as content. Namespaces are not told apart, to be safe."""
+    has_summary = False
+    for child in channel:
+        if not isinstance(child.tag, str):
+            continue  # a comment or processing instruction
+        if _local(child.tag) == "item":
+            break
+        for part in child.iter():
+            local = _local(part.tag) if isinstance(part.tag, str) else ""
+            if local in ("encoded", "fullitem", "content"):
+                return True
+            if local in ("summary", "description") and has_summary:
+                return True
+            has_summary = has_summary or local == "summary"
+    return False
 
 
 def _refuse_nested_fields(container: Any, allowed: set[str]) -> None:
@@ -251,7 +277,9 @@ def _absolute(link: str | None) -> str | None:
     return link
 
 
-def _rss_entry(item: Any, ns: str, based: bool) -> ParsedEntry:
+def _rss_entry(item: Any, ns: str, based: bool, content_before: bool = False) -> ParsedEntry:
+    """`content_before`: feedparser's content flag may still be set from the
+    channel (`_sets_content`), which changes where a second summary goes."""
     prefix = f"{{{ns}}}" if ns else ""
     fields: dict[str, Any] = {"guid": None, "link": None, "title": None, "summary": None,
                               "content": None, "author": None, "published": None,
@@ -305,6 +333,10 @@ def _rss_entry(item: Any, ns: str, based: bool) -> ParsedEntry:
             fields["author"] = _text_only(child)  # feedparser reads it as <author>
         elif _local(tag) in _FIELD_NAMES:
             raise _Unsure
+    if content_before and (second_summaries or any(
+            _local(part.tag) == "description" for _, element in media_text
+            for part in element.iter())):
+        raise _Unsure
     for after_description, element in media_text:
         _check_media_text(element, after_description, fields)
     for after_description in second_summaries:
