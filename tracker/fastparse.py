@@ -291,6 +291,7 @@ def _rss_entry(item: Any, ns: str, based: bool, content_before: bool = False) ->
     media_text: list[tuple[bool, Any]] = []  # (after the item's description?, element)
     second_summaries: list[bool] = []  # itunes:summary: after the item's description?
     for tag, child in _children(item):
+        itunes = _itunes(tag)
         if tag == f"{prefix}title":
             if fields["title"] is not None:
                 raise _Unsure  # feedparser keeps the first with text, not the last
@@ -310,9 +311,9 @@ def _rss_entry(item: Any, ns: str, based: bool, content_before: bool = False) ->
         elif tag == "guid" and not ns:
             fields["guid"] = _text_only(child).strip() or None
             guid_is_link = child.get("isPermaLink", "true") == "true"
-        elif tag in ("author", f"{{{DC}}}creator"):
-            if fields["author"] is not None:
-                raise _Unsure
+        elif tag in ("author", f"{{{DC}}}creator") or itunes == "author":
+            # feedparser reads each as <author> and keeps the last (co-authors:
+            # the Telegraph gives each a dc:creator of its own)
             fields["author"] = _text_only(child)
         elif tag == "pubDate" or tag == f"{{{DCTERMS}}}issued":
             fields["published"] = _text_only(child)
@@ -323,14 +324,10 @@ def _rss_entry(item: Any, ns: str, based: bool, content_before: bool = False) ->
         elif tag == f"{{{ATOM}}}link" and child.get("href") is not None \
                 and (child.get("rel") or "alternate").lower() != "alternate":
             pass  # a related link (NYT's rel="standout"): feedparser lists it, not as the link
-        elif (itunes := _itunes(tag)) in ("title", "subtitle"):
+        elif itunes in ("title", "subtitle"):
             pass  # feedparser keeps them apart (itunes_title, subtitle), not as the title
         elif itunes == "summary":
             second_summaries.append(fields["summary"] is not None)
-        elif itunes == "author":
-            if fields["author"] is not None:
-                raise _Unsure
-            fields["author"] = _text_only(child)  # feedparser reads it as <author>
         elif _local(tag) in _FIELD_NAMES:
             raise _Unsure
     if content_before and (second_summaries or any(
