@@ -12,7 +12,7 @@ title, summary, author, date, link or id that is not read here. It does read
 what news feeds put beside an item's own fields where feedparser leaves those
 fields alone: a related `atom:link` (rel other than alternate), a picture's
 media:title and media:description once the item's title and description come
-first, and iTunes author, title, subtitle and (after the description) summary. Agreement with
+first (after a blank description, the one caption is the summary), and iTunes author, title, subtitle and (after the description) summary. Agreement with
 feedparser on the real and conformance corpora is checked by
 `tests/test_fastparse.py`.
 
@@ -289,7 +289,7 @@ def _rss_entry(item: Any, ns: str, based: bool, content_before: bool = False) ->
         about = item.get(f"{{{RDF}}}about")
         fields["guid"] = about.strip() if about and about.strip() else None
     media_text: list[tuple[bool, Any]] = []  # (after the item's description?, element)
-    second_summaries: list[bool] = []  # itunes:summary: after the item's description?
+    second_summaries: list[tuple[bool, Any]] = []  # itunes:summary: after the description?
     for tag, child in _children(item):
         itunes = _itunes(tag)
         if tag == f"{prefix}title":
@@ -327,23 +327,42 @@ def _rss_entry(item: Any, ns: str, based: bool, content_before: bool = False) ->
         elif itunes in ("title", "subtitle"):
             pass  # feedparser keeps them apart (itunes_title, subtitle), not as the title
         elif itunes == "summary":
-            second_summaries.append(fields["summary"] is not None)
+            second_summaries.append((fields["summary"] is not None, child))
         elif _local(tag) in _FIELD_NAMES:
             raise _Unsure
     if content_before and (second_summaries or any(
             _local(part.tag) == "description" for _, element in media_text
             for part in element.iter())):
         raise _Unsure
+    filed = _file_as_content(fields, media_text, second_summaries)
     for after_description, element in media_text:
-        _check_media_text(element, after_description, fields)
-    for after_description in second_summaries:
-        _check_second_summary(after_description, fields)
+        _check_media_text(element, after_description, fields, filed)
+    for after_description, element in second_summaries:
+        if element is not filed:
+            _check_second_summary(after_description, fields)
     # A permalink guid is joined to the base; rdf:about too, to be safe.
     return _entry(fields, guid_is_link, _looks_like_html(fields["title"]),
                   based=based, guid_joined=guid_is_link or bool(ns))
 
 
-def _check_media_text(element: Any, after_description: bool, fields: dict[str, Any]) -> None:
+def _file_as_content(fields: dict[str, Any], media_text: list[tuple[bool, Any]],
+                     second_summaries: list[tuple[bool, Any]]) -> Any:
+    """After a blank <description> (NYT's), feedparser files the one
+    media:description or itunes:summary as content, which tracker then reads
+    for want of a summary: the element so filed (its text in `fields`), or None."""
+    seconds = [(after, part) for after, element in media_text for part in element.iter()
+               if isinstance(part.tag, str) and _local(part.tag) == "description"]
+    seconds += second_summaries
+    summary = fields["summary"]
+    if (len(seconds) != 1 or not seconds[0][0] or fields["content"] is not None
+            or summary is None or summary.strip()):
+        return None
+    fields["content"] = _text_only(seconds[0][1])
+    return seconds[0][1]
+
+
+def _check_media_text(element: Any, after_description: bool, fields: dict[str, Any],
+                      filed: Any = None) -> None:
     """feedparser reads an RSS item's media:title and media:description (news
     feeds put them on each picture) as the item's own title and description,
     unless the item's come first: its (one) non-blank <title> wins wherever it is
@@ -358,7 +377,7 @@ def _check_media_text(element: Any, after_description: bool, fields: dict[str, A
             raise _Unsure
         if local == "title" and not _nonblank(fields["title"]):
             raise _Unsure
-        if local == "description":
+        if local == "description" and part is not filed:
             _check_second_summary(after_description, fields)
 
 
