@@ -62,7 +62,7 @@ def test_fast_path_takes_most_real_news_feeds(shared_data: Path) -> None:
              + _documents(shared_data / "feeds" / "rowanmanning_sample_feeds" / "real-world")
              + _documents(shared_data / "feeds" / "inline_js_fixtures"))
     taken = sum(parse_fast(p.read_bytes(), {}) is not None for p in paths)
-    assert taken >= 0.9 * len(paths), (taken, len(paths))  # 77 of 82
+    assert taken >= 0.9 * len(paths), (taken, len(paths))  # 78 of 82
 
 
 def test_fast_path_agrees_on_the_benchmark_corpus(shared_data: Path) -> None:
@@ -324,3 +324,38 @@ def test_after_a_blank_description_two_captions_go_to_feedparser() -> None:
     assert [item.summary for item in normalise_feed(parse_feed(_rss_item(inner)), "1")] == [
         "Two"]
     assert parse_fast(_rss_item(inner), {}) is None
+
+
+def _atom_entry_document(inner: str) -> bytes:
+    return ('<feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/">'
+            '<title>t</title><entry><id>https://e.org/a</id><link href="https://e.org/a"/>'
+            f"{inner}</entry></feed>").encode()
+
+
+@pytest.mark.parametrize("inner, summary", [
+    # YouTube: the video's title and description in a media:group
+    ("<title>Air policing</title><media:group><media:title>Video</media:title>"
+     "<media:description>Jets &amp; crews &lt;b&gt;up&lt;/b&gt;</media:description>"
+     "</media:group>", "Jets & crews up"),
+    ("<media:group><media:title>Video</media:title><media:description>Jets"
+     "</media:description></media:group><title>Air policing</title>", "Jets"),
+    ("<title>Air policing</title><media:group><media:title>Video</media:title></media:group>", ""),
+])
+def test_atom_entries_with_a_video_description_are_read_as_feedparser_reads_them(
+        inner: str, summary: str) -> None:
+    feed = _assert_read_as_feedparser_reads(_atom_entry_document(inner))
+    item = normalise_feed(feed, "1")[0]
+    assert (item.title, item.summary) == ("Air policing", summary)
+
+
+@pytest.mark.parametrize("inner", [
+    # no title of its own: the media:title stands in
+    "<media:group><media:title>Video</media:title><media:description>Jets</media:description>"
+    "</media:group>",
+    "<title>Air policing</title><summary>S</summary><media:group><media:description>Jets"
+    "</media:description></media:group>",
+    "<title>Air policing</title><media:group><media:description>One</media:description>"
+    "<media:description>Two</media:description></media:group>",
+])
+def test_other_atom_media_text_goes_to_feedparser(inner: str) -> None:
+    assert parse_fast(_atom_entry_document(inner), {}) is None

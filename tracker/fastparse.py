@@ -12,9 +12,11 @@ title, summary, author, date, link or id that is not read here. It does read
 what news feeds put beside an item's own fields where feedparser leaves those
 fields alone: a related `atom:link` (rel other than alternate), a picture's
 media:title and media:description once the item's title and description come
-first (after a blank description, the one caption is the summary), and iTunes author, title, subtitle and (after the description) summary. Agreement with
-feedparser on the real and conformance corpora is checked by
-`tests/test_fastparse.py`.
+first (after a blank description, the one caption is the summary), a video's
+media:description as an Atom entry's only summary (YouTube), co-authors (the
+last one), and iTunes author, title, subtitle and (after the description)
+summary. Agreement with feedparser on the real and conformance corpora is
+checked by `tests/test_fastparse.py`.
 
 Pure: no I/O. libxml2 is told not to resolve entities, load DTDs or use the
 network, and keeps its default limits on depth and text size.
@@ -411,10 +413,11 @@ def _atom_entry(entry: Any, based: bool) -> ParsedEntry:
                               "content": None, "author": None, "published": None,
                               "updated": None}
     title_is_html = guid_is_link = False
+    media_text: list[Any] = []
     for tag, child in _children(entry):
         if tag == _MEDIA_TEXT:
-            raise _Unsure  # an entry's media:description may be its only summary
-        if tag == f"{atom}title":
+            media_text.append(child)
+        elif tag == f"{atom}title":
             if fields["title"] is not None:
                 raise _Unsure  # feedparser keeps the first with text, not the last
             fields["title"], title_is_html = _atom_text(child)
@@ -453,7 +456,27 @@ def _atom_entry(entry: Any, based: bool) -> ParsedEntry:
             fields["updated"] = _text_only(child)
         elif _local(tag) in _FIELD_NAMES:
             raise _Unsure
+    if media_text:
+        _atom_media_text(media_text, fields)
     return _entry(fields, guid_is_link, title_is_html, based=based, guid_joined=guid_is_link)
+
+
+def _atom_media_text(elements: list[Any], fields: dict[str, Any]) -> None:
+    """YouTube's entries: a media:group with the video's media:title and, as the
+    entry's only summary, its media:description. feedparser keeps the entry's own
+    non-blank title and reads the one description as the summary; any other
+    arrangement is left to it."""
+    parts = [part for element in elements for part in element.iter()
+             if isinstance(part.tag, str) and _local(part.tag) in ("title", "description")]
+    descriptions = [part for part in parts if _local(part.tag) == "description"]
+    if any(not part.tag.startswith(_MEDIA) for part in parts) or len(descriptions) > 1:
+        raise _Unsure
+    if len(descriptions) < len(parts) and not _nonblank(fields["title"]):
+        raise _Unsure  # a media:title would stand in for the missing title
+    if descriptions:
+        if fields["summary"] is not None or fields["content"] is not None:
+            raise _Unsure
+        fields["summary"] = _text_only(descriptions[0])
 
 
 def _looks_like_html(text: str | None) -> bool:
