@@ -169,8 +169,10 @@ def _read(root: Any, based: bool) -> ParsedFeed:
         _refuse_nested_fields(root, allowed={f"{{{ATOM}}}entry"})
         entries = tuple(_atom_entry(entry, based) for entry in root.iterfind(f"{{{ATOM}}}entry"))
         title = root.find(f"{{{ATOM}}}title")
-        if title is not None and (title.get("type") or "text") != "text":
-            raise _Unsure
+        kind = "text" if title is None else (title.get("type") or "text").lower()
+        if kind != "text" and (kind not in ("html", "text/html")
+                               or any(mark in (title.text or "") for mark in "<>&")):
+            raise _Unsure  # an HTML title with no markup or entity in it reads the same
         return ParsedFeed(title=_feed_title(title), entries=entries, warning=None,
                           ttl_seconds=None)
     raise _Unsure
