@@ -124,3 +124,16 @@ def test_clean_text_never_leaves_control_characters(text: str) -> None:
 def test_html_to_text_is_total_and_clean(fragment: str, tail: str) -> None:
     text = html_to_text(f"<p>{fragment}</p>{tail}", limit=300)
     assert "\x00" not in text and len(text) <= 301
+
+
+def test_relative_links_are_joined_to_the_document_url_and_others_left_alone() -> None:
+    feed = ParsedFeed(title="FT", warning=None, ttl_seconds=None, entries=tuple(
+        entry(title=f"T{n}", link=link) for n, link in enumerate([
+            "/content/a", "content/b", "//cdn.example/c", "https://other.example/d",
+            "javascript:alert(1)", " /content/e "])))
+    links = [item.url for item in normalise_feed(feed, "1", "https://www.ft.com/rss/home")]
+    assert links == ["https://www.ft.com/content/a", "https://www.ft.com/rss/content/b",
+                     "https://cdn.example/c", "https://other.example/d", None,
+                     "https://www.ft.com/content/e"]
+    # Without the document's URL a relative link cannot be followed, and is not kept.
+    assert [item.url for item in normalise_feed(feed, "1")][:2] == [None, None]

@@ -11,6 +11,7 @@ from pathlib import Path
 from tests.conftest import write_config
 from tests.feedserver import Document, FeedServer
 from tests.test_cli import rss
+from tests.test_fetch import redirect_to
 from tracker.config import Config, load_config
 from tracker.errors import ParserFailure
 from tracker.fetch import Fetcher
@@ -79,11 +80,12 @@ class CountingParser:
         self.calls = 0
         self.fail_first = fail_first
 
-    def __call__(self, content: bytes, headers: dict[str, str], scope: str) -> ParseOutput:
+    def __call__(self, content: bytes, headers: dict[str, str], scope: str,
+                 document_url: str) -> ParseOutput:
         self.calls += 1
         if self.fail_first and self.calls == 1:
             raise ParserFailure("refused: parsing took longer than 20s (fetch.parse_timeout)")
-        return parse_document(content, headers, scope)
+        return parse_document(content, headers, scope, document_url)
 
 
 def poll(config: Config, db: Path, parser: CountingParser | ParserPool) -> PollSummary:
@@ -149,3 +151,27 @@ def test_another_failure_in_between_means_parsing_again(feed_server: FeedServer,
     back = poll_once(config, db, parser)
     assert parser.calls == 2  # parsed again: the error on record was the 503's
     assert "not a feed" in str(back["last_error"]) and back["consecutive_failures"] == 3
+
+
+RELATIVE_LINKS = (b'<rss version="2.0"><channel><title>FT</title>'
+                  b"<item><title>Coal ban prepared</title><link>/content/c57f1115</link>"
+                  b"<guid isPermaLink='false'>c57f1115</guid></item>"
+                  b"<item><title>Diplomats expelled</title><link>content/a41a1c75</link>"
+                  b"<guid isPermaLink='false'>a41a1c75</guid></item></channel></rss>")
+
+
+def test_relative_links_are_resolved_against_where_the_document_came_from(
+        feed_server: FeedServer, tmp_path: Path) -> None:
+    """The FT writes `/content/<id>`: stored as written, the link was dropped (not
+    http), and readers had nothing to click. Resolved against the URL the body came
+    from, after redirects, through the real parser process."""
+    feed_server.add("/rss/home", Document(RELATIVE_LINKS))
+    moved = feed_server.add("/old", redirect_to(feed_server.url("/rss/home")))
+    config = load_config(write_config(tmp_path / "tracker.toml", [{"name": "FT", "url": moved}]))
+    summary = poll(config, tmp_path / "tracker.db", ParserPool(workers=1, timeout=20,
+                                                                 memory_mb=256))
+    with Store.open(tmp_path / "tracker.db") as store:
+        urls = {row[0]: row[1] for row in store.conn.execute("SELECT title, url FROM items")}
+    assert summary.new_items == 2
+    assert urls == {"Coal ban prepared": feed_server.url("/content/c57f1115"),
+                    "Diplomats expelled": feed_server.url("/rss/content/a41a1c75")}

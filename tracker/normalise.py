@@ -23,7 +23,7 @@ import re
 import unicodedata
 from collections import Counter
 from html.parser import HTMLParser
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from tracker.models import Item, ParsedEntry, ParsedFeed
 
@@ -125,6 +125,20 @@ def canonical_url(url: str | None) -> str | None:
     return urlunsplit(("", host, path, query, "")).lstrip("/")[:MAX_URL_CHARS]
 
 
+def resolved_link(link: str | None, document_url: str | None) -> str | None:
+    """A relative reference (no scheme) joined to the document's URL; anything
+    else as it is. feedparser, given no URL, leaves relative links as written."""
+    if not link or not document_url:
+        return link
+    link = link.strip()
+    try:
+        if urlsplit(link).scheme:
+            return link
+        return urljoin(document_url, link)
+    except ValueError:
+        return link
+
+
 def safe_link(url: str | None) -> str | None:
     """The link as published, if it is an http(s) URL; never `javascript:` and friends."""
     if not url:
@@ -187,9 +201,12 @@ def _item(entry: ParsedEntry, feed_scope: str, link: str | None, canonical: str 
     )
 
 
-def normalise_feed(parsed: ParsedFeed, feed_scope: str) -> list[Item]:
-    """All entries of a document as items, one per identity, document order kept."""
-    links = [safe_link(entry.link) for entry in parsed.entries]
+def normalise_feed(parsed: ParsedFeed, feed_scope: str,
+                   document_url: str | None = None) -> list[Item]:
+    """All entries of a document as items, one per identity, document order kept.
+    Relative links (the FT writes `/content/<id>`) are resolved against
+    `document_url`, where the document came from, as a browser would."""
+    links = [safe_link(resolved_link(entry.link, document_url)) for entry in parsed.entries]
     canonicals = [canonical_url(link) for link in links]  # once each: the costliest step
     link_counts = Counter(canonicals)
     items: list[Item] = []

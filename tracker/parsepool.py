@@ -40,9 +40,12 @@ IN_PROCESS_MAX_BYTES = 2 << 20
 PATIENCE_SECONDS = 0.5
 
 
-def parse_document(content: bytes, headers: dict[str, str], feed_scope: str) -> ParseOutput:
-    """Parse and normalise one document (in whichever process calls it)."""
-    return output_of(parse_fast(content, headers) or parse_feed(content, headers), feed_scope)
+def parse_document(content: bytes, headers: dict[str, str], feed_scope: str,
+                   document_url: str | None = None) -> ParseOutput:
+    """Parse and normalise one document (in whichever process calls it);
+    `document_url`, where it came from, resolves relative links."""
+    return output_of(parse_fast(content, headers) or parse_feed(content, headers), feed_scope,
+                     document_url)
 
 
 class _Worker:
@@ -70,7 +73,7 @@ class _Worker:
         status, value = pickle.loads(frame)
         return str(status), value
 
-    def request(self, task: tuple[bytes, dict[str, str], str],
+    def request(self, task: tuple[bytes, dict[str, str], str, str | None],
                 timeout: float) -> tuple[str, object]:
         """Send one document and wait for the answer; TimeoutError past `timeout`."""
         write_frame(self.stdin, pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL))
@@ -154,17 +157,19 @@ class ParserPool:
         worker.kill()
         self._forget(worker)
 
-    def parse(self, content: bytes, headers: dict[str, str], feed_scope: str) -> ParseOutput:
+    def parse(self, content: bytes, headers: dict[str, str], feed_scope: str,
+              document_url: str | None = None) -> ParseOutput:
         """Parse a well-formed document of a kind `tracker.fastparse` reads here, in
         this thread (libxml2 is linear and bounded); anything else in a worker.
         ParseError on a bad document; ParserFailure on a timeout, a memory
         refusal or a dead worker."""
         fast = parse_fast(content, headers) if len(content) <= IN_PROCESS_MAX_BYTES else None
         if fast is not None:
-            return output_of(fast, feed_scope)
+            return output_of(fast, feed_scope, document_url)
         worker = self._acquire()
         try:
-            status, value = worker.request((content, headers, feed_scope), self.timeout)
+            status, value = worker.request((content, headers, feed_scope, document_url),
+                                           self.timeout)
         except TimeoutError:
             self._discard(worker)
             raise ParserFailure(f"refused: parsing took longer than {self.timeout:g}s "

@@ -32,10 +32,11 @@ class ParseOutput:
     items: tuple[Item, ...]
 
 
-def output_of(parsed: ParsedFeed, feed_scope: str) -> ParseOutput:
+def output_of(parsed: ParsedFeed, feed_scope: str,
+              document_url: str | None = None) -> ParseOutput:
     """A parsed document's normalised items, with the facts the service keeps."""
     return ParseOutput(parsed.title, parsed.warning, parsed.ttl_seconds,
-                       tuple(normalise_feed(parsed, feed_scope)))
+                       tuple(normalise_feed(parsed, feed_scope, document_url)))
 
 
 def read_frame(stream: IO[bytes]) -> bytes | None:
@@ -69,8 +70,9 @@ def worker_main(extra_memory: int) -> None:
     while (frame := read_frame(source)) is not None:
         try:
             # Only documents the fast path declined (or too large for it) come here.
-            content, headers, feed_scope = pickle.loads(frame)
-            reply: tuple[str, object] = ("ok", output_of(parse_feed(content, headers), feed_scope))
+            content, headers, feed_scope, document_url = pickle.loads(frame)
+            reply: tuple[str, object] = ("ok", output_of(parse_feed(content, headers),
+                                                         feed_scope, document_url))
         except ParseError as exc:
             reply = ("error", str(exc))
         except MemoryError:

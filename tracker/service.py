@@ -39,7 +39,8 @@ REDIRECT_CONFIRMATIONS = 3  # permanent redirects in a row before a feed's URL i
 FETCH_WINDOW = 2  # feeds fetched ahead of the one being stored, per fetch thread
 
 Clock = Callable[[], datetime]
-Parser = Callable[[bytes, dict[str, str], str], ParseOutput]
+# (document, response headers, feed scope, the URL the document came from)
+Parser = Callable[[bytes, dict[str, str], str, str], ParseOutput]
 
 
 def utc_now() -> datetime:
@@ -218,7 +219,8 @@ class TrackerService:
                                    unchanged_body=True)
             if unreadable_mark(body_hash) == feed.body_hash and feed.last_error:
                 raise ParseError(feed.last_error)  # the very bytes that could not be read
-            parsed = self.parser(fetched.content, fetched.headers, str(feed.id))
+            parsed = self.parser(fetched.content, fetched.headers, str(feed.id),
+                                 fetched.final_url)
             return FeedOutcome(feed, fetched=fetched, parsed=parsed, body_hash=body_hash)
         except HTTPStatusError as exc:
             error, status, retry_after = str(exc), exc.status, exc.retry_after
