@@ -5,9 +5,10 @@ lxml) reads well-formed XML two orders of magnitude faster. This module reads
 exactly the fields tracker keeps, the way feedparser would read them, from
 documents it fully understands, and answers None for anything else, which then
 goes to feedparser as before: malformed XML, a DOCTYPE (entities), encodings
-the headers contradict, relative links, an `xml:base` that could change a link or
-an id, XHTML text, markup inside an RSS element, a summary with script code the
-two would read apart, Atom 0.3, and any element feedparser would map onto a
+the headers contradict, a response without a Content-Type, a base (`xml:base`, a
+Content-Location header) that could change a link or an id, XHTML text, markup
+inside an RSS element, a summary with script code the two would read apart,
+Atom 0.3, and any element feedparser would map onto a
 title, summary, author, date, link or id that is not read here. It does read
 what news feeds put beside an item's own fields where feedparser leaves those
 fields alone: a related `atom:link` (rel other than alternate), a picture's
@@ -72,6 +73,7 @@ _HTML_TYPES = {"html": "text/html", "xhtml": "application/xhtml+xml",
 _MEDIA_TEXT = "media text"  # see `_children`
 _C1 = re.compile("[" + "".join(map(chr, _cp1252)) + "]")  # what feedparser maps to cp1252
 _SCRIPT = re.compile(r"<\s*/?\s*script", re.IGNORECASE)
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 # A plain embed (`<script async src="...widgets.js"></script>`, or code without
 # a "<" in it): both readings drop it whole.
 _PLAIN_SCRIPT = re.compile(r"<script\b[^<>]*>[^<]*</script>", re.IGNORECASE)
@@ -91,7 +93,8 @@ def parse_fast(content: bytes, headers: dict[str, str]) -> ParsedFeed | None:
         _check_content_type(headers, head)
         root = etree.fromstring(content, _PARSER)
         _check_encoding(root, headers, content)
-        return _read(root, based=b"xml:base" in content)
+        # A Content-Location header is feedparser's base for the whole document.
+        return _read(root, based=b"xml:base" in content or "content-location" in headers)
     except (_Unsure, etree.XMLSyntaxError, ValueError):
         return None
 
@@ -114,6 +117,8 @@ def _check_base_proof(uri: str | None) -> None:
 def _check_content_type(headers: dict[str, str], head: bytes) -> None:
     value = headers.get("content-type")
     if value is None:
+        if headers:
+            raise _Unsure  # a response without Content-Type: feedparser reads it leniently
         return
     kind = value.split(";")[0].strip().lower()
     if kind not in _XML_TYPES and not kind.endswith("+xml"):
@@ -276,9 +281,11 @@ def _absolute(link: str | None) -> str | None:
     link = link.strip()
     if not link:
         return None
-    if not re.match(r"https?://[^/\s]", link, re.IGNORECASE):
-        raise _Unsure  # feedparser resolves or drops it
-    return link
+    if re.match(r"https?://[^/\s]", link, re.IGNORECASE):
+        return link
+    if _SCHEME.match(link) or link.startswith("//"):
+        raise _Unsure  # feedparser's to judge
+    return link  # relative: feedparser, given no URL, leaves it as written too
 
 
 def _rss_entry(item: Any, ns: str, based: bool, content_before: bool = False) -> ParsedEntry:
