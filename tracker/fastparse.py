@@ -192,12 +192,10 @@ def _sets_content(channel: Any) -> bool:
     filed as content. Namespaces are not told apart, to be safe."""
     has_summary = False
     for child in channel:
-        if not isinstance(child.tag, str):
-            continue  # a comment or processing instruction
         if _local(child.tag) == "item":
             break
         for part in child.iter():
-            local = _local(part.tag) if isinstance(part.tag, str) else ""
+            local = _local(part.tag)  # "" for a comment or processing instruction
             if local in ("encoded", "fullitem", "content"):
                 return True
             if local in ("summary", "description") and has_summary:
@@ -341,11 +339,11 @@ def _rss_entry(item: Any, ns: str, based: bool, content_before: bool = False) ->
             second_summaries.append((fields["summary"] is not None, child))
         elif _local(tag) in _FIELD_NAMES:
             raise _Unsure
-    if content_before and (second_summaries or any(
-            _local(part.tag) == "description" for _, element in media_text
-            for part in element.iter())):
+    captions = [(after, part) for after, element in media_text for part in element.iter()
+                if _local(part.tag) == "description"]
+    if content_before and (captions or second_summaries):
         raise _Unsure
-    filed = _file_as_content(fields, media_text, second_summaries)
+    filed = _file_as_content(fields, captions + second_summaries)
     for after_description, element in media_text:
         _check_media_text(element, after_description, fields, filed)
     for after_description, element in second_summaries:
@@ -356,14 +354,11 @@ def _rss_entry(item: Any, ns: str, based: bool, content_before: bool = False) ->
                   based=based, guid_joined=guid_is_link or bool(ns))
 
 
-def _file_as_content(fields: dict[str, Any], media_text: list[tuple[bool, Any]],
-                     second_summaries: list[tuple[bool, Any]]) -> Any:
+def _file_as_content(fields: dict[str, Any], seconds: list[tuple[bool, Any]]) -> Any:
     """After a blank <description> (NYT's), feedparser files the one
-    media:description or itunes:summary as content, which tracker then reads
-    for want of a summary: the element so filed (its text in `fields`), or None."""
-    seconds = [(after, part) for after, element in media_text for part in element.iter()
-               if isinstance(part.tag, str) and _local(part.tag) == "description"]
-    seconds += second_summaries
+    media:description or itunes:summary (`seconds`: each with whether it came
+    after the description) as content, which tracker then reads for want of a
+    summary: the element so filed (its text in `fields`), or None."""
     summary = fields["summary"]
     if (len(seconds) != 1 or not seconds[0][0] or fields["content"] is not None
             or summary is None or summary.strip()):
@@ -384,7 +379,7 @@ def _check_media_text(element: Any, after_description: bool, fields: dict[str, A
         local = _local(part.tag)
         if local not in ("title", "description"):
             continue
-        if not (isinstance(part.tag, str) and part.tag.startswith(_MEDIA)):
+        if not part.tag.startswith(_MEDIA):
             raise _Unsure
         if local == "title" and not _nonblank(fields["title"]):
             raise _Unsure
@@ -476,7 +471,7 @@ def _atom_media_text(elements: list[Any], fields: dict[str, Any]) -> None:
     non-blank title and reads the one description as the summary; any other
     arrangement is left to it."""
     parts = [part for element in elements for part in element.iter()
-             if isinstance(part.tag, str) and _local(part.tag) in ("title", "description")]
+             if _local(part.tag) in ("title", "description")]
     descriptions = [part for part in parts if _local(part.tag) == "description"]
     if any(not part.tag.startswith(_MEDIA) for part in parts) or len(descriptions) > 1:
         raise _Unsure

@@ -173,11 +173,11 @@ class ParserPool:
         except TimeoutError:
             self._discard(worker)
             raise ParserFailure(f"refused: parsing took longer than {self.timeout:g}s "
-                             "(fetch.parse_timeout); a pathological document?") from None
+                                "(fetch.parse_timeout); a pathological document?") from None
         except Exception as exc:  # EOF, broken pipe, a garbled reply: the worker is done for
             self._discard(worker)
-            raise ParserFailure(f"the parser process died on this document ({exc or 'no reply'})"
-                             ) from None
+            raise ParserFailure(
+                f"the parser process died on this document ({exc or 'no reply'})") from None
         self._idle.put(worker)
         if status == "refused":
             raise ParserFailure(str(value))
