@@ -111,6 +111,13 @@ def _rss_item(inner: str) -> bytes:
             f"<item>{inner}</item></channel></rss>").encode()
 
 
+def _atom_entry_document(inner: str, feed_title: str = "<title>t</title>") -> bytes:
+    """An Atom feed of one entry (id and link given) with `inner` inside it."""
+    return ('<feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/">'
+            f'{feed_title}<entry><id>https://e.org/a</id><link href="https://e.org/a"/>'
+            f"{inner}</entry></feed>").encode()
+
+
 NEWS_ITEM = ("<title>Air policing mission extended</title><link>https://e.org/a</link>"
              "<guid>https://e.org/a</guid>")
 
@@ -168,10 +175,7 @@ def test_fast_path_leaves_ids_a_base_would_change_to_feedparser(guid: str) -> No
     "<name> Defence press office </name>",
 ])
 def test_fast_path_names_atom_authors_as_feedparser_does(author: str) -> None:
-    document = ('<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry>'
-                "<title>Air policing</title><id>https://e.org/a</id>"
-                '<link href="https://e.org/a"/>'
-                f"<author>{author}</author></entry></feed>").encode()
+    document = _atom_entry_document(f"<title>Air policing</title><author>{author}</author>")
     assert _assert_read_as_feedparser_reads(document).entries[0].author
 
 
@@ -333,12 +337,6 @@ def test_after_a_blank_description_two_captions_go_to_feedparser() -> None:
     assert parse_fast(_rss_item(inner), {}) is None
 
 
-def _atom_entry_document(inner: str) -> bytes:
-    return ('<feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/">'
-            '<title>t</title><entry><id>https://e.org/a</id><link href="https://e.org/a"/>'
-            f"{inner}</entry></feed>").encode()
-
-
 @pytest.mark.parametrize("inner, summary", [
     # YouTube: the video's title and description in a media:group
     ("<title>Air policing</title><media:group><media:title>Video</media:title>"
@@ -369,9 +367,8 @@ def test_other_atom_media_text_goes_to_feedparser(inner: str) -> None:
 
 
 def _atom_titled(title: str) -> bytes:
-    return ('<feed xmlns="http://www.w3.org/2005/Atom">'
-            f'<title type="html">{title}</title><entry><title>Air policing</title>'
-            '<id>https://e.org/a</id><link href="https://e.org/a"/></entry></feed>').encode()
+    return _atom_entry_document("<title>Air policing</title>",
+                                feed_title=f'<title type="html">{title}</title>')
 
 
 def test_an_html_feed_title_with_no_markup_is_read_in_process() -> None:
