@@ -116,6 +116,33 @@ def test_gzip_bodies_are_decoded(feed_server: FeedServer, fetcher: Fetcher) -> N
         h.wfile.write(body)
     result = fetcher.fetch(feed_server.add("/gz", gzipped))
     assert result.content == FEED and result.bytes_received < len(FEED)
+    assert result.warning is None
+
+
+@pytest.mark.parametrize("declared", [False, True], ids=["undeclared", "compressed-twice"])
+def test_gzip_the_server_did_not_declare_is_read_with_a_warning(
+        feed_server: FeedServer, fetcher: Fetcher, declared: bool) -> None:
+    # A .xml.gz served as XML, or a server compressing what is already gzip:
+    # XML never starts with gzip's magic bytes, so decompressing guesses nothing.
+    body = gzip.compress(FEED)
+    headers = {"Content-Encoding": "gzip"} if declared else {}
+    if declared:
+        body = gzip.compress(body)
+    url = feed_server.add("/gz", Document(body, content_type="application/xml", headers=headers))
+    result = fetcher.fetch(url)
+    assert result.content == FEED
+    assert result.warning is not None and "without saying so" in result.warning
+
+
+def test_undeclared_gzip_is_bounded_and_checked_like_declared_gzip(
+        feed_server: FeedServer, fetcher: Fetcher) -> None:
+    bomb = gzip.compress(b"\0" * 50_000_000, compresslevel=9)
+    with pytest.raises(TooLargeError, match="after decompression"):
+        fetcher.fetch(feed_server.add("/bomb", Document(bomb, content_type="application/xml")))
+    corrupt = gzip.compress(FEED)[:10] + b"\xff" * 40  # a deflate block of invalid type
+    url = feed_server.add("/corrupt", Document(corrupt, content_type="application/xml"))
+    with pytest.raises(FetchError, match="corrupt"):
+        fetcher.fetch(url)
 
 
 @pytest.mark.parametrize("handler", [drip, drip_headers], ids=["body", "headers"])

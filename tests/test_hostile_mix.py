@@ -85,7 +85,7 @@ def test_healthy_feeds_survive_a_hostile_mix(tmp_path: Path) -> None:
         "busy": "429 Too Many Requests",
         "gone": "410 Gone",
         "entities": "entity-expansion",
-        "html": "not a feed: the server sent text/html",
+        "html": "not a feed: the server sent a web page",
         "garbage": "not a",
     }
     for name, fragment in expectations.items():

@@ -45,6 +45,7 @@ class FetchResult:
     `content` is None for a 304 Not Modified. `final_url` is where the body
     actually came from; `permanent_redirect` is set only when every hop of the
     redirect chain was permanent (301/308), the signal to update the stored URL.
+    `warning` names something odd the fetch worked around (kept with the feed).
     """
 
     url: str
@@ -57,6 +58,7 @@ class FetchResult:
     bytes_received: int
     elapsed_seconds: float
     permanent_redirect: str | None = None
+    warning: str | None = None
 
     @property
     def not_modified(self) -> bool:

@@ -10,6 +10,7 @@ import calendar
 import io
 import re
 import time
+import xml.sax
 from datetime import UTC, datetime
 from typing import Any
 
@@ -109,9 +110,71 @@ def _entry(raw: Any) -> ParsedEntry:
     )
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
+def _describe(exc: BaseException, content: bytes = b"") -> str:
+    if isinstance(exc, xml.sax.SAXParseException):
+        # str() gives "<unknown>:7:3: mismatched tag". The position is shown only
+        # for a document that declares itself XML: feedparser adds a declaration
+        # line to one that does not, so its line numbers would be off.
+        text = exc.getMessage()
+        if content.removeprefix(_UTF8_BOM).startswith(b"<?xml"):
+            text += f": line {exc.getLineNumber()}, column {exc.getColumnNumber()}"
+    else:
+        text = str(exc).strip() or type(exc).__name__
     return text[:200]
+
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+_PROLOGUE = re.compile(rb"(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE\b[^>]*>)*", re.S | re.I)
+_HTML_DOCTYPE = re.compile(rb"\s*<!DOCTYPE\s+html\b", re.I)
+_START_TAG = re.compile(rb"<([A-Za-z_][\w.:-]*)")
+_HTML_ROOTS = {b"html", b"head", b"body"}
+_PAGE_TITLE = re.compile(rb"<title[^>]*>([^<]{1,200})<", re.I)
+_SNIFFED = 4096  # bytes of the document's start looked at to say what it is
+
+
+def _not_a_feed(content: bytes, headers: dict[str, str], exc: BaseException | None) -> ParseError:
+    """Why a document with no entries and no feed version is not a feed, named
+    as precisely as its start allows: a web page (with its title), something
+    that is not XML (with its first characters), broken XML (where), or
+    another kind of XML document (its root element)."""
+    head = content[:_SNIFFED].removeprefix(_UTF8_BOM)
+    kind = headers.get("content-type", "").split(";")[0].strip().lower()
+    body = _PROLOGUE.match(head).end()  # type: ignore[union-attr]
+    root = _START_TAG.match(head, body)
+    name = root.group(1) if root else None
+    if kind == "text/html" or _HTML_DOCTYPE.match(head) or (name or b"").lower() in _HTML_ROOTS:
+        title = _PAGE_TITLE.search(head)
+        titled = f' titled "{_plain(title.group(1))}"' if title else ""
+        return ParseError(f"not a feed: the server sent a web page{titled}, not RSS or Atom "
+                          "(if the feed moved, `tracker feeds add` with the site's address "
+                          "finds the feed its pages advertise)")
+    if not head.strip():
+        return ParseError("not a feed: the document is empty")
+    if not head[body:].startswith(b"<"):
+        sent = (f"the server sent {kind}, not RSS or Atom" if kind and "xml" not in kind
+                else "the document is not XML")
+        return ParseError(f"not a feed: {sent}; {_opening(head)}")
+    if isinstance(exc, feedparser.NonXMLContentType):
+        return ParseError(f"not a feed: the server sent {kind}, not RSS or Atom")
+    if exc is not None:
+        return ParseError(f"not a readable feed: {_describe(exc, content)}")
+    if name is not None:
+        return ParseError(f"not a feed: an XML document whose root element is "
+                          f"<{_plain(name)}>, not RSS, Atom or RDF")
+    return ParseError("not a feed: no RSS, Atom or RDF document found")
+
+
+def _plain(raw: bytes) -> str:
+    """Bytes from a document's start as one short line for a message."""
+    return " ".join(raw.decode("utf-8", "replace").split())[:80]
+
+
+def _opening(head: bytes) -> str:
+    """What a document that is not XML begins with, for a message."""
+    text = _plain(head[:60])
+    if sum(not c.isprintable() or c == "\ufffd" for c in text) > len(text) // 10:
+        return "it is binary data"
+    return f'it begins "{text}"'
 
 
 def parse_feed(content: bytes, headers: dict[str, str] | None = None) -> ParsedFeed:
@@ -129,15 +192,9 @@ def parse_feed(content: bytes, headers: dict[str, str] | None = None) -> ParsedF
     except Exception as exc:  # feedparser raises odd errors on odd encodings
         raise ParseError(f"the feed parser failed on this document: {_describe(exc)}") from None
     entries = tuple(_entry(raw) for raw in result.get("entries", []))
-    problem = _describe(result["bozo_exception"]) if result.get("bozo") else None
+    problem = _describe(result["bozo_exception"], content) if result.get("bozo") else None
     if not entries and not result.get("version"):
-        if isinstance(result.get("bozo_exception"), feedparser.NonXMLContentType):
-            kind = (headers or {}).get("content-type", "").split(";")[0] or "non-XML"
-            raise ParseError(f"not a feed: the server sent {kind}, not RSS or Atom "
-                             "(a web page? use the feed link it advertises)")
-        if problem:
-            raise ParseError(f"not a readable feed: {problem}")
-        raise ParseError("not a feed: no RSS, Atom or RDF document found (is this a web page?)")
+        raise _not_a_feed(content, headers or {}, result.get("bozo_exception"))
     feed = result.get("feed", {})
     warning = f"read leniently: {problem}" if problem else None
     return ParsedFeed(title=_text(feed.get("title")), entries=entries, warning=warning,

@@ -288,7 +288,8 @@ class TrackerService:
             next_due=due.at, due_reason=due.reason,
             items=outcome.parsed.items if outcome.parsed else (),
             title=outcome.parsed.title if outcome.parsed else None,
-            warning=outcome.parsed.warning if outcome.parsed else feed.last_warning,
+            warning=_joined(fetched.warning, outcome.parsed.warning) if outcome.parsed
+            else feed.last_warning,
             topics=lambda item: self.topics.match(
                 Document.of(item.title, item.summary, feed.name, feed.kind)),
         )
@@ -328,3 +329,8 @@ def bounded_map(pool: ThreadPoolExecutor, work: Callable[[T], R], inputs: Iterab
 
 def _ms_since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
+
+
+def _joined(*warnings: str | None) -> str | None:
+    """A feed's warnings (from fetching, from parsing) as the one line it keeps."""
+    return "; ".join(warning for warning in warnings if warning) or None
