@@ -124,3 +124,32 @@ def test_official_words_win_when_the_press_was_first(tmp_path: Path,
     assert [t["name"] for t in record["topics"]] == ["drones"]
     with sqlite3.connect(cli.db) as conn:
         assert conn.execute("SELECT count(*) FROM item_revisions").fetchone()[0] == 0
+
+
+def govuk_atom(title: str, updated: str) -> bytes:
+    """An entry as GOV.UK's Atom feeds write them: `updated`, no `published`."""
+    return (f'<?xml version="1.0" encoding="UTF-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+            f"<title>MoD</title><id>https://www.gov.uk/mod.atom</id><updated>{updated}</updated>"
+            f"<entry><id>https://www.gov.uk/news/interceptors#{updated}</id>"
+            f"<updated>{updated}</updated><title>{title}</title>"
+            f'<link rel="alternate" type="text/html" href="https://www.gov.uk/news/interceptors"/>'
+            f"<summary>Interceptor drones with Ukraine.</summary></entry></feed>").encode()
+
+
+def test_an_entry_with_only_an_update_time_is_dated_by_it_not_by_the_poll(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    feed_server.add("/gov", Document(govuk_atom("UK to build interceptors",
+                                                "2025-07-10T09:30:00+01:00")))
+    feed_server.add("/press", Document(rss()))
+    cli = make_cli(tmp_path, feed_server)
+    cli("poll")
+    exported = json.loads(cli("export").output)
+    assert exported["published"] == exported["updated"] == "2025-07-10T08:30:00+00:00"
+    assert not exported["first_seen"].startswith("2025")
+    # An edit moves its update time, not the date the story appeared.
+    feed_server.add("/gov", Document(govuk_atom("UK to mass-produce interceptor drones",
+                                                "2025-07-11T12:00:00+01:00")))
+    assert "1 updated" in cli("poll", "--all").output
+    exported = json.loads(cli("export").output)
+    assert exported["published"] == "2025-07-10T08:30:00+00:00"
+    assert exported["updated"] == "2025-07-11T11:00:00+00:00"

@@ -111,6 +111,14 @@ class Item:
     updated: datetime | None
     content_hash: str
 
+    @property
+    def dated(self) -> datetime | None:
+        """When the item says it appeared: its publication date, or its update
+        time for an entry that gives only that (Atom requires `updated`, not
+        `published`: GOV.UK's feeds give only `updated`). Without it, a first
+        poll would date a month of backlog to the day it was fetched."""
+        return self.published or self.updated
+
 
 @dataclass(frozen=True)
 class StoredItem:

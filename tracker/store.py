@@ -242,7 +242,7 @@ class Store:
             for item in items:
                 item_id, change = self._store_item(feed_id, item, now, official)
                 if change == "new":
-                    self.links.enqueue(item_id, item.published or now)
+                    self.links.enqueue(item_id, item.dated or now)
                 elif change == "promoted":
                     self.links.mark_official(item_id)
                 if change in ("revised", "promoted"):  # new words: topics matched afresh
@@ -376,7 +376,7 @@ class Store:
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 (feed_id, item.guid, item.url, item.canonical_url, item.title, item.summary,
-                 item.author, to_text(item.published), to_text(item.updated), to_text(now),
+                 item.author, to_text(item.dated), to_text(item.updated), to_text(now),
                  item.content_hash),
             )
             item_id = int(cursor.lastrowid or 0)
