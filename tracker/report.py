@@ -119,10 +119,16 @@ def item_record(item: StoredItem) -> dict[str, Any]:
     }
 
 
+AGO_DAYS = 60  # further back than this, a date says more than "4194d ago"
+
+
 def ago(when: datetime | None, now: datetime) -> str:
-    """'3m ago', '2h ago', 'in 5m', or '-' for never: short enough for an 80-column table."""
+    """'3m ago', '2h ago', 'in 5m', '2014-08-03' for long ago, or '-' for never:
+    short enough for an 80-column table."""
     if when is None:
         return "-"
+    if now - when > timedelta(days=AGO_DAYS):
+        return when.date().isoformat()
     seconds = int((now - when).total_seconds())
     future = seconds < 0
     seconds = abs(seconds)
