@@ -81,3 +81,48 @@ def test_two_threads_writing_through_one_store_take_turns(tmp_path: Path) -> Non
     assert errors == []
     assert store.conn.execute("SELECT last_poll FROM daemon").fetchone()[0] == "second"
     store.close()
+
+
+def _archive(path: Path, items: int) -> Store:
+    """A store of two feeds and `items` items seen in them."""
+    store = Store.open(path)
+    with store.write():
+        for feed in (1, 2):
+            store.conn.execute(
+                "INSERT INTO feeds (id, config_url, url, name, kind, interval_seconds, added_at) "
+                "VALUES (?, ?, ?, ?, 'news', 1800, ?)",
+                (feed, f"https://example.org/{feed}", f"https://example.org/{feed}", f"F{feed}",
+                 NOW.isoformat()))
+        store.conn.executemany(
+            "INSERT INTO items (id, feed_id, title, summary, published, first_seen, content_hash) "
+            "VALUES (?, ?, ?, '', ?, ?, '')",
+            ((n, n % 2 + 1, f"item {n}", (NOW - timedelta(hours=n)).isoformat(),
+              NOW.isoformat()) for n in range(1, items + 1)))
+        store.conn.execute("INSERT INTO item_feeds (item_id, feed_id, first_seen) "
+                           "SELECT id, feed_id, first_seen FROM items")
+    return store
+
+
+def _steps(store: Store, counts: bool) -> int:
+    """SQLite virtual-machine steps (in thousands) to read the feeds."""
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+    store.conn.set_progress_handler(count, 1000)
+    store.feeds(counts=counts)
+    store.conn.set_progress_handler(None, 0)
+    return steps
+
+
+def test_a_poll_reads_its_feeds_without_reading_the_archive(tmp_path: Path) -> None:
+    # A poll asks which feeds are due before every cycle; status also counts
+    # each feed's items and finds its newest, which reads every item.
+    small, large = _archive(tmp_path / "small.db", 10), _archive(tmp_path / "large.db", 20_000)
+    assert _steps(large, counts=False) == _steps(small, counts=False) == 0
+    assert _steps(large, counts=True) > 50
+    (first, second) = large.feeds()
+    assert (first.item_count, second.item_count) == (10_000, 10_000)
+    assert first.newest_item == NOW - timedelta(hours=2)

@@ -42,7 +42,8 @@ def prepare(store: Store, config: Config, now: datetime) -> DigestContent | None
     threads = store.links.continues(item["id"] for item in items)
     for item in items:
         item["continues"] = threads.get(item["id"])
-    failing = [(feed.name, feed.last_error or "") for feed in store.feeds() if feed.last_error]
+    failing = [(feed.name, feed.last_error or "") for feed in store.feeds(counts=False)
+               if feed.last_error]
     oldest = min((item["first_seen"] for item in items), default=since.isoformat())[:10]
     more = f"tracker search --since {oldest} --limit 500 'kind:official OR kind:news'"
     return build_digest(items, failing, now, config.digest, config.timezone, more_command=more)

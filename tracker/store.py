@@ -175,19 +175,19 @@ class Store:
                 urls,
             )
 
-    def feeds(self, active_only: bool = True) -> list[FeedState]:
-        """Feeds with their health, item count and newest item, in config order."""
+    def feeds(self, active_only: bool = True, counts: bool = True) -> list[FeedState]:
+        """Feeds with their health, in config order; with `counts`, also each
+        one's item count and newest item. Those read every item of the archive
+        (0.85 s at a million items), so a poll, which needs neither, asks
+        without them."""
         where = "WHERE f.active = 1" if active_only else ""
-        rows = self.conn.execute(
-            f"""
-            SELECT f.*,
+        counted = """,
                    (SELECT count(*) FROM item_feeds x WHERE x.feed_id = f.id) AS item_count,
                    (SELECT max(coalesce(i.published, i.first_seen)) FROM items i
                      JOIN item_feeds x ON x.item_id = i.id WHERE x.feed_id = f.id)
-                     AS newest_item
-            FROM feeds f {where} ORDER BY f.id
-            """
-        ).fetchall()
+                     AS newest_item""" if counts else ""
+        rows = self.conn.execute(
+            f"SELECT f.*{counted} FROM feeds f {where} ORDER BY f.id").fetchall()
         return [_feed_state(row) for row in rows]
 
     def record_failure(self, feed_id: int, now: datetime, error: str, status: int | None,
