@@ -75,11 +75,12 @@ def daemon_memory(result: dict[str, Any], path: Path) -> None:
 
 
 def link_scale(result: dict[str, Any], path: Path) -> None:
-    """Link time per new item, and database size, against the archive's size."""
+    """Link time per new item, database size, and an unchanged poll's time,
+    against the archive's size."""
     plt = _pyplot()
     rows = result["results"]
     sizes = [row["stored_items"] for row in rows]
-    figure, (time_axis, size_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    figure, (time_axis, size_axis, poll_axis) = plt.subplots(1, 3, figsize=(14, 4))
     time_axis.plot(sizes, [row["median_ms"] for row in rows], "o-", color=TRACKER_BLUE,
                    label="median")
     time_axis.plot(sizes, [row["p90_ms"] for row in rows], "o--", color=PEER_GREYS[0],
@@ -90,11 +91,15 @@ def link_scale(result: dict[str, Any], path: Path) -> None:
     size_axis.plot(sizes, [row["database_mb"] for row in rows], "o-", color=TRACKER_BLUE)
     size_axis.set_yscale("log")  # both axes: growth in proportion is a straight line
     size_axis.set_title("database size (MB)")
-    for axis in (time_axis, size_axis):
+    poll_axis.plot(sizes, [row["unchanged_poll_seconds"] for row in rows], "o-",
+                   color=TRACKER_BLUE)
+    poll_axis.set_ylim(0, max(row["unchanged_poll_seconds"] for row in rows) * 1.5)
+    poll_axis.set_title("unchanged poll, whole process (s)")
+    for axis in (time_axis, size_axis, poll_axis):
         axis.set_xscale("log")
         axis.set_xlabel("items stored")
     figure.suptitle(f"{result['probe_items']} new items linked one at a time into archives "
-                    f"of each size")
+                    f"of each size; then a poll of a feed that has not changed")
     _save(figure, path)
 
 

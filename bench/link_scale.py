@@ -1,4 +1,5 @@
-"""Link time per new item as the archive grows, and database size per 100k items.
+"""Link time per new item as the archive grows, database size per 100k items,
+and what an unchanged poll costs at each size.
 
     python -m bench.link_scale [--sizes 10000 100000 1000000] [--probe 300]
 
@@ -6,10 +7,14 @@ History is generated from the 2022 replay stream: each stored item pairs a
 real title with the real description of another item (seeded), so the texts
 are varied news language rather than copies, arriving 1,000 a day. History is
 written in bulk through the store's own tables and triggers (FTS index, word
-statistics); then `--probe` new items (real replay items) are stored and
+statistics), each item with a key and its place in the one feed, as a poll
+stores them; then `--probe` new items (real replay items) are stored and
 queued and linked one by one through `Store.link_pending`, the code a poll
 runs (a pass of one item, in its own transactions), and the median and 90th
-percentile per item reported.
+percentile per item reported. Last, at each size, whole `tracker poll --all`
+processes poll that feed, served from 127.0.0.1 and unchanged (a conditional
+request answered 304): what a poll costs that has nothing to do but grows
+with the archive (it read every item once, to find the due feeds).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import argparse
 import json
 import random
 import statistics
+import subprocess
 import tempfile
 import time
 from collections import Counter
@@ -25,8 +31,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.corpus import default_shared_data, replay_items
+from bench.corpus import default_shared_data, render_rss, replay_items
+from bench.peers import tracker_command
 from bench.provenance import provenance
+from tests.feedserver import Document, FeedServer
 from tracker.link import LinkSettings, profile
 from tracker.store import Store
 from tracker.timefmt import to_text
@@ -34,6 +42,7 @@ from tracker.timefmt import to_text
 ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2020, 1, 1, tzinfo=UTC)
 PER_DAY = 1000
+UNCHANGED_POLLS = 5
 
 
 def _grow(store: Store, stream: list[dict[str, str]], start: int, end: int,
@@ -49,8 +58,13 @@ def _grow(store: Store, stream: list[dict[str, str]], start: int, end: int,
             when = to_text(START + timedelta(seconds=n * 86400 // PER_DAY))
             rows.append((1, title, summary, when, when, f"h{n}"))
             frequency.update(profile(title, summary).terms)
+        first = (conn.execute("SELECT max(id) FROM items").fetchone()[0] or 0) + 1
         conn.executemany("INSERT INTO items (feed_id, title, summary, published, first_seen, "
                          "content_hash) VALUES (?, ?, ?, ?, ?, ?)", rows)
+        conn.execute("INSERT INTO item_keys (key, item_id) SELECT 'url:https://bench.example/' "
+                     "|| id, id FROM items WHERE id >= ?", (first,))
+        conn.execute("INSERT INTO item_feeds (item_id, feed_id, first_seen) "
+                     "SELECT id, feed_id, first_seen FROM items WHERE id >= ?", (first,))
         conn.executemany("INSERT INTO term_df (term, df) VALUES (?, ?) ON CONFLICT (term) "
                          "DO UPDATE SET df = df + excluded.df", frequency.items())
         conn.execute("UPDATE link_state SET documents = documents + ?", (end - start,))
@@ -81,6 +95,20 @@ def _probe(store: Store, stream: list[dict[str, str]], size: int,
     return timings, found
 
 
+def _unchanged_poll_seconds(state: Path, url: str) -> float:
+    """Median wall time of whole `tracker poll --all` processes finding the feed
+    unchanged (the first poll, which stores the feed's items, is not timed)."""
+    command = tracker_command(state, [url])
+    timings = []
+    for attempt in range(UNCHANGED_POLLS + 1):
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        if attempt and "(1 unchanged)" not in done.stdout:
+            raise RuntimeError(f"the feed was not found unchanged: {done.stdout.strip()}")
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings[1:])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
@@ -92,11 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     history, probes = stream[:-args.probe], stream
     rng = random.Random(2022)
     results: list[dict[str, Any]] = []
+    server = FeedServer().start()
+    served = [{**record, "body": record.get("description") or ""} for record in probes[:20]]
+    url = server.add("/feed", Document(render_rss("bench", served)))
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store.open(Path(tmp) / "scale.db")
+        path = Path(tmp) / "tracker.db"  # where tracker_command's config points
+        store = Store.open(path)
         store.conn.execute("INSERT INTO feeds (config_url, url, name, kind, interval_seconds, "
-                           "added_at) VALUES ('bench', 'bench', 'bench', 'news', 1800, ?)",
-                           (to_text(START),))
+                           "added_at) VALUES (?, ?, 'Bench 0', 'news', 1800, ?)",
+                           (url, url, to_text(START)))
         stored = 0
         for size in sorted(args.sizes):
             for chunk in range(stored, size, 50_000):
@@ -107,15 +139,18 @@ def main(argv: list[str] | None = None) -> int:
             if not any(found):
                 raise RuntimeError(f"no probe item found a link at {size} stored items")
             ms = sorted(t * 1000 for t in timings)
+            database_mb = round(path.stat().st_size / 2**20, 1)  # before the polls add theirs
             row = {"stored_items": size, "median_ms": round(statistics.median(ms), 2),
                    "p90_ms": round(ms[int(len(ms) * 0.9)], 2),
                    "links_per_item_mean": round(statistics.mean(found), 2),
-                   "database_mb": round((Path(tmp) / "scale.db").stat().st_size / 2**20, 1)}
+                   "database_mb": database_mb,
+                   "unchanged_poll_seconds": round(_unchanged_poll_seconds(Path(tmp), url), 3)}
             results.append(row)
             print(json.dumps(row), flush=True)
         store.close()
+    server.stop()
     output = {**provenance(), "probe_items": args.probe, "items_per_day": PER_DAY,
-              "results": results}
+              "unchanged_polls": UNCHANGED_POLLS, "results": results}
     args.out.write_text(json.dumps(output, indent=2) + "\n", encoding="utf-8")
     return 0
 
