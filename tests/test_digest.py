@@ -233,3 +233,25 @@ def test_the_sanitiser_behind_autoescaping_keeps_only_the_templates_own_markup()
         assert forbidden not in clean, forbidden
     assert '<a href="https://e.org/?a=1&amp;b=2">ok</a>' in clean
     assert '<strong style="color:red">Patriot</strong>' in clean
+
+
+def test_feeds_failing_or_gone_quiet_are_named_in_both_parts(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    dated = "".join(f"<item><title>Drone {n}</title><link>https://e.org/{n}</link>"
+                    f"<pubDate>Mon, 17 Nov 2025 0{n}:00:00 GMT</pubDate></item>" for n in range(6))
+    old = feed_server.add("/old", Document(
+        f'<rss version="2.0"><channel><title>F</title>{dated}</channel></rss>'.encode()))
+    down = feed_server.add("/down", Document(b"<h1>oops</h1>", status=500))
+    config = write_config(tmp_path / "tracker.toml", [{"name": "GOV.UK", "url": old},
+                                                      {"name": "Guardian", "url": down}],
+                          extra="[digest]\nsend_empty = true")
+    cli = Cli(config, tmp_path / "tracker.db")
+    cli("poll")
+    html_file = tmp_path / "preview.html"
+    text = cli("digest", "--preview", "--html", str(html_file)).output
+    html = html_file.read_text(encoding="utf-8")
+    for part in (text, html):
+        assert "Feeds failing or gone quiet" in part
+        assert "Guardian: the server answered HTTP 500 Internal Server Error" in part
+        # An item an hour, then nothing since 17 Nov 2025: far past its rhythm.
+        assert "GOV.UK: quiet since 2025-11-17 (an item every 1h before)" in part

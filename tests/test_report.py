@@ -1,4 +1,4 @@
-"""How status words times: short relative times, a date for long ago."""
+"""What status says of times and of quiet feeds. Pure: `now` is handed in."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tracker.report import ago
+from tracker.models import FeedState
+from tracker.report import ago, feed_quiet
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -26,3 +27,37 @@ def test_times_read_at_a_glance(delta: timedelta, text: str) -> None:
 
 def test_never_is_a_dash() -> None:
     assert ago(None, NOW) == "-"
+
+
+def feed(items: int, oldest_days: float, newest_days: float, **health: object) -> FeedState:
+    """A feed whose `items` items span from `oldest_days` to `newest_days` ago."""
+    return FeedState(id=1, config_url="u", url="u", name="MoD", kind="official",
+                     interval_seconds=1800, active=True, item_count=items,
+                     oldest_item=NOW - timedelta(days=oldest_days),
+                     newest_item=NOW - timedelta(days=newest_days), **health)  # type: ignore[arg-type]
+
+
+def test_a_feed_silent_far_beyond_its_rhythm_is_noticed() -> None:
+    daily = feed(21, oldest_days=40, newest_days=20)  # an item a day, then 20 days of nothing
+    assert feed_quiet(daily, NOW) == ("quiet since 2026-11-05 (an item every 1d before): "
+                                      "is the feed still published here?")
+    assert feed_quiet(feed(21, oldest_days=30, newest_days=10), NOW) is None  # 14 days at least
+
+
+def test_a_slow_feed_is_judged_by_its_own_rhythm() -> None:
+    monthly = feed(20, oldest_days=60 + 19 * 30, newest_days=60)  # two missed months: normal
+    assert feed_quiet(monthly, NOW) is None
+    assert feed_quiet(feed(20, oldest_days=200 + 19 * 30, newest_days=200), NOW) is not None
+
+
+@pytest.mark.parametrize("health", [
+    {"last_error": "the server answered 404 Not Found"},  # a failure says more
+    {"paused": True},
+    {"gone_at": NOW},
+])
+def test_feeds_with_something_else_to_say_are_not_called_quiet(health: dict[str, object]) -> None:
+    assert feed_quiet(feed(21, oldest_days=40, newest_days=20, **health), NOW) is None
+
+
+def test_a_handful_of_items_says_nothing_of_a_rhythm() -> None:
+    assert feed_quiet(feed(4, oldest_days=400, newest_days=300), NOW) is None

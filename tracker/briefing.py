@@ -17,6 +17,7 @@ from tracker.config import Config
 from tracker.digest import DigestContent, build_digest, compose
 from tracker.errors import DeliveryError
 from tracker.mail import Mailer, OutboxMailer, SmtpMailer
+from tracker.report import feed_quiet
 from tracker.store import Store
 
 
@@ -42,11 +43,12 @@ def prepare(store: Store, config: Config, now: datetime) -> DigestContent | None
     threads = store.links.continues(item["id"] for item in items)
     for item in items:
         item["continues"] = threads.get(item["id"])
-    failing = [(feed.name, feed.last_error or "") for feed in store.feeds(counts=False)
-               if feed.last_error]
+    feeds = store.feeds()
+    problems = [(feed.name, feed.last_error) for feed in feeds if feed.last_error]
+    problems += [(feed.name, quiet) for feed in feeds if (quiet := feed_quiet(feed, now))]
     oldest = min((item["first_seen"] for item in items), default=since.isoformat())[:10]
     more = f"tracker search --since {oldest} --limit 500 'kind:official OR kind:news'"
-    return build_digest(items, failing, now, config.digest, config.timezone, more_command=more)
+    return build_digest(items, problems, now, config.digest, config.timezone, more_command=more)
 
 
 def send_digest(store: Store, config: Config, mailer: Mailer, now: datetime) -> DigestResult:

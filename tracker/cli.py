@@ -34,7 +34,7 @@ from tracker.models import FeedState
 from tracker.parse import parse_feed
 from tracker.parsepool import ParserPool
 from tracker.query import QuerySyntaxError, parse_query
-from tracker.report import ago, feed_problem, item_record, status_report
+from tracker.report import ago, feed_problem, feed_quiet, item_record, status_report
 from tracker.service import TrackerService, utc_now
 from tracker.store import Store
 from tracker.topics import TopicSet, highlight_spans, mark, snippet
@@ -196,6 +196,9 @@ def _problem_text(feed: FeedState, now: datetime) -> str:
         parts.append(escape(feed.last_error))
     elif feed.last_warning:
         parts.append(f"[yellow]warning:[/] {escape(feed.last_warning)}")
+    quiet = feed_quiet(feed, now)
+    if quiet:
+        parts.append(f"[yellow]{escape(quiet)}[/]")
     if feed.due_reason and feed.due_reason != "interval" and not feed.gone_at:
         parts.append(escape(f"(next: {feed.due_reason})"))
     return " ".join(parts)

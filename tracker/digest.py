@@ -152,10 +152,12 @@ def _fold_same_stories(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [kept[item["id"]] for item in items if kept[item["id"]]["id"] == item["id"]]
 
 
-def build_digest(items: list[dict[str, Any]], failing: list[tuple[str, str]], now: datetime,
+def build_digest(items: list[dict[str, Any]], feed_problems: list[tuple[str, str]], now: datetime,
                  settings: DigestSettings, timezone: str, title: str = "Defence policy digest",
                  more_command: str = "tracker search") -> DigestContent | None:
     """Group items by topic (newest first), cap them, render both parts.
+    `feed_problems` are (feed, what is wrong) for the feeds failing or gone
+    quiet, whose news the digest may be missing.
 
     Returns None when there is nothing to say and `send_empty` is off.
     """
@@ -183,7 +185,7 @@ def build_digest(items: list[dict[str, Any]], failing: list[tuple[str, str]], no
         "title": title, "date": now.astimezone(tz).strftime("%A %-d %B %Y"),
         "sections": list(sections.values()),
         "counts": sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
-        "failing": failing, "total": len(items), "shown": len(shown_items),
+        "feed_problems": feed_problems, "total": len(items), "shown": len(shown_items),
         "more": len(items) - len(shown_items), "more_command": more_command,
     }
     html = _environment.get_template("digest.html.j2").render(**context)

@@ -173,3 +173,4 @@ class FeedState:
     redirect_streak: int = 0
     item_count: int = 0
     newest_item: datetime | None = None
+    oldest_item: datetime | None = None

@@ -23,6 +23,35 @@ def feed_problem(feed: FeedState, now: datetime) -> str | None:
     return None
 
 
+QUIET_MIN_ITEMS = 5            # fewer items say nothing of a feed's rhythm
+QUIET_AFTER_USUAL_GAPS = 5     # silent this many of its usual gaps between items ...
+QUIET_AT_LEAST = timedelta(days=14)  # ... and never less than this
+
+
+def feed_quiet(feed: FeedState, now: datetime) -> str | None:
+    """A notice for a feed that answers but has stopped bringing anything new
+    for far longer than its own rhythm: a feed left behind at an old address
+    after a site moved looks healthy forever. Not a failure (a parliament in
+    recess is quiet too): status shows it, and does not exit 1 for it."""
+    if (feed.last_error or feed.gone_at or feed.paused or feed.item_count < QUIET_MIN_ITEMS
+            or feed.newest_item is None or feed.oldest_item is None):
+        return None
+    usual = (feed.newest_item - feed.oldest_item) / (feed.item_count - 1)
+    if now - feed.newest_item <= max(QUIET_AT_LEAST, QUIET_AFTER_USUAL_GAPS * usual):
+        return None
+    return (f"quiet since {feed.newest_item.date().isoformat()} (an item every {_span(usual)} "
+            "before): is the feed still published here?")
+
+
+def _span(gap: timedelta) -> str:
+    """A gap between items, roughly: '40m', '6h', '3d'."""
+    seconds = max(int(gap.total_seconds()), 60)
+    for unit, size in (("d", 86400), ("h", 3600)):
+        if seconds >= size:
+            return f"{round(seconds / size)}{unit}"
+    return f"{seconds // 60}m"
+
+
 def feed_status(feed: FeedState, now: datetime) -> dict[str, Any]:
     return {
         "name": feed.name,
@@ -48,6 +77,8 @@ def feed_status(feed: FeedState, now: datetime) -> dict[str, Any]:
         "redirected_from": feed.redirected_from,
         "item_count": feed.item_count,
         "newest_item": to_text(feed.newest_item),
+        "oldest_item": to_text(feed.oldest_item),
+        "quiet": feed_quiet(feed, now),
         "new_items_last_poll": feed.last_new_items,
         "problem": feed_problem(feed, now),
     }

@@ -34,7 +34,7 @@ NEWEST_MIGRATION = "0010_link_queue"
 
 
 _FEED_TIMES = {"last_attempt", "last_success", "failing_since", "next_due", "gone_at",
-               "newest_item"}
+               "newest_item", "oldest_item"}
 _FEED_FIELDS = {f.name for f in fields(FeedState)}
 
 
@@ -177,17 +177,24 @@ class Store:
 
     def feeds(self, active_only: bool = True, counts: bool = True) -> list[FeedState]:
         """Feeds with their health, in config order; with `counts`, also each
-        one's item count and newest item. Those read every item of the archive
-        (0.85 s at a million items), so a poll, which needs neither, asks
-        without them."""
+        one's item count and its newest and oldest item's dates. Those read
+        every item of the archive (0.85 s at a million items): status and the
+        digest ask for them, a poll, which needs none, asks without."""
         where = "WHERE f.active = 1" if active_only else ""
-        counted = """,
-                   (SELECT count(*) FROM item_feeds x WHERE x.feed_id = f.id) AS item_count,
-                   (SELECT max(coalesce(i.published, i.first_seen)) FROM items i
-                     JOIN item_feeds x ON x.item_id = i.id WHERE x.feed_id = f.id)
-                     AS newest_item""" if counts else ""
+        if not counts:
+            return [_feed_state(row) for row in self.conn.execute(
+                f"SELECT f.* FROM feeds f {where} ORDER BY f.id")]
         rows = self.conn.execute(
-            f"SELECT f.*{counted} FROM feeds f {where} ORDER BY f.id").fetchall()
+            f"""
+            SELECT f.*, coalesce(s.item_count, 0) AS item_count, s.newest_item, s.oldest_item
+            FROM feeds f LEFT JOIN (
+                SELECT x.feed_id, count(*) AS item_count,
+                       max(coalesce(i.published, i.first_seen)) AS newest_item,
+                       min(coalesce(i.published, i.first_seen)) AS oldest_item
+                FROM item_feeds x JOIN items i ON i.id = x.item_id GROUP BY x.feed_id
+            ) s ON s.feed_id = f.id
+            {where} ORDER BY f.id
+            """).fetchall()
         return [_feed_state(row) for row in rows]
 
     def record_failure(self, feed_id: int, now: datetime, error: str, status: int | None,
