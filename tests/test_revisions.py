@@ -153,3 +153,28 @@ def test_an_entry_with_only_an_update_time_is_dated_by_it_not_by_the_poll(
     exported = json.loads(cli("export").output)
     assert exported["published"] == "2025-07-10T08:30:00+00:00"
     assert exported["updated"] == "2025-07-11T11:00:00+00:00"
+
+
+def test_a_date_far_in_the_future_is_not_believed(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=3)  # a time zone slip
+    body = "".join(
+        f"<item><title>{title}</title><link>https://www.gov.uk/news/{n}</link>"
+        f"<pubDate>{when}</pubDate></item>"
+        for n, (title, when) in enumerate([("Typo", "Mon, 17 Nov 2099 09:30:00 GMT"),
+                                           ("Slip", format_datetime(soon))]))
+    feed_server.add("/gov", Document(f'<rss version="2.0"><channel><title>F</title>{body}'
+                                     "</channel></rss>".encode()))
+    feed_server.add("/press", Document(rss()))
+    cli = make_cli(tmp_path, feed_server)
+    cli("poll")
+    exported = {record["title"]: record
+                for record in map(json.loads, cli("export").output.splitlines())}
+    assert exported["Typo"]["published"] is None  # dated when first seen instead
+    assert exported["Slip"]["published"] == soon.isoformat()
+    status = json.loads(cli("status", "--json").output)
+    gov = next(feed for feed in status["feeds"] if feed["name"] == "GOV.UK")
+    assert gov["newest_item"] == soon.isoformat()  # not 2099 for the next 73 years

@@ -65,6 +65,16 @@ def _with_json(row: sqlite3.Row) -> dict[str, Any]:
     return record
 
 
+FUTURE_TOLERANCE = timedelta(days=1)  # clocks and time zones get this wrong; typos more
+
+
+def believed_date(when: datetime | None, now: datetime) -> datetime | None:
+    """A feed's date for an item, unless it is more than a day ahead of `now`:
+    a wrong clock or a typo (2099) would keep the item at the top of every
+    list for years. Then none, and the item is dated when it was first seen."""
+    return when if when is None or when <= now + FUTURE_TOLERANCE else None
+
+
 UNREADABLE = "unreadable:"  # feeds.body_hash of a body that was not a readable feed
 
 
@@ -249,7 +259,7 @@ class Store:
             for item in items:
                 item_id, change = self._store_item(feed_id, item, now, official)
                 if change == "new":
-                    self.links.enqueue(item_id, item.dated or now)
+                    self.links.enqueue(item_id, believed_date(item.dated, now) or now)
                 elif change == "promoted":
                     self.links.mark_official(item_id)
                 if change in ("revised", "promoted"):  # new words: topics matched afresh
@@ -373,7 +383,7 @@ class Store:
         if item_id is not None:
             change = self._maybe_revise(item_id, feed_id, item, now)
             if change == "seen" and official:
-                change = self._maybe_promote(item_id, feed_id, item)
+                change = self._maybe_promote(item_id, feed_id, item, now)
         if item_id is None:
             change = "new"
             cursor = self.conn.execute(
@@ -383,7 +393,8 @@ class Store:
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 (feed_id, item.guid, item.url, item.canonical_url, item.title, item.summary,
-                 item.author, to_text(item.dated), to_text(item.updated), to_text(now),
+                 item.author, to_text(believed_date(item.dated, now)), to_text(item.updated),
+                 to_text(now),
                  item.content_hash),
             )
             item_id = int(cursor.lastrowid or 0)
@@ -419,7 +430,7 @@ class Store:
             "item_revisions WHERE item_id = ? ORDER BY id DESC LIMIT 20)", (item_id, item_id))
         return "revised"
 
-    def _maybe_promote(self, item_id: int, feed_id: int, item: Item) -> str:
+    def _maybe_promote(self, item_id: int, feed_id: int, item: Item, now: datetime) -> str:
         """Official source first: an item first stored from a news feed takes the
         official feed's words and becomes that feed's item (not an edit)."""
         row = self.conn.execute(
@@ -430,8 +441,8 @@ class Store:
         self.conn.execute(
             "UPDATE items SET feed_id = ?, title = ?, summary = ?, content_hash = ?, "
             "published = coalesce(?, published), updated = coalesce(?, updated) WHERE id = ?",
-            (feed_id, item.title, item.summary, item.content_hash, to_text(item.published),
-             to_text(item.updated), item_id))
+            (feed_id, item.title, item.summary, item.content_hash,
+             to_text(believed_date(item.published, now)), to_text(item.updated), item_id))
         return "promoted"
 
     def revisions(self, item_id: int) -> list[dict[str, Any]]:
