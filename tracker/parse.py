@@ -17,6 +17,7 @@ from typing import Any
 import feedparser
 
 from tracker.errors import ParseError
+from tracker.jsonfeed import read_json_feed
 from tracker.models import ParsedEntry, ParsedFeed
 
 MAX_TTL_SECONDS = 7 * 24 * 3600
@@ -178,11 +179,15 @@ def _opening(head: bytes) -> str:
 
 
 def parse_feed(content: bytes, headers: dict[str, str] | None = None) -> ParsedFeed:
-    """Parse a feed document; raise ParseError when it holds no readable feed.
+    """Parse a feed document (RSS, Atom or RDF with feedparser; a JSON Feed with
+    `tracker.jsonfeed`); raise ParseError when it holds no readable feed.
 
     A document whose XML is broken but from which feedparser's lenient parser
     still recovers entries is accepted, with a warning naming the XML problem.
     """
+    json_feed = read_json_feed(content)
+    if json_feed is not None:
+        return json_feed
     content = _defuse(content)
     try:
         result = feedparser.parse(io.BytesIO(content), response_headers=headers or {},

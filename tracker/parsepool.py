@@ -26,6 +26,7 @@ from typing import IO
 
 from tracker.errors import ParseError, ParserFailure
 from tracker.fastparse import parse_fast
+from tracker.jsonfeed import read_json_feed
 from tracker.parse import parse_feed
 from tracker.parseworker import ParseOutput, output_of, read_frame, write_frame
 
@@ -159,11 +160,13 @@ class ParserPool:
 
     def parse(self, content: bytes, headers: dict[str, str], feed_scope: str,
               document_url: str | None = None) -> ParseOutput:
-        """Parse a well-formed document of a kind `tracker.fastparse` reads here, in
-        this thread (libxml2 is linear and bounded); anything else in a worker.
+        """Parse a well-formed document of a kind `tracker.fastparse` reads, or a
+        JSON Feed, here, in this thread (libxml2 and the json module are linear
+        and bounded); anything else in a worker.
         ParseError on a bad document; ParserFailure on a timeout, a memory
         refusal or a dead worker."""
-        fast = parse_fast(content, headers) if len(content) <= IN_PROCESS_MAX_BYTES else None
+        fast = (parse_fast(content, headers) or read_json_feed(content)
+                if len(content) <= IN_PROCESS_MAX_BYTES else None)
         if fast is not None:
             return output_of(fast, feed_scope, document_url)
         worker = self._acquire()
