@@ -280,3 +280,19 @@ def test_a_server_with_a_trusted_certificate_is_fetched_over_tls(
     result = fetcher.fetch(tls_server.url("/feed"))
     assert (result.status, result.content) == (200, FEED)
     assert tls_server.url("/feed").startswith("https://127.0.0.1:")
+
+
+@pytest.mark.parametrize(("status", "hint"), [
+    (403, "403 Forbidden: the site refuses this reader"),
+    (401, "401 Unauthorized: the site refuses this reader"),
+    (404, "404 Not Found: no feed at this address (moved?"),
+    (503, "503 Service Unavailable: the server's own trouble; tried again later"),
+    (418, "418 I'm a teapot"),  # no hint to give
+])
+def test_error_statuses_say_what_they_usually_mean(feed_server: FeedServer, fetcher: Fetcher,
+                                                   status: int, hint: str) -> None:
+    url = feed_server.add(f"/s{status}", Document(b"<html>Access Denied</html>", status=status,
+                                                  content_type="text/html"))
+    with pytest.raises(HTTPStatusError) as info:
+        fetcher.fetch(url)
+    assert info.value.status == status and hint in str(info.value)

@@ -204,6 +204,19 @@ def _describe_status(status: int) -> str:
     return f"HTTP {status} {phrase}".strip()
 
 
+def _status_hint(status: int) -> str:
+    """What an error status usually means for a feed, and what to do about it."""
+    if status in (401, 403):
+        return (": the site refuses this reader (some block automated requests: check the "
+                "URL in a browser, and set fetch.user_agent to name you with a contact)")
+    if status == 404:
+        return (": no feed at this address (moved? `tracker feeds add` with the site's "
+                "address finds the feed its pages advertise)")
+    if status >= 500:
+        return ": the server's own trouble; tried again later, backing off"
+    return ""
+
+
 class Fetcher:
     """One HTTP client shared by all fetches (connection reuse), safe across threads."""
 
@@ -285,7 +298,8 @@ class Fetcher:
                 downloaded += response.num_bytes_downloaded
                 if response.status_code >= 400:
                     raise HTTPStatusError(
-                        f"the server answered {_describe_status(response.status_code)}",
+                        f"the server answered {_describe_status(response.status_code)}"
+                        f"{_status_hint(response.status_code)}",
                         response.status_code,
                         parse_retry_after(response.headers.get("Retry-After"),
                                           datetime.now(UTC)),
