@@ -25,17 +25,34 @@ def test_newest_migration_names_the_last_registered_one() -> None:
 
 
 def test_a_database_one_migration_behind_is_brought_up_to_date(tmp_path: Path) -> None:
+    # The step behind: items of entries with only an update time were dated by
+    # first_seen; brought up to date, they are dated by that time where it is
+    # still the one they came with, and their storyline follows.
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)
     migrations.apply(Database(conn), stop_before=NEWEST_MIGRATION)
-    assert "link_queue" not in Database(conn).table_names()
+    seen, earlier = "2026-11-25T09:00:00+00:00", "2026-10-01T12:00:00+00:00"
+    conn.execute("INSERT INTO feeds (id, config_url, url, name, kind, interval_seconds, "
+                 "added_at) VALUES (1, 'u', 'u', 'GOV.UK', 'official', 900, ?)", (seen,))
+    conn.execute("INSERT INTO storylines (id, title, first_item_id, started, updated) "
+                 "VALUES (1, 'a', 1, ?, ?)", (seen, seen))
+    rows = [(1, None, earlier, None),                         # only updated: dated by it
+            (2, None, earlier, seen),                         # edited since: left alone
+            (3, "2026-09-01T00:00:00+00:00", earlier, None),  # has a date: left alone
+            (4, None, "2027-01-01T00:00:00+00:00", None)]     # updated after: not believed
+    conn.executemany("INSERT INTO items (id, feed_id, title, summary, published, updated, "
+                     "first_seen, revised_at, content_hash, storyline_id) "
+                     "VALUES (?, 1, 't', '', ?, ?, ?, ?, '', 1)",
+                     [(n, published, updated, seen, revised)
+                      for n, published, updated, revised in rows])
     conn.close()
 
     with Store.open(path) as store:
         assert store._has_migration(NEWEST_MIGRATION)
-        tables = {row[0] for row in store.conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert "link_queue" in tables
+        dated = dict(store.conn.execute("SELECT id, published FROM items").fetchall())
+        story = store.conn.execute("SELECT started, updated FROM storylines").fetchone()
+    assert dated == {1: earlier, 2: None, 3: "2026-09-01T00:00:00+00:00", 4: None}
+    assert tuple(story) == ("2026-09-01T00:00:00+00:00", seen)
 
 
 def _opens_importing_sqlite_utils(path: Path) -> bool:

@@ -367,3 +367,35 @@ _LINK_QUEUE = [
 @migrations(name="0010_link_queue")
 def link_queue(db: Database) -> None:
     _run(db, _LINK_QUEUE)
+
+
+_DATED_BY_UPDATE = [
+    # An entry that gives only its update time (Atom requires `updated`, not
+    # `published`; GOV.UK's feeds give only `updated`) used to be dated when
+    # first seen; new ones are dated by that time (tracker.models.Item.dated).
+    # Earlier ones follow, where `updated` is still the time they came with
+    # (never edited) and not more than a day after they were first seen.
+    """
+    UPDATE items SET published = updated
+    WHERE published IS NULL AND updated IS NOT NULL AND revised_at IS NULL
+      AND julianday(updated) <= julianday(first_seen) + 1
+    """,
+    # Storylines and the link queue follow their items' dates.
+    """
+    UPDATE storylines SET
+        started = (SELECT min(coalesce(i.published, i.first_seen)) FROM items i
+                   WHERE i.storyline_id = storylines.id),
+        updated = (SELECT max(coalesce(i.published, i.first_seen)) FROM items i
+                   WHERE i.storyline_id = storylines.id)
+    WHERE EXISTS (SELECT 1 FROM items i WHERE i.storyline_id = storylines.id)
+    """,
+    """
+    UPDATE link_queue SET at = (SELECT coalesce(i.published, i.first_seen) FROM items i
+                                WHERE i.id = link_queue.item_id)
+    """,
+]
+
+
+@migrations(name="0011_dated_by_update")
+def dated_by_update(db: Database) -> None:
+    _run(db, _DATED_BY_UPDATE)
