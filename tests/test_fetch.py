@@ -134,6 +134,14 @@ def test_gzip_the_server_did_not_declare_is_read_with_a_warning(
     assert result.warning is not None and "without saying so" in result.warning
 
 
+def test_plain_bytes_declared_as_gzip_are_read_with_a_warning(
+        feed_server: FeedServer, fetcher: Fetcher) -> None:
+    url = feed_server.add("/plain", Document(FEED, headers={"Content-Encoding": "gzip"}))
+    result = fetcher.fetch(url)
+    assert result.content == FEED
+    assert result.warning is not None and "sent the bytes uncompressed" in result.warning
+
+
 def test_undeclared_gzip_is_bounded_and_checked_like_declared_gzip(
         feed_server: FeedServer, fetcher: Fetcher) -> None:
     bomb = gzip.compress(b"\0" * 50_000_000, compresslevel=9)

@@ -7,8 +7,9 @@ The bounds that httpx does not give on its own live here:
   connect below checks the fetch's own deadline instead;
 * a cap on decompressed bytes, for gzip bombs and endless bodies;
 * gzip bytes the server did not declare (a `.xml.gz` served as XML, or a
-  body compressed twice) read after decompressing, under the same cap, with
-  a warning: XML never begins with gzip's magic bytes, so nothing is guessed;
+  body compressed twice) read after decompressing, under the same cap, and
+  plain bytes declared as gzip read as they are, each with a warning: XML
+  never begins with gzip's magic bytes, so nothing is guessed;
 * redirects followed by hand, at most `MAX_REDIRECTS` hops, http(s) only;
 * an address check on every connection, after DNS (see `tracker.addresses`).
 """
@@ -293,8 +294,7 @@ class Fetcher:
                 # Read even a 304's empty body: a response closed unread loses its
                 # connection, and 40 conditional fetches 8 at a time took 1.04 s
                 # instead of 0.02 s on loopback.
-                body, warning = _undeclared_gzip(self._read_capped(response),
-                                                 self.settings.max_bytes)
+                body, warning = self._read_capped(response)
                 downloaded += response.num_bytes_downloaded
                 if response.status_code >= 400:
                     raise HTTPStatusError(
@@ -325,8 +325,9 @@ class Fetcher:
         raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects (a loop?); last "
                                f"location was {current}")
 
-    def _read_capped(self, response: httpx.Response) -> bytes:
-        """The decoded body, refused as soon as it would pass `max_bytes`.
+    def _read_capped(self, response: httpx.Response) -> tuple[bytes, str | None]:
+        """The decoded body, refused as soon as it would pass `max_bytes`, and a
+        warning when its encoding was not what the server said.
 
         Decompression is done here with zlib's `max_length`, not by httpx, so a
         gzip bomb never expands more than the cap in memory at once.
@@ -339,12 +340,15 @@ class Fetcher:
         decoder = _BoundedDecoder(response.headers.get("Content-Encoding", ""), cap)
         for chunk in response.iter_raw():
             decoder.feed(chunk)
-        return decoder.finish()
+        body, undeclared = _undeclared_gzip(decoder.finish(), cap)
+        return body, decoder.warning or undeclared
 
 
 GZIP_MAGIC = b"\x1f\x8b"
 UNDECLARED_GZIP = ("the server sent gzip-compressed bytes without saying so (no Content-Encoding: "
                    "gzip); read after decompressing")
+PLAIN_AS_GZIP = ("the server said Content-Encoding: gzip but sent the bytes uncompressed; "
+                 "read as they are")
 
 
 def _undeclared_gzip(body: bytes, cap: int) -> tuple[bytes, str | None]:
@@ -365,6 +369,8 @@ class _BoundedDecoder:
         self.parts: list[bytes] = []
         self.size = 0
         self.raw_deflate_fallback = False
+        self.expect_gzip_header = False
+        self.warning: str | None = None
         self.inflater: Any
         codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
         codings = [c for c in codings if c != "identity"]
@@ -372,6 +378,7 @@ class _BoundedDecoder:
             self.inflater = None
         elif codings in (["gzip"], ["x-gzip"]):
             self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            self.expect_gzip_header = True
         elif codings == ["deflate"]:
             self.inflater = zlib.decompressobj()
             self.raw_deflate_fallback = True
@@ -386,6 +393,12 @@ class _BoundedDecoder:
         self.parts.append(data)
 
     def feed(self, chunk: bytes) -> None:
+        if self.expect_gzip_header and chunk:
+            self.expect_gzip_header = False
+            if not GZIP_MAGIC.startswith(chunk[:2]):
+                # Declared gzip, yet no gzip header: plain bytes mislabelled, as
+                # servers that add the header to files they do not compress send.
+                self.inflater, self.warning = None, PLAIN_AS_GZIP
         if self.inflater is None:
             self._keep(chunk)
             return
