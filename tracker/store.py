@@ -258,9 +258,7 @@ class Store:
                                          (feed_id,)).fetchone()["kind"] == "official"
             for item in items:
                 item_id, change = self._store_item(feed_id, item, now, official)
-                if change == "new":
-                    self.links.enqueue(item_id, believed_date(item.dated, now) or now)
-                elif change == "promoted":
+                if change == "promoted":
                     self.links.mark_official(item_id)
                 if change in ("revised", "promoted"):  # new words: topics matched afresh
                     revised += change == "revised"
@@ -386,6 +384,7 @@ class Store:
                 change = self._maybe_promote(item_id, feed_id, item, now)
         if item_id is None:
             change = "new"
+            dated = believed_date(item.dated, now)
             cursor = self.conn.execute(
                 """
                 INSERT INTO items (feed_id, guid, url, canonical_url, title, summary, author,
@@ -393,11 +392,11 @@ class Store:
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 (feed_id, item.guid, item.url, item.canonical_url, item.title, item.summary,
-                 item.author, to_text(believed_date(item.dated, now)), to_text(item.updated),
-                 to_text(now),
+                 item.author, to_text(dated), to_text(item.updated), to_text(now),
                  item.content_hash),
             )
             item_id = int(cursor.lastrowid or 0)
+            self.links.enqueue(item_id, dated or now)  # linked once every feed is stored
         for key in item.keys:
             if key not in known:
                 self.conn.execute("INSERT OR IGNORE INTO item_keys (key, item_id) VALUES (?, ?)",
