@@ -67,12 +67,21 @@ def _as_feed_item(article: dict[str, Any]) -> dict[str, str]:
             "description": article.get("description") or "", "body": ""}
 
 
-def _history(shared: Path, count: int) -> dict[str, list[dict[str, str]]]:
-    feeds: dict[str, list[dict[str, str]]] = defaultdict(list)
+def _history(shared: Path, count: int, ending: datetime) -> dict[str, list[dict[str, str]]]:
+    """The first `count` items of the 2022 replay stream, moved in time (spacing
+    kept) so that the newest is dated `ending`: the archive's past when the
+    labelled articles (2013-2018) arrive. Left in 2022 they would be dates in
+    the future of the replay's clock, which tracker does not believe."""
+    records = []
     for number, record in enumerate(replay_items(shared)):
         if number >= count:
             break
-        feeds[record["source"]].append({**record, "body": ""})
+        records.append(record)
+    shift = ending - max((_utc(r["date_published"]) for r in records), default=ending)
+    feeds: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for record in records:
+        moved = (_utc(record["date_published"]) + shift).isoformat()
+        feeds[record["source"]].append({**record, "date_published": moved, "body": ""})
     return feeds
 
 
@@ -93,8 +102,11 @@ def replay_giveme(shared: Path, workdir: Path, threshold: float | None = None,
     articles = _articles(shared)
     server = FeedServer().start()
     try:
+        first_day = _utc(articles[0]["date_publish"]).replace(hour=0, minute=0, second=0)
+        clock = [first_day - timedelta(days=1)]
         feeds: list[tuple[str, str]] = []
-        for number, (source, items) in enumerate(sorted(_history(shared, history).items())):
+        for number, (source, items) in enumerate(sorted(_history(shared, history,
+                                                                  clock[0]).items())):
             path = f"/history/{number}.xml"
             server.add(path, Document(render_rss(source, items[-2000:])))
             feeds.append((f"history {number}", server.url(path)))
@@ -106,8 +118,6 @@ def replay_giveme(shared: Path, workdir: Path, threshold: float | None = None,
         config = parse_config(_config(threshold, feeds), workdir / "tracker.toml")
         db = workdir / "tracker.db"
         store = Store.open(db)
-        first_day = _utc(articles[0]["date_publish"]).replace(hour=0, minute=0, second=0)
-        clock = [first_day - timedelta(days=1)]
         service = TrackerService(config, store, Fetcher(config.fetch, True),
                                  clock=lambda: clock[0])
         try:
