@@ -4,6 +4,7 @@ and the quality bar measured on the labelled dev sets."""
 from __future__ import annotations
 
 import json
+import math
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -11,16 +12,19 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import feedparser
+import pytest
 
 from bench.links_eval import replay_giveme, roc_auc, score_ecbplus, score_giveme
 from tests.atomschema import assert_valid_atom
 from tests.conftest import Cli, write_config
 from tests.feedserver import Document, FeedServer
 from tracker.link import (
+    CENTROID_TERMS,
     FOLLOW_UP,
     RELATED,
     SAME_STORY,
     Candidate,
+    Centroid,
     Idf,
     LinkSettings,
     cosine,
@@ -29,6 +33,7 @@ from tracker.link import (
     score_links,
     weigh,
 )
+from tracker.linkstore import CENTROID_FROM
 from tracker.store import Store
 
 T0 = datetime(2025, 7, 1, 9, 0, tzinfo=UTC)
@@ -97,6 +102,21 @@ def test_cosine_of_an_item_with_itself_is_one() -> None:
     item = profile("Patriot battery arrives in Poland", "The air defence system is deployed.")
     vector = weigh(item.words, Idf(2.0, dict.fromkeys(item.terms, 0.0)))
     assert abs(cosine(vector, vector) - 1.0) < 1e-9
+
+
+def test_a_centroid_sums_its_items_and_keeps_their_strongest_words() -> None:
+    a = {"patriot": 0.8, "poland": 0.6}
+    b = {"patriot": 0.6, "crews": 0.8}
+    both = Centroid.of(a).added(b)
+    assert dict(zip(both.terms, both.weights, strict=True)) == \
+        {"patriot": 1.4, "poland": 0.6, "crews": 0.8}
+    assert both.terms[0] == "patriot"  # strongest first
+    as_vector = dict(zip(both.terms, both.weights, strict=True))
+    assert abs(both.similarity(a) - cosine(a, as_vector) / math.hypot(*both.weights)) < 1e-12
+    assert both.similarity({"grain": 1.0}) == 0.0
+    many = Centroid.of({f"word{n:03}": n / 1000 for n in range(1, 200)})
+    assert len(many.terms) == CENTROID_TERMS and many.terms[0] == "word199"
+    assert min(many.weights) == (200 - CENTROID_TERMS) / 1000
 
 
 def test_roc_auc_counts_ties_as_half() -> None:
@@ -301,6 +321,78 @@ def test_a_chain_that_drifts_from_the_story_start_begins_a_new_storyline(feed_se
     assert b["storyline"] == a["storyline"]
     assert any(r["id"] == b["id"] and r["kind"] == FOLLOW_UP for r in c["related"]), c
     assert c["storyline"] != a["storyline"]  # shares nothing with "Navy orders frigates"
+
+
+def _long_storyline(core: int) -> list[tuple[str, str, str, datetime]]:
+    """`core` reports of Patriot batteries for Poland, then one that is as much about
+    a farmers' blockade at the same airport, one about the blockade alone, and
+    another Patriot battery."""
+    places = ["Rzeszow", "Warsaw", "Gdansk", "Krakow", "Lublin", "Poznan", "Wroclaw", "Lodz",
+              "Szczecin", "Bydgoszcz", "Katowice", "Torun"]
+    reports = [(f"Patriot air defence battery deployed near {place}",
+                f"Germany moved a Patriot air defence battery and its crews to {place} in Poland "
+                "to guard the airspace against missiles.",
+                f"https://n.example/p{n}", T0 + timedelta(days=3 * n))
+               for n, place in enumerate(places[:core])]
+    later = T0 + timedelta(days=3 * core)
+    reports.append(("Patriot air defence battery held up by farmers' tractor blockade",
+                    "Farmers protesting grain imports blocked the road with tractors as a Patriot "
+                    "air defence battery and its crews headed to the airport in Poland.",
+                    "https://n.example/mixed", later))
+    reports.append(("Farmers widen tractor blockade over grain imports",
+                    "Farmers protesting grain imports extended their tractor blockade of the "
+                    "airport road in Poland used by Patriot convoys.", "https://n.example/farmers",
+                    later + timedelta(days=3)))
+    reports.append(("Patriot air defence battery deployed near Katowice",
+                    "Germany moved another Patriot air defence battery and its crews to Katowice "
+                    "in Poland to guard the airspace against missiles.",
+                    "https://n.example/katowice", later + timedelta(days=6)))
+    return reports
+
+
+@pytest.mark.parametrize("core", [4, CENTROID_FROM - 1])
+def test_a_long_storyline_takes_only_follow_ups_close_to_what_it_is_about(
+        feed_server, cli_factory, core: int) -> None:
+    """A follow-up of a long storyline's latest report joins it only if it also
+    fits the storyline as a whole; in a short one its links are enough."""
+    entries = _noise("n.example") + _long_storyline(core)
+    cli = cli_factory([{"name": "News", "url": feed_server.add(
+        "/n.xml", Document(_rss("N", entries)))}])
+    assert cli("poll").exit_code == 0
+    rows = {row["url"]: row for row in map(json.loads, cli("export").output.splitlines())}
+    first, mixed, farmers, katowice = (rows[f"https://n.example/{x}"]
+                                       for x in ("p0", "mixed", "farmers", "katowice"))
+    assert mixed["storyline"] == first["storyline"] == katowice["storyline"]
+    assert any(r["id"] == mixed["id"] and r["kind"] == FOLLOW_UP for r in farmers["related"])
+    in_storyline = farmers["storyline"] == first["storyline"]
+    assert in_storyline == (core + 1 < CENTROID_FROM), (core, farmers)
+
+
+def test_a_long_storyline_is_kept_in_shape_across_polls(feed_server, cli_factory) -> None:
+    """What a long storyline is about is stored with it, and the next poll's
+    pass holds its follow-ups to it."""
+    entries = _noise("n.example") + _long_storyline(CENTROID_FROM - 1)
+    first_poll = [entry for entry in entries if not entry[2].endswith("/farmers")]
+    url = feed_server.add("/n.xml", Document(_rss("N", first_poll)))
+    cli = cli_factory([{"name": "News", "url": url}])
+    assert cli("poll").exit_code == 0
+    with Store.open(cli.db) as store:
+        size, centroid = store.conn.execute(
+            "SELECT size, centroid FROM storylines ORDER BY size DESC LIMIT 1").fetchone()
+    assert size == CENTROID_FROM + 1  # the core, the mixed report and Katowice
+    assert "patriot" in centroid.split()[0::2], centroid
+    torun = ("Patriot air defence battery deployed near Torun",
+             "Germany moved a third Patriot air defence battery and its crews to Torun in "
+             "Poland to guard the airspace against missiles.", "https://n.example/torun",
+             entries[-1][3] + timedelta(days=3))
+    feed_server.add("/n.xml", Document(_rss("N", [*entries, torun])))
+    assert cli("poll", "--all").exit_code == 0
+    rows = {row["url"]: row for row in map(json.loads, cli("export").output.splitlines())}
+    farmers, story = rows["https://n.example/farmers"], rows["https://n.example/p0"]["storyline"]
+    assert any(r["id"] == rows["https://n.example/mixed"]["id"] and r["kind"] == FOLLOW_UP
+               for r in farmers["related"])
+    assert farmers["storyline"] != story
+    assert rows["https://n.example/torun"]["storyline"] == story
 
 
 def test_a_pass_stopped_between_batches_counts_every_item_once(feed_server, cli_factory,

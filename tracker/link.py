@@ -20,7 +20,9 @@ news (see `bench/README.md`, "Linking quality"):
   score reaches the threshold (one number, in config); it is `same_story` when
   the two were published within two days and say much the same, otherwise a
   `follow_up`. Weaker similarities are kept as `related` links, which do not
-  join storylines.
+  join storylines;
+* a follow-up must also fit its storyline: share something with its first
+  item, and, in a storyline of ten items or more, be close to their `Centroid`.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ SAME_STORY_DAYS = 2.0    # reports of one event published this close together ..
 SAME_STORY_SIMILARITY = 0.3  # ... and this similar (before decay) are the same story
 NEAR_DUPLICATE = 0.8     # republished copy with small edits
 STORYLINE_START_SIMILARITY = 0.05  # a follow-up must share this much with the story's start
+STORYLINE_SIMILARITY = 0.3  # ... and, in a long storyline, be this close to its centroid
+CENTROID_TERMS = 40      # words kept of a storyline's centroid
 QUERY_TERMS = 12         # the item's strongest words used to find candidates
 SHARED_SHOWN = 8         # shared words kept as evidence
 
@@ -279,6 +283,42 @@ class Candidate:
     @property
     def words(self) -> Words:
         return self.terms, self.factors
+
+
+@dataclass(frozen=True, slots=True)
+class Centroid:
+    """What a storyline is about: the sum of its items' unit tf-idf vectors, each
+    weighed when it joined, cut to the `CENTROID_TERMS` strongest words.
+
+    A follow-up joins a long storyline only if it is close enough to this as
+    well as to the item it follows. Storylines grow by single links, so without
+    it one broad story swallows a season of coverage (448 of 7,067 items of
+    2022 news in one "Ukraine crisis" storyline, January to July, although each
+    shared something with its first item). An item close to the centroid is
+    close to what many of the storyline's items say, not only to its latest
+    turn."""
+
+    terms: tuple[str, ...]
+    weights: tuple[float, ...]
+
+    @classmethod
+    def of(cls, weights: Mapping[str, float]) -> Centroid:
+        strongest = sorted(weights.items(), key=lambda pair: (-pair[1], pair[0]))
+        kept = strongest[:CENTROID_TERMS]
+        return cls(tuple(term for term, _ in kept), tuple(weight for _, weight in kept))
+
+    def added(self, weights: Weights) -> Centroid:
+        """This centroid with one more item's weights."""
+        total = dict(zip(self.terms, self.weights, strict=True))
+        for term, weight in weights.items():
+            total[term] = total.get(term, 0.0) + weight
+        return Centroid.of(total)
+
+    def similarity(self, weights: Weights) -> float:
+        """Cosine between an item's unit weights and this centroid."""
+        dot = sum([weights.get(term, 0.0) * weight
+                   for term, weight in zip(self.terms, self.weights, strict=True)])
+        return dot / (math.hypot(*self.weights) or 1.0)
 
 
 @dataclass(frozen=True)

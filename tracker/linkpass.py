@@ -28,6 +28,7 @@ from pathlib import Path
 
 from tracker.link import (
     Candidate,
+    Centroid,
     Idf,
     LinkSettings,
     Profile,
@@ -43,6 +44,7 @@ from tracker.timefmt import to_text
 CANDIDATES = 25  # earlier items scored per new item
 PER_WORD = 100   # most recent items read per strong word when looking for candidates
 KNOWN_KEPT = 10_000  # earlier items kept in a pass: recent ones are candidates again and again
+CENTROIDS_KEPT = 1_000  # storylines' centroids kept between a pass's batches
 
 
 def fts_query(forms: Iterable[str]) -> str:
@@ -70,6 +72,8 @@ class LinkPass:
         self.counted: Counter[str] = Counter()   # not yet written back
         self.newly_counted = 0
         self.known: OrderedDict[int, Candidate] = OrderedDict()
+        self.centroids: dict[int, Centroid] = {}  # by storyline
+        self.changed_centroids: set[int] = set()  # not yet written back
 
     def count(self, item: Profile) -> None:
         frequencies, logs = self.frequencies, self.log_frequencies
@@ -123,7 +127,6 @@ class Found:
     ids of its candidates, best first."""
 
     item_id: int
-    title: str
     at: datetime
     official: bool
     profile: Profile
@@ -174,7 +177,7 @@ def find_candidates(conn: sqlite3.Connection, now: datetime, settings: LinkSetti
         ids = _candidate_ids(conn, item_id, position if own_connection else None,
                              query_terms(new, weights), weights,
                              item_id if first is None else first, last)
-        yield Found(item_id, title, datetime.fromisoformat(at), bool(official),
+        yield Found(item_id, datetime.fromisoformat(at), bool(official),
                     replace(new, surfaces={}), weights, ids)
 
 

@@ -26,17 +26,20 @@ from typing import Any
 from tracker.link import (
     FOLLOW_UP,
     STORYLINE_KINDS,
+    STORYLINE_SIMILARITY,
     STORYLINE_START_SIMILARITY,
     Candidate,
-    Idf,
+    Centroid,
     LinkSettings,
     ScoredLink,
     Weights,
     profile,
     score_links,
     similarity,
+    weigh,
 )
 from tracker.linkpass import (
+    CENTROIDS_KEPT,
     THREAD_FROM,
     CandidateFinder,
     Finder,
@@ -51,6 +54,8 @@ from tracker.timefmt import to_text
 # merges the word index into one segment (see `start_pass`).
 MERGE_QUEUE = 1_000
 MERGE_RATIO = 4
+CENTROID_FROM = 10  # items from which a storyline's follow-ups must fit its centroid
+CENTROID_FROM_ITEMS = 50  # most recent items a centroid is worked out from, when not stored
 
 
 class LinkStore:
@@ -92,6 +97,13 @@ class LinkStore:
                           (state.newly_counted,))
         state.counted.clear()
         state.newly_counted = 0
+        self.conn.executemany(
+            "UPDATE storylines SET centroid = ? WHERE id = ?",
+            [(_centroid_text(state.centroids[storyline]), storyline)
+             for storyline in state.changed_centroids])
+        state.changed_centroids.clear()
+        if len(state.centroids) > CENTROIDS_KEPT:
+            state.centroids.clear()
 
     def _merge_index_for(self, new_items: int) -> None:
         """Merge the full-text index into one segment before a large pass.
@@ -131,10 +143,9 @@ class LinkStore:
         new = Candidate(found.item_id, found.profile.terms, found.profile.factors, found.at,
                         storyline_id=None)
         state.remember(new)
-        inverse = state.inverse()
         weights = found.weights  # weighed by the finder under these same statistics
         links = score_links(weights, found.at, self._earlier(state, found.candidate_ids),
-                            inverse, settings)
+                            state.inverse(), settings)
         self.conn.executemany(
             "INSERT OR REPLACE INTO item_links (item_id, related_id, kind, score, similarity, "
             "gap_days, shared, near_duplicate, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -143,11 +154,10 @@ class LinkStore:
              for link in links])
         best = None
         for link in links:
-            if link.kind in STORYLINE_KINDS and self._close_to_start(link, weights, state,
-                                                                      inverse):
+            if link.kind in STORYLINE_KINDS and self._fits_storyline(link, weights, state):
                 best = link
                 break
-        self._join_storyline(new, found.title, found.official, best, state)
+        self._join_storyline(new, weights, found.official, best, state)
         return links
 
     def _earlier(self, state: LinkPass, item_ids: list[int]) -> list[Candidate]:
@@ -167,22 +177,56 @@ class LinkStore:
                 state.remember(item)
         return [item for item in known.values() if item is not None]
 
-    def _close_to_start(self, link: ScoredLink, weights: Weights, state: LinkPass,
-                        inverse: Idf) -> bool:
-        """A follow-up joins a storyline only if it still shares something with the
-        storyline's first item: each report close to the one before is not enough,
-        or a chain drifts across weeks of loosely related coverage."""
+    def _fits_storyline(self, link: ScoredLink, weights: Weights, state: LinkPass) -> bool:
+        """A follow-up joins its storyline only if it fits the storyline, not only
+        the report it follows, or a chain drifts: each report close to the one
+        before, the last far from the first, and one broad story swallows a
+        season of coverage. It must share something with the storyline's first
+        item, and once the storyline has `CENTROID_FROM` items be close to what
+        they have in common (its `Centroid`). The same story, reported within
+        days, always joins."""
         if link.kind != FOLLOW_UP or link.storyline_id is None:
             return True
-        row = self.conn.execute("SELECT first_item_id FROM storylines WHERE id = ?",
-                                (link.storyline_id,)).fetchone()
-        if row is None or row[0] == link.related_id:
+        row = self.conn.execute("SELECT first_item_id, size, centroid FROM storylines "
+                                "WHERE id = ?", (link.storyline_id,)).fetchone()
+        if row is None:
             return True
-        start = self._earlier(state, [row[0]])
-        return not start or similarity(weights, start[0].words, inverse) >= \
-            STORYLINE_START_SIMILARITY
+        first, size, text = row
+        if first != link.related_id:
+            start = self._earlier(state, [first])
+            if start and similarity(weights, start[0].words, state.inverse()) < \
+                    STORYLINE_START_SIMILARITY:
+                return False
+        if size < CENTROID_FROM:
+            return True
+        centroid = self._centroid(link.storyline_id, state, text)
+        return centroid.similarity(weights) >= STORYLINE_SIMILARITY
 
-    def _join_storyline(self, item: Candidate, title: str, official: bool,
+    def _centroid(self, storyline: int, state: LinkPass, stored: str | None) -> Centroid:
+        """A long storyline's centroid: kept by the pass, `stored`, or (a
+        storyline that has just grown long, or from before centroids) worked out
+        from its items under the statistics as they stand."""
+        centroid = state.centroids.get(storyline)
+        if centroid is None:
+            centroid = (_centroid_from_text(stored) if stored
+                        else self._worked_out(storyline, state))
+            state.centroids[storyline] = centroid
+        return centroid
+
+    def _worked_out(self, storyline: int, state: LinkPass) -> Centroid:
+        """A centroid from a storyline's most recent items (the first time it is
+        needed: a storyline is checked against one only once it is long)."""
+        total: dict[str, float] = {}
+        for title, summary in self.conn.execute(
+                "SELECT title, summary FROM items WHERE storyline_id = ? "
+                f"ORDER BY id DESC LIMIT {CENTROID_FROM_ITEMS}", (storyline,)):
+            read = profile(title, summary)
+            read_frequencies(self.conn, state, read)
+            for term, weight in weigh(read.words, state.inverse()).items():
+                total[term] = total.get(term, 0.0) + weight
+        return Centroid.of(total)
+
+    def _join_storyline(self, item: Candidate, weights: Weights, official: bool,
                         best: ScoredLink | None, state: LinkPass) -> None:
         storyline = best.storyline_id if best else None
         if best is not None and storyline is None:
@@ -191,6 +235,11 @@ class LinkStore:
         if storyline is None:
             self._start_storyline(item.id, state, official)
             return
+        size, stored = self.conn.execute("SELECT size, centroid FROM storylines WHERE id = ?",
+                                         (storyline,)).fetchone()
+        if size >= CENTROID_FROM:  # as it stands, without the item
+            state.centroids[storyline] = self._centroid(storyline, state, stored).added(weights)
+            state.changed_centroids.add(storyline)
         item.storyline_id = storyline
         self.conn.execute("UPDATE items SET storyline_id = ? WHERE id = ?", (storyline, item.id))
         self.conn.execute(
@@ -311,3 +360,15 @@ class LinkStore:
 
 def _text(when: datetime) -> str:
     return str(to_text(when))
+
+
+def _centroid_text(centroid: Centroid) -> str:
+    """"word weight word weight ...": words have no spaces, and JSON would take
+    a third more room in a table with a row for every few items."""
+    return " ".join(f"{term} {weight:.4g}"
+                    for term, weight in zip(centroid.terms, centroid.weights, strict=True))
+
+
+def _centroid_from_text(text: str) -> Centroid:
+    parts = text.split()
+    return Centroid(tuple(parts[0::2]), tuple(float(weight) for weight in parts[1::2]))

@@ -399,3 +399,16 @@ _DATED_BY_UPDATE = [
 @migrations(name="0011_dated_by_update")
 def dated_by_update(db: Database) -> None:
     _run(db, _DATED_BY_UPDATE)
+
+
+_STORYLINE_CENTROIDS = [
+    # What each storyline is about (tracker.link.Centroid), as "word weight ..."
+    # text, written once it has two items; NULL until then, and for storylines
+    # from before it existed: worked out from their items when first needed.
+    "ALTER TABLE storylines ADD COLUMN centroid TEXT",
+]
+
+
+@migrations(name="0012_storyline_centroids")
+def storyline_centroids(db: Database) -> None:
+    _run(db, _STORYLINE_CENTROIDS)
