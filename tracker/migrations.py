@@ -402,9 +402,10 @@ def dated_by_update(db: Database) -> None:
 
 
 _STORYLINE_CENTROIDS = [
-    # What each storyline is about (tracker.link.Centroid), as "word weight ..."
-    # text, written once it has two items; NULL until then, and for storylines
-    # from before it existed: worked out from their items when first needed.
+    # What a long storyline is about (tracker.link.Centroid), as "word weight
+    # ..." text, written when an item joins a storyline of 10 or more; NULL for
+    # shorter ones, and for long ones from before it existed, whose centroid is
+    # worked out from their items when first needed.
     "ALTER TABLE storylines ADD COLUMN centroid TEXT",
 ]
 
