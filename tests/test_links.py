@@ -395,6 +395,28 @@ def test_a_long_storyline_is_kept_in_shape_across_polls(feed_server, cli_factory
     assert rows["https://n.example/torun"]["storyline"] == story
 
 
+def test_a_centroid_worked_out_for_a_follow_up_turned_away_is_kept(feed_server,
+                                                                  cli_factory) -> None:
+    """A storyline that grew long in one poll gets its centroid worked out from
+    its items when a later follow-up is checked, and keeps it for the next."""
+    entries = [entry for entry in _noise("n.example") + _long_storyline(CENTROID_FROM - 1)
+               if not entry[2].endswith("/katowice")]
+    url = feed_server.add("/n.xml", Document(_rss("N", entries[:-1])))  # not the farmers
+    cli = cli_factory([{"name": "News", "url": url}])
+
+    def longest() -> tuple[int, str | None]:
+        with Store.open(cli.db) as store:
+            return tuple(store.conn.execute(
+                "SELECT size, centroid FROM storylines ORDER BY size DESC LIMIT 1").fetchone())
+
+    assert cli("poll").exit_code == 0
+    assert longest() == (CENTROID_FROM, None)
+    feed_server.add("/n.xml", Document(_rss("N", entries)))
+    assert cli("poll", "--all").exit_code == 0
+    size, centroid = longest()
+    assert size == CENTROID_FROM and centroid and "patriot" in centroid.split()[0::2]
+
+
 def test_a_pass_stopped_between_batches_counts_every_item_once(feed_server, cli_factory,
                                                                monkeypatch) -> None:
     """Word statistics are kept in memory during a pass and written with each batch:

@@ -208,8 +208,11 @@ class LinkStore:
         from its items under the statistics as they stand."""
         centroid = state.centroids.get(storyline)
         if centroid is None:
-            centroid = (_centroid_from_text(stored) if stored
-                        else self._worked_out(storyline, state))
+            if stored:
+                centroid = _centroid_from_text(stored)
+            else:  # kept, so that later passes need not work it out again
+                centroid = self._worked_out(storyline, state)
+                state.changed_centroids.add(storyline)
             state.centroids[storyline] = centroid
         return centroid
 
