@@ -8,6 +8,7 @@ import json
 import re
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.conftest import Cli, write_config
 from tests.feedserver import Document, FeedServer
-from tracker.digest import header_text, sanitise_html
+from tracker.config import DigestSettings
+from tracker.digest import FEED_PROBLEMS_SHOWN, build_digest, header_text, sanitise_html
 
 HOSTILE_TITLES = [
     "<script>alert('x')</script> NATO drones",
@@ -255,3 +257,36 @@ def test_feeds_failing_or_gone_quiet_are_named_in_both_parts(
         assert "Guardian: the server answered HTTP 500 Internal Server Error" in part
         # An item an hour, then nothing since 17 Nov 2025: far past its rhythm.
         assert "GOV.UK: quiet since 2025-11-17 (an item every 1h before)" in part
+
+
+def test_many_failing_feeds_are_summed_up_after_the_first_few(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    """A network change that breaks every feed should not bury the news under
+    a list of hundreds: the first few are named, the rest counted."""
+    feeds = [{"name": f"Feed {n:02}", "url": feed_server.add(
+        f"/down{n}", Document(b"<h1>oops</h1>", status=500))}
+        for n in range(FEED_PROBLEMS_SHOWN + 3)]
+    config = write_config(tmp_path / "tracker.toml", feeds, extra="[digest]\nsend_empty = true")
+    cli = Cli(config, tmp_path / "tracker.db")
+    cli("poll")
+    html_file = tmp_path / "preview.html"
+    text = cli("digest", "--preview", "--html", str(html_file)).output
+    html = html_file.read_text(encoding="utf-8")
+    for part in (text, html):
+        named = re.findall(r"Feed \d\d: the server answered HTTP 500", part)
+        assert len(named) == FEED_PROBLEMS_SHOWN, part
+        assert "and 3 more" in part and "tracker status" in part
+
+
+def test_an_item_from_another_year_shows_its_year() -> None:
+    now = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+    items = [{"id": n, "title": f"Drone {n}", "url": f"https://e.org/{n}", "summary": "",
+              "published": published, "first_seen": now.isoformat(), "feed": "GOV.UK",
+              "kind": "official", "seen_in": [{"name": "GOV.UK", "kind": "official"}], "topics": [],
+              "content_hash": "h"}
+             for n, published in enumerate(["2026-11-24T09:30:00+00:00",
+                                            "2022-07-12T07:58:00+00:00"])]
+    content = build_digest(items, [], now, DigestSettings(include="all"), "UTC")
+    assert content is not None
+    assert "24 Nov 09:30 UTC" in content.text and "24 Nov 2026" not in content.text
+    assert "12 Jul 2022 07:58 UTC" in content.text

@@ -33,6 +33,7 @@ from tracker.normalise import clean_text
 from tracker.topics import highlight_spans, snippet
 
 _ENCODED_WORD = re.compile(r"=\?", re.IGNORECASE)
+FEED_PROBLEMS_SHOWN = 10  # feeds listed as failing or quiet; `tracker status` has them all
 _TEMPLATE_TAGS = {"a", "code", "div", "h1", "h2", "li", "p", "span", "strong", "ul"}
 _environment = Environment(
     loader=PackageLoader("tracker", "templates"),
@@ -100,7 +101,7 @@ class DigestContent:
     total: int
 
 
-def _entry(item: dict[str, Any], tz: ZoneInfo) -> Entry:
+def _entry(item: dict[str, Any], tz: ZoneInfo, now: datetime) -> Entry:
     terms = [t for topic in item["topics"] for t in topic["terms"]]
     text, spans = snippet(item["summary"], terms, width=280)
     when_text = item["published"] or item["first_seen"]
@@ -123,9 +124,15 @@ def _entry(item: dict[str, Any], tz: ZoneInfo) -> Entry:
         continues = f"{earlier['title']} ({earlier['feed']}, {day})"
     return Entry(item["id"], item["title"], http_link(item["url"]), source["name"],
                  source["kind"],
-                 when.strftime("%d %b %H:%M %Z"), text, spans,
+                 _when_text(when, now.astimezone(tz)), text, spans,
                  highlight_spans(item["title"], terms), others,
                  [topic["name"] for topic in item["topics"]], changed, continues)
+
+
+def _when_text(when: datetime, now: datetime) -> str:
+    """Day and time; the year too when it is not this one (a first poll's backlog
+    reaches back months or years)."""
+    return when.strftime("%d %b %H:%M %Z" if when.year == now.year else "%d %b %Y %H:%M %Z")
 
 
 def _fold_same_stories(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -171,7 +178,7 @@ def build_digest(items: list[dict[str, Any]], feed_problems: list[tuple[str, str
     shown_items = items[: settings.max_items]
     sections: dict[str, Section] = {}
     for item in shown_items:
-        entry = _entry(item, tz)
+        entry = _entry(item, tz, now)
         for name in entry.topics or ["(no topic)"]:
             sections.setdefault(name, Section(name)).entries.append(entry)
     counts = Counter(name for item in items for name in
@@ -185,7 +192,9 @@ def build_digest(items: list[dict[str, Any]], feed_problems: list[tuple[str, str
         "title": title, "date": now.astimezone(tz).strftime("%A %-d %B %Y"),
         "sections": list(sections.values()),
         "counts": sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
-        "feed_problems": feed_problems, "total": len(items), "shown": len(shown_items),
+        "feed_problems": feed_problems[:FEED_PROBLEMS_SHOWN],
+        "more_feed_problems": max(0, len(feed_problems) - FEED_PROBLEMS_SHOWN),
+        "total": len(items), "shown": len(shown_items),
         "more": len(items) - len(shown_items), "more_command": more_command,
     }
     html = _environment.get_template("digest.html.j2").render(**context)
