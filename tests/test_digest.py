@@ -237,6 +237,16 @@ def test_the_sanitiser_behind_autoescaping_keeps_only_the_templates_own_markup()
     assert '<strong style="color:red">Patriot</strong>' in clean
 
 
+def _polled_preview(tmp_path: Path, feeds: list[dict[str, str]]) -> tuple[str, str]:
+    """One poll of `feeds`, then the digest preview's plain-text and HTML parts."""
+    config = write_config(tmp_path / "tracker.toml", feeds, extra="[digest]\nsend_empty = true")
+    cli = Cli(config, tmp_path / "tracker.db")
+    cli("poll")
+    html_file = tmp_path / "preview.html"
+    text = cli("digest", "--preview", "--html", str(html_file)).output
+    return text, html_file.read_text(encoding="utf-8")
+
+
 def test_feeds_failing_or_gone_quiet_are_named_in_both_parts(
         tmp_path: Path, feed_server: FeedServer) -> None:
     dated = "".join(f"<item><title>Drone {n}</title><link>https://e.org/{n}</link>"
@@ -244,15 +254,8 @@ def test_feeds_failing_or_gone_quiet_are_named_in_both_parts(
     old = feed_server.add("/old", Document(
         f'<rss version="2.0"><channel><title>F</title>{dated}</channel></rss>'.encode()))
     down = feed_server.add("/down", Document(b"<h1>oops</h1>", status=500))
-    config = write_config(tmp_path / "tracker.toml", [{"name": "GOV.UK", "url": old},
-                                                      {"name": "Guardian", "url": down}],
-                          extra="[digest]\nsend_empty = true")
-    cli = Cli(config, tmp_path / "tracker.db")
-    cli("poll")
-    html_file = tmp_path / "preview.html"
-    text = cli("digest", "--preview", "--html", str(html_file)).output
-    html = html_file.read_text(encoding="utf-8")
-    for part in (text, html):
+    for part in _polled_preview(tmp_path, [{"name": "GOV.UK", "url": old},
+                                           {"name": "Guardian", "url": down}]):
         assert "Feeds failing or gone quiet" in part
         assert "Guardian: the server answered HTTP 500 Internal Server Error" in part
         # An item an hour, then nothing since 17 Nov 2025: far past its rhythm.
@@ -266,13 +269,7 @@ def test_many_failing_feeds_are_summed_up_after_the_first_few(
     feeds = [{"name": f"Feed {n:02}", "url": feed_server.add(
         f"/down{n}", Document(b"<h1>oops</h1>", status=500))}
         for n in range(FEED_PROBLEMS_SHOWN + 3)]
-    config = write_config(tmp_path / "tracker.toml", feeds, extra="[digest]\nsend_empty = true")
-    cli = Cli(config, tmp_path / "tracker.db")
-    cli("poll")
-    html_file = tmp_path / "preview.html"
-    text = cli("digest", "--preview", "--html", str(html_file)).output
-    html = html_file.read_text(encoding="utf-8")
-    for part in (text, html):
+    for part in _polled_preview(tmp_path, feeds):
         named = re.findall(r"Feed \d\d: the server answered HTTP 500", part)
         assert len(named) == FEED_PROBLEMS_SHOWN, part
         assert "and 3 more" in part and "tracker status" in part
