@@ -95,6 +95,21 @@ def test_invalid_queries_are_refused_with_position(tmp_path: Path,
     assert "tracker.toml, line 3: topics.drones" in result.output  # the query line
 
 
+def test_a_query_that_starts_with_a_minus_says_how_to_pass_it(tmp_path: Path,
+                                                              feed_server: FeedServer) -> None:
+    feed_server.add("/feed", Document(rss(STORIES)))
+    cli = make_cli(tmp_path, feed_server, {})
+    cli("poll")
+    for command in (["search"], ["topics", "test"]):
+        refused = cli(*command, "-NATO drones")
+        assert refused.exit_code == 2
+        assert "'-NATO drones' is not an option" in refused.output
+        assert "-- '-exercise Patriot'" in refused.output
+    passed = json.loads(cli("search", "--json", "--", "-NATO drones").output)
+    assert [r["title"] for r in passed] == ["UK to mass-produce interceptor drones"]
+    assert "Did you mean '--limit'" in cli("search", "--limt", "3", "drone").output
+
+
 def test_a_changed_query_is_rematched_only_on_request(tmp_path: Path,
                                                      feed_server: FeedServer) -> None:
     feed_server.add("/feed", Document(rss(STORIES)))

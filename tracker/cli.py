@@ -366,7 +366,26 @@ def _hit_record(hit: Hit) -> dict[str, Any]:
             "snippet_highlights": [list(span) for span in spans]}
 
 
-@main.command()
+class QueryCommand(click.Command):
+    """A command whose argument is a query, which may start with a '-' (NOT):
+    click would take that for an option it does not know, so say how to pass it."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)  # click consumes `args` as it parses
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            word = next((arg for arg in given if arg.startswith(exc.option_name)),
+                        exc.option_name)
+            if word.startswith("--"):  # a mistyped option, not a query
+                raise
+            raise click.UsageError(
+                f"{word!r} is not an option: a query that starts with '-' goes after the "
+                f"options and a '--', as in {ctx.command_path} --limit 5 -- "
+                f"'-exercise Patriot'", ctx) from exc
+
+
+@main.command(cls=QueryCommand)
 @click.argument("query")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000),
               help="At most this many results.")
@@ -696,7 +715,7 @@ def topics_list(app: App, as_json: bool) -> None:
     console.print(table)
 
 
-@topics.command("test")
+@topics.command("test", cls=QueryCommand)
 @click.argument("query")
 @click.option("--since", help="Only items first seen on or after this date (YYYY-MM-DD).")
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000),
