@@ -197,6 +197,9 @@ def test_storylines_through_a_poll_with_official_source_and_cli(feed_server, cli
     assert story["official_item_id"] == gov["id"]
     assert story["items"][0]["id"] == partnership["id"]
     assert story["size"] == 3
+    # What it is about, worked out from its items (short storylines store no centroid).
+    assert {"interceptor", "drone", "partnership"} <= set(story["about"]), story["about"]
+    assert "poland" not in story["about"]
 
     related = json.loads(cli("related", str(partnership["id"]), "--json").output)
     later = {link["id"]: link for link in related["links"] if link["direction"] == "later"}
@@ -207,6 +210,7 @@ def test_storylines_through_a_poll_with_official_source_and_cli(feed_server, cli
 
     timeline = cli("story", str(partnership["storyline"])).output
     assert "officially announced" in timeline and "follow_up" in timeline
+    assert f"about: {', '.join(story['about'])}" in timeline
     assert cli("story", "9999").exit_code != 0
     assert "no item 9999" in cli("related", "9999").output
 
@@ -393,6 +397,12 @@ def test_a_long_storyline_is_kept_in_shape_across_polls(feed_server, cli_factory
                for r in farmers["related"])
     assert farmers["storyline"] != story
     assert rows["https://n.example/torun"]["storyline"] == story
+    about = json.loads(cli("story", str(story), "--json").output)["about"]
+    with Store.open(cli.db) as store:
+        stored = store.conn.execute("SELECT centroid FROM storylines WHERE id = ?",
+                                    (story,)).fetchone()[0]
+    assert about == stored.split()[0::2][:len(about)] and len(about) == 8  # its strongest
+    assert "patriot" in about and "farmer" not in about
 
 
 def test_a_centroid_worked_out_for_a_follow_up_turned_away_is_kept(feed_server,

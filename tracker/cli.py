@@ -508,14 +508,16 @@ def story(app: App, storyline_id: int, as_json: bool) -> None:
         raise click.ClickException(f"no storyline {storyline_id} (storyline ids are in "
                                    "`tracker related ITEM` and the export)")
     if as_json:
-        click.echo(json.dumps({**(_story_head(found) or {}), "items": found["items"]},
-                              indent=2, ensure_ascii=False))
+        click.echo(json.dumps({**(_story_head(found) or {}), "about": found["about"],
+                               "items": found["items"]}, indent=2, ensure_ascii=False))
         return
     official = (f"; officially announced (#{found['official_item_id']})"
                 if found["officially_announced"] else "")
     click.echo(f"Storyline {found['id']}: {found['title']}")
     click.echo(f"  {found['size']} items, {found['started'][:10]} to {found['updated'][:10]}"
                + official)
+    if found["about"]:
+        click.echo(f"  about: {', '.join(found['about'])}")
     for entry in found["items"]:
         how = entry["joined_as"] or "first"
         click.echo(f"  {entry['at'][:10]}  {how:<10} #{entry['id']} {entry['title']}")

@@ -56,6 +56,7 @@ MERGE_QUEUE = 1_000
 MERGE_RATIO = 4
 CENTROID_FROM = 10  # items from which a storyline's follow-ups must fit its centroid
 CENTROID_FROM_ITEMS = 50  # most recent items a centroid is worked out from, when not stored
+ABOUT_WORDS = 8  # words `tracker story` shows for what a storyline is about
 
 
 class LinkStore:
@@ -313,6 +314,7 @@ class LinkStore:
             return None
         story = dict(row)
         story["officially_announced"] = story["official_item_id"] is not None
+        story["about"] = self._about(storyline_id, story.pop("centroid"))
         story["items"] = [dict(item) for item in self.conn.execute(
             """
             SELECT i.id, i.title, i.url, f.name AS feed, f.kind AS feed_kind,
@@ -328,6 +330,17 @@ class LinkStore:
         for item in story["items"]:
             item["seen_in"] = json.loads(item["seen_in"])
         return story
+
+    def _about(self, storyline_id: int, stored: str | None) -> list[str]:
+        """The words that say what a storyline is about: its centroid's strongest
+        (worked out from its latest items when it has none stored)."""
+        if stored:
+            centroid = _centroid_from_text(stored)
+        else:
+            documents = self.conn.execute("SELECT documents FROM link_state WHERE id = 1"
+                                          ).fetchone()[0]
+            centroid = self._worked_out(storyline_id, LinkPass(int(documents)))
+        return list(centroid.terms[:ABOUT_WORDS])
 
     def links_by_item(self) -> dict[int, list[dict[str, Any]]]:
         """Every item's links to earlier items, strongest first (for exports)."""
