@@ -379,8 +379,8 @@ def _text(when: datetime) -> str:
 
 
 def _centroid_text(centroid: Centroid) -> str:
-    """"word weight word weight ...": words have no spaces, and JSON would take
-    a third more room in a table with a row for every few items."""
+    """"word weight word weight ...": words have no spaces, and the weights need
+    4 digits (a centroid decides a threshold, not a ranking of close calls)."""
     return " ".join(f"{term} {weight:.4g}"
                     for term, weight in zip(centroid.terms, centroid.weights, strict=True))
 
