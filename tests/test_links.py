@@ -427,6 +427,44 @@ def test_a_centroid_worked_out_for_a_follow_up_turned_away_is_kept(feed_server,
     assert size == CENTROID_FROM and centroid and "patriot" in centroid.split()[0::2]
 
 
+def test_a_centroid_another_pass_adds_to_between_batches_is_not_written_over(
+        feed_server, cli_factory, monkeypatch) -> None:
+    """Each batch reads a long storyline's centroid in its own transaction, so a
+    word another process's pass added in between is kept."""
+    entries = [entry for entry in _noise("n.example") + _long_storyline(CENTROID_FROM - 1)
+               if not entry[2].endswith("/farmers")]
+    torun = ("Patriot air defence battery deployed near Torun",
+             "Germany moved a third Patriot air defence battery and its crews to Torun in "
+             "Poland to guard the airspace against missiles.", "https://n.example/torun",
+             entries[-1][3] + timedelta(days=3))
+    cli = cli_factory([{"name": "News", "url": feed_server.add(
+        "/n.xml", Document(_rss("N", [*entries, torun])))}])
+    original = Store.link_pending
+    added = []
+
+    def one_item_a_batch(self, now, settings, stop=None, batch=200):  # type: ignore[no-untyped-def]
+        def another_pass_adds_a_word() -> bool:
+            row = self.conn.execute("SELECT id, centroid FROM storylines "
+                                    "WHERE centroid IS NOT NULL").fetchone()
+            if row is not None and not added:  # Katowice made it long: its centroid is stored
+                self.conn.execute("UPDATE storylines SET centroid = ? WHERE id = ?",
+                                  (row[1] + " zzz 9", row[0]))
+                added.append(row[0])
+            return False
+
+        return original(self, now, settings, stop=another_pass_adds_a_word, batch=1)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Store, "link_pending", one_item_a_batch)
+        assert cli("poll").exit_code == 0
+    rows = {row["url"]: row for row in map(json.loads, cli("export").output.splitlines())}
+    assert added and rows["https://n.example/torun"]["storyline"] == added[0]
+    with Store.open(cli.db) as store:
+        centroid = store.conn.execute("SELECT centroid FROM storylines WHERE id = ?",
+                                      (added[0],)).fetchone()[0]
+    assert "zzz" in centroid.split()[0::2], centroid
+
+
 def test_a_pass_stopped_between_batches_counts_every_item_once(feed_server, cli_factory,
                                                                monkeypatch) -> None:
     """Word statistics are kept in memory during a pass and written with each batch:

@@ -44,7 +44,6 @@ from tracker.timefmt import to_text
 CANDIDATES = 25  # earlier items scored per new item
 PER_WORD = 100   # most recent items read per strong word when looking for candidates
 KNOWN_KEPT = 10_000  # earlier items kept in a pass: recent ones are candidates again and again
-CENTROIDS_KEPT = 1_000  # storylines' centroids kept between a pass's batches
 
 
 def fts_query(forms: Iterable[str]) -> str:
@@ -72,7 +71,7 @@ class LinkPass:
         self.counted: Counter[str] = Counter()   # not yet written back
         self.newly_counted = 0
         self.known: OrderedDict[int, Candidate] = OrderedDict()
-        self.centroids: dict[int, Centroid] = {}  # by storyline
+        self.centroids: dict[int, Centroid] = {}  # long storylines' in this batch
         self.changed_centroids: set[int] = set()  # not yet written back
 
     def count(self, item: Profile) -> None:

@@ -39,7 +39,6 @@ from tracker.link import (
     weigh,
 )
 from tracker.linkpass import (
-    CENTROIDS_KEPT,
     THREAD_FROM,
     CandidateFinder,
     Finder,
@@ -103,8 +102,9 @@ class LinkStore:
             [(_centroid_text(state.centroids[storyline]), storyline)
              for storyline in state.changed_centroids])
         state.changed_centroids.clear()
-        if len(state.centroids) > CENTROIDS_KEPT:
-            state.centroids.clear()
+        # Read again in the next batch's transaction: another process's pass may
+        # add to the same storyline in between, and this one must not write over it.
+        state.centroids.clear()
 
     def _merge_index_for(self, new_items: int) -> None:
         """Merge the full-text index into one segment before a large pass.
