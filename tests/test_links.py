@@ -370,6 +370,10 @@ def test_a_long_storyline_takes_only_follow_ups_close_to_what_it_is_about(
     assert any(r["id"] == mixed["id"] and r["kind"] == FOLLOW_UP for r in farmers["related"])
     in_storyline = farmers["storyline"] == first["storyline"]
     assert in_storyline == (core + 1 < CENTROID_FROM), (core, farmers)
+    # `related` shows where the report it follows lives when that is another storyline.
+    text = cli("related", str(farmers["id"])).output
+    assert (f"in storyline {first['storyline']}" in text) == (not in_storyline), text
+    assert ("(1 item)" in text) == (not in_storyline), text
 
 
 def test_a_long_storyline_is_kept_in_shape_across_polls(feed_server, cli_factory) -> None:

@@ -474,7 +474,8 @@ def related(app: App, item_id: int, as_json: bool) -> None:
         return
     click.echo(f"#{item_id} {item['title']}")
     if story is not None:
-        click.echo(f"  storyline {story['id']}: {story['title']} ({story['size']} items"
+        size = f"{story['size']} item{'s' if story['size'] != 1 else ''}"
+        click.echo(f"  storyline {story['id']}: {story['title']} ({size}"
                    + (", officially announced" if story["officially_announced"] else "")
                    + f"); tracker story {story['id']}")
     if not links:
@@ -486,7 +487,11 @@ def related(app: App, item_id: int, as_json: bool) -> None:
         click.echo(f"  {link['kind']:<10} {link['score']:.2f}  #{link['id']} {link['title']}")
         click.echo(f"  {'':<16}{link['feed']}, {link['at'][:10]}, "
                    f"{gap:.1f} days {link['direction']}; shared: {', '.join(link['shared'])}"
-                   + ("; near-duplicate" if link["near_duplicate"] else ""))
+                   + ("; near-duplicate" if link["near_duplicate"] else "")
+                   # A link across storylines: related only, or a follow-up that did
+                   # not fit the other storyline as a whole.
+                   + (f"; in storyline {link['storyline']}"
+                      if link["storyline"] not in (None, item["storyline_id"]) else ""))
 
 
 def _story_head(story: dict[str, Any] | None) -> dict[str, Any] | None:
