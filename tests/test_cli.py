@@ -194,5 +194,5 @@ def test_environment_variables_choose_config_and_database(
     env = {"TRACKER_CONFIG": str(cli.config), "TRACKER_DB": str(cli.db)}
     args = ["--db", str(cli.db)] if variable == "TRACKER_CONFIG" else ["--config", str(cli.config)]
     result = CliRunner().invoke(main, [*args, "poll"], env={variable: env[variable]})
-    assert result.exit_code == 0 and re.match(r"polled 1 feeds", result.output)
+    assert result.exit_code == 0 and re.match(r"polled 1 feed:", result.output)
     assert cli.db.exists()

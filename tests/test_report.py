@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tracker.models import FeedState
-from tracker.report import ago, feed_quiet
+from tracker.report import ago, counted, feed_quiet
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -61,3 +61,9 @@ def test_feeds_with_something_else_to_say_are_not_called_quiet(health: dict[str,
 
 def test_a_handful_of_items_says_nothing_of_a_rhythm() -> None:
     assert feed_quiet(feed(4, oldest_days=400, newest_days=300), NOW) is None
+
+
+def test_counts_read_as_english_for_one_and_for_many() -> None:
+    assert counted(1, "feed") == "1 feed"
+    assert counted(0, "item") == "0 items"
+    assert counted(2, "new item") == "2 new items"

@@ -34,7 +34,7 @@ from tracker.models import FeedState
 from tracker.parse import parse_feed
 from tracker.parsepool import ParserPool
 from tracker.query import QuerySyntaxError, parse_query
-from tracker.report import ago, feed_problem, feed_quiet, item_record, status_report
+from tracker.report import ago, counted, feed_problem, feed_quiet, item_record, status_report
 from tracker.service import TrackerService, utc_now
 from tracker.store import Store
 from tracker.topics import TopicSet, highlight_spans, mark, snippet
@@ -276,8 +276,9 @@ def _print_status_table(feeds: list[FeedState], report: dict[str, Any], now: dat
     totals = report["totals"]
     waiting = (f" ({totals['waiting_to_link']} waiting to be linked by the next poll)"
                if totals["waiting_to_link"] else "")
-    console.print(f"{totals['feeds']} feeds, {totals['failing']} failing, "
-                  f"{totals['items']} items in {totals['storylines']} storylines{waiting}. "
+    console.print(f"{counted(totals['feeds'], 'feed')}, {totals['failing']} failing, "
+                  f"{counted(totals['items'], 'item')} in "
+                  f"{counted(totals['storylines'], 'storyline')}{waiting}. "
                   "Bytes, timings and URLs: tracker status --json")
     if report["needs_attention"]:
         console.print(f"[bold red]Needs attention:[/] "
@@ -474,8 +475,7 @@ def related(app: App, item_id: int, as_json: bool) -> None:
         return
     click.echo(f"#{item_id} {item['title']}")
     if story is not None:
-        size = f"{story['size']} item{'s' if story['size'] != 1 else ''}"
-        click.echo(f"  storyline {story['id']}: {story['title']} ({size}"
+        click.echo(f"  storyline {story['id']}: {story['title']} ({counted(story['size'], 'item')}"
                    + (", officially announced" if story["officially_announced"] else "")
                    + f"); tracker story {story['id']}")
     if not links:
@@ -519,7 +519,8 @@ def story(app: App, storyline_id: int, as_json: bool) -> None:
     official = (f"; officially announced (#{found['official_item_id']})"
                 if found["officially_announced"] else "")
     click.echo(f"Storyline {found['id']}: {found['title']}")
-    click.echo(f"  {found['size']} items, {found['started'][:10]} to {found['updated'][:10]}"
+    click.echo(f"  {counted(found['size'], 'item')}, {found['started'][:10]} to "
+               f"{found['updated'][:10]}"
                + official)
     if found["about"]:
         click.echo(f"  about: {', '.join(found['about'])}")

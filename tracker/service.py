@@ -27,6 +27,7 @@ from tracker.fetch import Fetcher
 from tracker.models import FeedState, FetchResult
 from tracker.parsepool import ParseOutput, ParserPool, parse_document
 from tracker.query import Document
+from tracker.report import counted
 from tracker.store import Store, unreadable_mark
 from tracker.topics import TopicSet
 
@@ -88,9 +89,9 @@ class PollSummary:
         edited = f", {self.revised_items} updated" if self.revised_items else ""
         linking = (f" (linking {self.linked} to earlier stories: {self.link_seconds:.1f}s)"
                    if self.linked else "")
-        return (f"polled {self.feeds_polled} feeds: {self.feeds_ok} ok "
+        return (f"polled {counted(self.feeds_polled, 'feed')}: {self.feeds_ok} ok "
                 f"({self.feeds_not_modified} unchanged), {self.feeds_failed} failed{deferred}; "
-                f"{self.new_items} new items{edited} in {self.seconds:.1f}s{linking}")
+                f"{counted(self.new_items, 'new item')}{edited} in {self.seconds:.1f}s{linking}")
 
 
 def asks_host_to_wait(status: int | None, retry_after: float | None) -> bool:
