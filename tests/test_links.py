@@ -208,6 +208,18 @@ def test_storylines_through_a_poll_with_official_source_and_cli(feed_server, cli
     text = cli("related", str(production["id"])).output
     assert "follow_up" in text and "interceptor" in text
 
+    # The storylines that moved: all were first seen just now (the last 7 days by default).
+    moved = json.loads(cli("stories", "--json").output)
+    assert [s["id"] for s in moved] == [partnership["storyline"]]  # the one of 2+ items
+    assert moved[0]["new_items"] == moved[0]["size"] == 3 and moved[0]["officially_announced"]
+    assert moved[0]["about"] == story["about"]
+    singles = json.loads(cli("stories", "--json", "--min-size", "1", "--limit", "100").output)
+    assert len(singles) == len({row["storyline"] for row in rows}) and singles[0] == moved[0]
+    listing = cli("stories").output
+    assert listing.startswith(f"#{partnership['storyline']} ") and "3 items (3 new)" in listing
+    assert "no storyline of 2 items or more gained items since 2099-01-01" in cli(
+        "stories", "--since", "2099-01-01").output
+
     timeline = cli("story", str(partnership["storyline"])).output
     assert "officially announced" in timeline and "follow_up" in timeline
     assert f"about: {', '.join(story['about'])}" in timeline

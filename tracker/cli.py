@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice, pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -530,6 +530,35 @@ def story(app: App, storyline_id: int, as_json: bool) -> None:
         click.echo(f"  {'':<23}{entry['feed']} ({entry['feed_kind']})"
                    + (f"; also {', '.join(n for n in entry['seen_in'] if n != entry['feed'])}"
                       if len(entry["seen_in"]) > 1 else ""))
+
+
+@main.command()
+@click.option("--since", help="Storylines with items first seen on or after this date "
+                              "(YYYY-MM-DD). Default: the last 7 days.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000),
+              help="At most this many storylines.")
+@click.option("--min-size", default=2, show_default=True, type=click.IntRange(1),
+              help="Only storylines of at least this many items (1: single reports too).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array (stable keys).")
+@pass_app
+def stories(app: App, since: str | None, limit: int, min_size: int, as_json: bool) -> None:
+    """The storylines that moved: those that gained items lately, the ones that
+    gained most first, each with what it is about. `tracker story ID` shows one."""
+    start = _parse_since(since) or datetime.now(UTC) - timedelta(days=7)
+    found = app.store.links.active(start, limit, min_size)
+    if as_json:
+        click.echo(json.dumps(found, indent=2, ensure_ascii=False))
+        return
+    if not found:
+        click.echo(f"no storyline of {counted(min_size, 'item')} or more gained items since "
+                   f"{start.date().isoformat()}")
+    for story in found:
+        official = ", officially announced" if story["officially_announced"] else ""
+        click.echo(f"#{story['id']} {story['title']}")
+        click.echo(f"  {counted(story['size'], 'item')} ({story['new_items']} new), "
+                   f"{story['started'][:10]} to {story['updated'][:10]}{official}")
+        if story["about"]:
+            click.echo(f"  about: {', '.join(story['about'])}")
 
 
 @main.group()

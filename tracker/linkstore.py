@@ -331,6 +331,26 @@ class LinkStore:
             item["seen_in"] = json.loads(item["seen_in"])
         return story
 
+    def active(self, since: datetime, limit: int, min_size: int) -> list[dict[str, Any]]:
+        """Storylines of at least `min_size` items that gained items first seen
+        since `since`, those that gained most first, each with what it is about."""
+        rows = self.conn.execute(
+            """
+            SELECT s.id, s.title, s.size, count(*) AS new_items, s.started, s.updated,
+                   s.official_item_id IS NOT NULL AS officially_announced, s.centroid
+            FROM items i JOIN storylines s ON s.id = i.storyline_id
+            WHERE i.first_seen >= ?
+            GROUP BY s.id HAVING s.size >= ?
+            ORDER BY new_items DESC, s.updated DESC, s.id LIMIT ?
+            """, (_text(since), min_size, limit)).fetchall()
+        out = []
+        for row in rows:
+            story = dict(row)
+            story["officially_announced"] = bool(story["officially_announced"])
+            story["about"] = self._about(story["id"], story.pop("centroid"))
+            out.append(story)
+        return out
+
     def _about(self, storyline_id: int, stored: str | None) -> list[str]:
         """The words that say what a storyline is about: its centroid's strongest
         (worked out from its latest items when it has none stored)."""
