@@ -349,6 +349,23 @@ def decay(gap_days: float) -> float:
     return 1.0 / (1.0 + abs(gap_days) / DECAY_DAYS)
 
 
+def spelled(terms: Iterable[str], items: Iterable[Profile]) -> list[str]:
+    """Folded words as the items write them, for people to read: "charles" for
+    the folded "charle", "troops" where the items say troops. Each is its
+    spelling in the most items (ties: the shorter, then the first
+    alphabetically); a word the items do not use stays as it is."""
+    used: dict[str, Counter[str]] = {}
+    for item in items:
+        for term, surfaces in item.surfaces.items():
+            used.setdefault(term, Counter()).update(surfaces)
+    out = []
+    for term in terms:
+        counts = used.get(term)
+        out.append(min(counts, key=lambda form: (-counts[form], len(form), form))
+                   if counts else term)
+    return out
+
+
 def shared_terms(a: Weights, b: Weights, limit: int = SHARED_SHOWN) -> tuple[str, ...]:
     """The words that contribute most to the similarity of two items."""
     common = sorted((term for term in a if term in b), key=lambda t: (-a[t] * b[t], t))

@@ -31,11 +31,13 @@ from tracker.link import (
     Candidate,
     Centroid,
     LinkSettings,
+    Profile,
     ScoredLink,
     Weights,
     profile,
     score_links,
     similarity,
+    spelled,
     weigh,
 )
 from tracker.linkpass import (
@@ -217,18 +219,22 @@ class LinkStore:
             state.centroids[storyline] = centroid
         return centroid
 
-    def _worked_out(self, storyline: int, state: LinkPass) -> Centroid:
+    def _worked_out(self, storyline: int, state: LinkPass,
+                    latest: list[Profile] | None = None) -> Centroid:
         """A centroid from a storyline's most recent items (the first time it is
         needed: a storyline is checked against one only once it is long)."""
         total: dict[str, float] = {}
-        for title, summary in self.conn.execute(
-                "SELECT title, summary FROM items WHERE storyline_id = ? "
-                f"ORDER BY id DESC LIMIT {CENTROID_FROM_ITEMS}", (storyline,)):
-            read = profile(title, summary)
+        for read in latest if latest is not None else self._latest(storyline):
             read_frequencies(self.conn, state, read)
             for term, weight in weigh(read.words, state.inverse()).items():
                 total[term] = total.get(term, 0.0) + weight
         return Centroid.of(total)
+
+    def _latest(self, storyline: int) -> list[Profile]:
+        """The words of a storyline's most recent items."""
+        return [profile(title, summary) for title, summary in self.conn.execute(
+            "SELECT title, summary FROM items WHERE storyline_id = ? "
+            f"ORDER BY id DESC LIMIT {CENTROID_FROM_ITEMS}", (storyline,))]
 
     def _join_storyline(self, item: Candidate, weights: Weights, official: bool,
                         best: ScoredLink | None, state: LinkPass) -> None:
@@ -289,15 +295,21 @@ class LinkStore:
                    l.near_duplicate
             FROM item_links l WHERE l.related_id = ?
             """, (item_id, item_id)).fetchall()
+        own = self._words_of(item_id)
         out = []
         for row in rows:
             record = dict(row)
-            record["shared"] = json.loads(record["shared"])
+            other = self._words_of(record["id"])
+            record["shared"] = spelled(json.loads(record["shared"]), own + other)
             record["near_duplicate"] = bool(record["near_duplicate"])
             record.update(self._headline(record["id"]))
             out.append(record)
         out.sort(key=lambda r: (-r["score"], r["id"]))
         return out
+
+    def _words_of(self, item_id: int) -> list[Profile]:
+        return [profile(title, summary) for title, summary in self.conn.execute(
+            "SELECT title, summary FROM items WHERE id = ?", (item_id,))]
 
     def _headline(self, item_id: int) -> dict[str, Any]:
         row = self.conn.execute(
@@ -354,13 +366,14 @@ class LinkStore:
     def _about(self, storyline_id: int, stored: str | None) -> list[str]:
         """The words that say what a storyline is about: its centroid's strongest
         (worked out from its latest items when it has none stored)."""
+        latest = self._latest(storyline_id)
         if stored:
             centroid = _centroid_from_text(stored)
         else:
             documents = self.conn.execute("SELECT documents FROM link_state WHERE id = 1"
                                           ).fetchone()[0]
-            centroid = self._worked_out(storyline_id, LinkPass(int(documents)))
-        return list(centroid.terms[:ABOUT_WORDS])
+            centroid = self._worked_out(storyline_id, LinkPass(int(documents)), latest)
+        return spelled(centroid.terms[:ABOUT_WORDS], latest)
 
     def links_by_item(self) -> dict[int, list[dict[str, Any]]]:
         """Every item's links to earlier items, strongest first (for exports)."""
