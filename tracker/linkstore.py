@@ -12,6 +12,10 @@ most weight of those words are the few dozen candidates that are scored. The
 work is bounded by words x PER_WORD, not by the size of the archive: a common
 word reaches only its recent items, and an older report of the same event is
 still found through the rarer words (names, places) it shares.
+
+A long storyline's centroid (`tracker.link.Centroid`) is kept with it, read
+and written once per batch of the pass, so that checking a follow-up against
+it costs one row, not the storyline's items.
 """
 
 from __future__ import annotations
