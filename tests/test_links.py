@@ -233,6 +233,15 @@ def test_storylines_through_a_poll_with_official_source_and_cli(feed_server, cli
     assert "no storyline of 2 items or more gained items since 2099-01-01" in cli(
         "stories", "--since", "2099-01-01").output
 
+    # Search hits lead to their storylines.
+    hits = {hit["id"]: hit for hit in json.loads(cli("search", "partnership", "--json").output)}
+    assert hits[partnership["id"]]["storyline"] == partnership["storyline"]
+    assert hits[partnership["id"]]["storyline_size"] == 3
+    found = cli("search", "partnership").output
+    assert f"storyline {partnership['storyline']} (3 items): tracker story" in found
+    alone = cli("search", "heatwave").output  # a noise item, a storyline of its own
+    assert "Heatwave warning" in alone and "storyline" not in alone
+
     timeline = cli("story", str(partnership["storyline"])).output
     assert "officially announced" in timeline and "follow_up" in timeline
     assert f"about: {', '.join(story['about'])}" in timeline

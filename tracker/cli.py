@@ -342,7 +342,8 @@ def _checked_query(query: str, aliases: Any) -> str:
     return query
 
 
-def _print_hits(hits: list[Hit], total: int | None) -> None:
+def _print_hits(hits: list[Hit], total: int | None,
+                stories: dict[int, tuple[int, int]]) -> None:
     console = _console(100)
     if total is not None:
         console.print(f"{total} matching item{'s' if total != 1 else ''}"
@@ -353,18 +354,24 @@ def _print_hits(hits: list[Hit], total: int | None) -> None:
         text, spans = snippet(hit.summary, hit.terms)
         when = (hit.published or hit.first_seen)[:10]
         console.print(f"\n[bold]#{hit.id}[/] {title}")
+        story, size = stories.get(hit.id, (None, 1))
         console.print(f"  [dim]{escape(hit.feed)} ({hit.kind}), {when}[/]"
                       + (f" [dim]{escape(hit.url)}[/]" if hit.url else ""))
         if text:
             console.print("  " + mark(text, spans, "[bold yellow]", "[/]", escape))
+        if size > 1:  # a thread to follow
+            console.print(f"  [dim]storyline {story} ({counted(size, 'item')}): "
+                          f"tracker story {story}[/]")
 
 
-def _hit_record(hit: Hit) -> dict[str, Any]:
+def _hit_record(hit: Hit, stories: dict[int, tuple[int, int]]) -> dict[str, Any]:
     text, spans = snippet(hit.summary, hit.terms)
+    story, size = stories.get(hit.id, (None, None))
     return {"id": hit.id, "title": hit.title, "url": hit.url, "feed": hit.feed,
             "kind": hit.kind, "published": hit.published, "first_seen": hit.first_seen,
             "matched_terms": list(hit.terms), "snippet": text,
-            "snippet_highlights": [list(span) for span in spans]}
+            "snippet_highlights": [list(span) for span in spans],
+            "storyline": story, "storyline_size": size}
 
 
 class QueryCommand(click.Command):
@@ -402,10 +409,12 @@ def search(app: App, query: str, limit: int, since: str | None, as_json: bool) -
 
     _checked_query(query, app.config.aliases)
     hits = list(islice(find(app.store, query, app.config.aliases, _parse_since(since)), limit))
+    stories = app.store.links.storylines_of(hit.id for hit in hits)
     if as_json:
-        click.echo(json.dumps([_hit_record(hit) for hit in hits], indent=2, ensure_ascii=False))
+        click.echo(json.dumps([_hit_record(hit, stories) for hit in hits], indent=2,
+                              ensure_ascii=False))
     else:
-        _print_hits(hits, None)
+        _print_hits(hits, None, stories)
         if not hits:
             click.echo("no matching items")
 
@@ -765,7 +774,8 @@ def topics_test(app: App, query: str, since: str | None, limit: int) -> None:
 
     _checked_query(query, app.config.aliases)
     hits = list(find(app.store, query, app.config.aliases, _parse_since(since)))
-    _print_hits(hits[:limit], len(hits))
+    shown = hits[:limit]
+    _print_hits(shown, len(hits), app.store.links.storylines_of(hit.id for hit in shown))
 
 
 @topics.command("rematch")

@@ -347,6 +347,12 @@ class LinkStore:
             item["seen_in"] = json.loads(item["seen_in"])
         return story
 
+    def storylines_of(self, item_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+        """Each item's storyline and its size, for items that have one."""
+        return {row[0]: (row[1], row[2]) for row in self.conn.execute(
+            "SELECT i.id, s.id, s.size FROM items i JOIN storylines s ON s.id = i.storyline_id "
+            "WHERE i.id IN (SELECT value FROM json_each(?))", (json.dumps(list(item_ids)),))}
+
     def active(self, since: datetime, limit: int, min_size: int) -> list[dict[str, Any]]:
         """Storylines of at least `min_size` items that gained items first seen
         since `since`, those that gained most first, each with what it is about."""
