@@ -245,7 +245,8 @@ def test_storylines_through_a_poll_with_official_source_and_cli(feed_server, cli
     timeline = cli("story", str(partnership["storyline"])).output
     assert "officially announced" in timeline and "follow_up" in timeline
     assert f"about: {', '.join(story['about'])}" in timeline
-    assert cli("story", "9999").exit_code != 0
+    missing = cli("story", "9999")
+    assert missing.exit_code != 0 and "tracker stories" in missing.output
     assert "no item 9999" in cli("related", "9999").output
 
     # The digest threads them: one entry for the announcement (official words,

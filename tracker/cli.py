@@ -519,8 +519,8 @@ def story(app: App, storyline_id: int, as_json: bool) -> None:
     each joined (same_story: another report; follow_up: a later development)."""
     found = app.store.links.storyline(storyline_id)
     if found is None:
-        raise click.ClickException(f"no storyline {storyline_id} (storyline ids are in "
-                                   "`tracker related ITEM` and the export)")
+        raise click.ClickException(f"no storyline {storyline_id} (`tracker stories` lists "
+                                   "those that moved; `tracker related ITEM` names an item's)")
     if as_json:
         click.echo(json.dumps({**(_story_head(found) or {}), "about": found["about"],
                                "items": found["items"]}, indent=2, ensure_ascii=False))
