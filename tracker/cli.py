@@ -346,7 +346,7 @@ def _print_hits(hits: list[Hit], total: int | None,
                 stories: dict[int, tuple[int, int]]) -> None:
     console = _console(100)
     if total is not None:
-        console.print(f"{total} matching item{'s' if total != 1 else ''}"
+        console.print(counted(total, "matching item")
                       + (f"; the best {len(hits)}:" if total > len(hits) else ":"))
     for hit in hits:
         title = mark(hit.title, highlight_spans(hit.title, hit.terms), "[bold yellow]", "[/]",
@@ -719,7 +719,7 @@ def feeds_import(app: App, opml_file: Path, kind: str) -> None:
         click.echo(f"  skipped {problem.where}: {problem.message}", err=True)
     if added:
         _save(edited)
-    click.echo(f"imported {added} feed{'s' if added != 1 else ''} from {opml_file}; "
+    click.echo(f"imported {counted(added, 'feed')} from {opml_file}; "
                f"{len(problems)} skipped")
 
 

@@ -218,17 +218,16 @@ class LinkStore:
             if stored:
                 centroid = _centroid_from_text(stored)
             else:  # kept, so that later passes need not work it out again
-                centroid = self._worked_out(storyline, state)
+                centroid = self._worked_out(self._latest(storyline), state)
                 state.changed_centroids.add(storyline)
             state.centroids[storyline] = centroid
         return centroid
 
-    def _worked_out(self, storyline: int, state: LinkPass,
-                    latest: list[Profile] | None = None) -> Centroid:
+    def _worked_out(self, latest: list[Profile], state: LinkPass) -> Centroid:
         """A centroid from a storyline's most recent items (the first time it is
         needed: a storyline is checked against one only once it is long)."""
         total: dict[str, float] = {}
-        for read in latest if latest is not None else self._latest(storyline):
+        for read in latest:
             read_frequencies(self.conn, state, read)
             for term, weight in weigh(read.words, state.inverse()).items():
                 total[term] = total.get(term, 0.0) + weight
@@ -303,10 +302,10 @@ class LinkStore:
         out = []
         for row in rows:
             record = dict(row)
-            other = self._words_of(record["id"])
-            record["shared"] = spelled(json.loads(record["shared"]), own + other)
-            record["near_duplicate"] = bool(record["near_duplicate"])
             record.update(self._headline(record["id"]))
+            other = profile(record["title"], record.pop("summary"))
+            record["shared"] = spelled(json.loads(record["shared"]), [*own, other])
+            record["near_duplicate"] = bool(record["near_duplicate"])
             out.append(record)
         out.sort(key=lambda r: (-r["score"], r["id"]))
         return out
@@ -316,8 +315,10 @@ class LinkStore:
             "SELECT title, summary FROM items WHERE id = ?", (item_id,))]
 
     def _headline(self, item_id: int) -> dict[str, Any]:
+        """The other item of a link as `related` shows it (its summary, for the
+        spelling of the shared words, is the caller's to take out)."""
         row = self.conn.execute(
-            "SELECT i.title, i.url, f.name AS feed, f.kind AS feed_kind, "
+            "SELECT i.title, i.summary, i.url, f.name AS feed, f.kind AS feed_kind, "
             "coalesce(i.published, i.first_seen) AS at, i.storyline_id AS storyline "
             "FROM items i JOIN feeds f ON f.id = i.feed_id WHERE i.id = ?", (item_id,)).fetchone()
         return dict(row)
@@ -382,7 +383,7 @@ class LinkStore:
         else:
             documents = self.conn.execute("SELECT documents FROM link_state WHERE id = 1"
                                           ).fetchone()[0]
-            centroid = self._worked_out(storyline_id, LinkPass(int(documents)), latest)
+            centroid = self._worked_out(latest, LinkPass(int(documents)))
         return spelled(centroid.terms[:ABOUT_WORDS], latest)
 
     def links_by_item(self) -> dict[int, list[dict[str, Any]]]:
