@@ -389,6 +389,15 @@ def _long_storyline(core: int) -> list[tuple[str, str, str, datetime]]:
     return reports
 
 
+
+def _torun(after: datetime) -> tuple[str, str, str, datetime]:
+    """One more Patriot battery for Poland, three days `after`: a report that fits
+    the long storyline of `_long_storyline`."""
+    return ("Patriot air defence battery deployed near Torun",
+            "Germany moved a third Patriot air defence battery and its crews to Torun in "
+            "Poland to guard the airspace against missiles.", "https://n.example/torun",
+            after + timedelta(days=3))
+
 @pytest.mark.parametrize("core", [4, CENTROID_FROM - 1])
 def test_a_long_storyline_takes_only_follow_ups_close_to_what_it_is_about(
         feed_server, cli_factory, core: int) -> None:
@@ -424,10 +433,7 @@ def test_a_long_storyline_is_kept_in_shape_across_polls(feed_server, cli_factory
             "SELECT size, centroid FROM storylines ORDER BY size DESC LIMIT 1").fetchone()
     assert size == CENTROID_FROM + 1  # the core, the mixed report and Katowice
     assert "patriot" in centroid.split()[0::2], centroid
-    torun = ("Patriot air defence battery deployed near Torun",
-             "Germany moved a third Patriot air defence battery and its crews to Torun in "
-             "Poland to guard the airspace against missiles.", "https://n.example/torun",
-             entries[-1][3] + timedelta(days=3))
+    torun = _torun(after=entries[-1][3])
     feed_server.add("/n.xml", Document(_rss("N", [*entries, torun])))
     assert cli("poll", "--all").exit_code == 0
     rows = {row["url"]: row for row in map(json.loads, cli("export").output.splitlines())}
@@ -473,10 +479,7 @@ def test_a_centroid_another_pass_adds_to_between_batches_is_not_written_over(
     word another process's pass added in between is kept."""
     entries = [entry for entry in _noise("n.example") + _long_storyline(CENTROID_FROM - 1)
                if not entry[2].endswith("/farmers")]
-    torun = ("Patriot air defence battery deployed near Torun",
-             "Germany moved a third Patriot air defence battery and its crews to Torun in "
-             "Poland to guard the airspace against missiles.", "https://n.example/torun",
-             entries[-1][3] + timedelta(days=3))
+    torun = _torun(after=entries[-1][3])
     cli = cli_factory([{"name": "News", "url": feed_server.add(
         "/n.xml", Document(_rss("N", [*entries, torun])))}])
     original = Store.link_pending
