@@ -75,8 +75,8 @@ def daemon_memory(result: dict[str, Any], path: Path) -> None:
 
 
 def link_scale(result: dict[str, Any], path: Path) -> None:
-    """Link time per new item, database size, and an unchanged poll's time,
-    against the archive's size."""
+    """Link time per new item, database size, and an unchanged poll's and
+    `tracker status`'s time, against the archive's size."""
     plt = _pyplot()
     rows = result["results"]
     sizes = [row["stored_items"] for row in rows]
@@ -92,9 +92,13 @@ def link_scale(result: dict[str, Any], path: Path) -> None:
     size_axis.set_yscale("log")  # both axes: growth in proportion is a straight line
     size_axis.set_title("database size (MB)")
     poll_axis.plot(sizes, [row["unchanged_poll_seconds"] for row in rows], "o-",
-                   color=TRACKER_BLUE)
-    poll_axis.set_ylim(0, max(row["unchanged_poll_seconds"] for row in rows) * 1.5)
-    poll_axis.set_title("unchanged poll, whole process (s)")
+                   color=TRACKER_BLUE, label="unchanged poll")
+    poll_axis.plot(sizes, [row["status_seconds"] for row in rows], "o--", color=PEER_GREYS[0],
+                   label="tracker status")
+    poll_axis.legend()
+    poll_axis.set_ylim(0, max(max(row["unchanged_poll_seconds"], row["status_seconds"])
+                              for row in rows) * 1.5)
+    poll_axis.set_title("whole process (s)")
     for axis in (time_axis, size_axis, poll_axis):
         axis.set_xscale("log")
         axis.set_xlabel("items stored")

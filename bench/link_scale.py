@@ -13,8 +13,10 @@ queued and linked one by one through `Store.link_pending`, the code a poll
 runs (a pass of one item, in its own transactions), and the median and 90th
 percentile per item reported. Last, at each size, whole `tracker poll --all`
 processes poll that feed, served from 127.0.0.1 and unchanged (a conditional
-request answered 304): what a poll costs that has nothing to do but grows
-with the archive (it read every item once, to find the due feeds).
+request answered 304), and whole `tracker status` processes show that feed
+with its item count and newest item: what costs nothing to do with new items
+but could grow with the archive (a poll once read every item to find the due
+feeds; status once counted every feed's items).
 """
 
 from __future__ import annotations
@@ -109,6 +111,20 @@ def _unchanged_poll_seconds(state: Path, url: str) -> float:
     return statistics.median(timings[1:])
 
 
+def _status_seconds(state: Path, url: str) -> float:
+    """Median wall time of whole `tracker status` processes (after the polls:
+    the feed is healthy and holds the archive's items)."""
+    command = [*tracker_command(state, [url])[:-2], "status"]
+    timings = []
+    for _ in range(UNCHANGED_POLLS):
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True)
+        timings.append(time.perf_counter() - started)
+        if done.returncode not in (0, 1) or "Bench 0" not in done.stdout:  # 1: needs a person
+            raise RuntimeError(f"tracker status failed: {done.stderr.strip()}")
+    return statistics.median(timings)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
@@ -144,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
                    "p90_ms": round(ms[int(len(ms) * 0.9)], 2),
                    "links_per_item_mean": round(statistics.mean(found), 2),
                    "database_mb": database_mb,
-                   "unchanged_poll_seconds": round(_unchanged_poll_seconds(Path(tmp), url), 3)}
+                   "unchanged_poll_seconds": round(_unchanged_poll_seconds(Path(tmp), url), 3),
+                   "status_seconds": round(_status_seconds(Path(tmp), url), 3)}
             results.append(row)
             print(json.dumps(row), flush=True)
         store.close()

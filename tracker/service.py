@@ -165,7 +165,7 @@ class TrackerService:
 
     def due_feeds(self, all_feeds: bool = False) -> list[FeedState]:
         now = self.clock()
-        return [feed for feed in self.store.feeds(counts=False)
+        return [feed for feed in self.store.feeds()
                 if feed.gone_at is None and not feed.paused
                 and (all_feeds or schedule.is_due(feed.next_due, now))]
 

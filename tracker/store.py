@@ -30,7 +30,7 @@ BUSY_TIMEOUT_SECONDS = 30.0
 # The newest schema migration (tracker/migrations.py; a test keeps this current).
 # A database that has it needs no migrating, and the migration machinery
 # (sqlite-utils) is then not even imported: most runs are a short `poll`.
-NEWEST_MIGRATION = "0012_storyline_centroids"
+NEWEST_MIGRATION = "0013_feed_counts"
 
 
 _FEED_TIMES = {"last_attempt", "last_success", "failing_since", "next_due", "gone_at",
@@ -185,27 +185,18 @@ class Store:
                 urls,
             )
 
-    def feeds(self, active_only: bool = True, counts: bool = True) -> list[FeedState]:
-        """Feeds with their health, in config order; with `counts`, also each
-        one's item count and its newest and oldest item's dates. Those read
-        every item of the archive (0.85 s at a million items): status and the
-        digest ask for them, a poll, which needs none, asks without."""
-        where = "WHERE f.active = 1" if active_only else ""
-        if not counts:
-            return [_feed_state(row) for row in self.conn.execute(
-                f"SELECT f.* FROM feeds f {where} ORDER BY f.id")]
-        rows = self.conn.execute(
-            f"""
-            SELECT f.*, coalesce(s.item_count, 0) AS item_count, s.newest_item, s.oldest_item
-            FROM feeds f LEFT JOIN (
-                SELECT x.feed_id, count(*) AS item_count,
-                       max(coalesce(i.published, i.first_seen)) AS newest_item,
-                       min(coalesce(i.published, i.first_seen)) AS oldest_item
-                FROM item_feeds x JOIN items i ON i.id = x.item_id GROUP BY x.feed_id
-            ) s ON s.feed_id = f.id
-            {where} ORDER BY f.id
-            """).fetchall()
-        return [_feed_state(row) for row in rows]
+    def feeds(self) -> list[FeedState]:
+        """The feeds in the config with their health, in config order, each with
+        its item count and its newest and oldest item's dates (kept per feed as
+        items are stored, see migration 0013: one row a feed, however large the
+        archive)."""
+        return [_feed_state(row) for row in self.conn.execute(
+            """
+            SELECT f.*, coalesce(c.items, 0) AS item_count, c.newest AS newest_item,
+                   c.oldest AS oldest_item
+            FROM feeds f LEFT JOIN feed_counts c ON c.feed_id = f.id
+            WHERE f.active = 1 ORDER BY f.id
+            """)]
 
     def record_failure(self, feed_id: int, now: datetime, error: str, status: int | None,
                        next_due: datetime, due_reason: str, gone: bool = False,
