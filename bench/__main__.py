@@ -9,7 +9,8 @@ Parts, all by default (`--only PART` to pick; see bench/README.md):
   round after round); medians, min-max and ratios go to bench/results/ with a
   chart; then topic matching against 10, 100 and 1,000 topics;
 * poll-generated: the same on the generated feeds alone;
-* scale: link time per new item at 10k, 100k and 1M stored items, database size;
+* scale: link time per new item at 10k, 100k and 1M stored items, database size,
+  an unchanged poll and `tracker status` at each size;
 * daemon: a real daemon's memory over a day-equivalent of polls of 500 feeds;
 * links: linking quality on the labelled same-story data.
 """

@@ -103,7 +103,7 @@ def link_scale(result: dict[str, Any], path: Path) -> None:
         axis.set_xscale("log")
         axis.set_xlabel("items stored")
     figure.suptitle(f"{result['probe_items']} new items linked one at a time into archives "
-                    f"of each size; then a poll of a feed that has not changed")
+                    f"of each size; then a poll of a feed that has not changed, and tracker status")
     _save(figure, path)
 
 
