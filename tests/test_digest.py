@@ -106,6 +106,7 @@ def test_a_digest_arrives_once_as_safe_multipart_alternative(
     result = cli("digest", "--send")
     assert result.exit_code == 0, result.output
     assert "sent 'Defence policy digest" in result.output
+    assert f"SMTP server 127.0.0.1:{port} to 2 recipients" in result.output
     (message,) = inbox.messages
     assert inbox.envelopes[0].rcpt_tos == ["analyst@example.org", "desk@example.org"]
     assert message.get_content_type() == "multipart/alternative"

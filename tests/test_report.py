@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tracker.models import FeedState
-from tracker.report import ago, counted, feed_quiet
+from tracker.report import ago, feed_quiet
+from tracker.wording import counted
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -36,6 +36,8 @@ def test_backoff_doubles_to_a_cap() -> None:
     assert 1080 <= waits[1] <= 1320 and 2160 <= waits[2] <= 2640
     assert max(waits) <= schedule.MAX_BACKOFF_SECONDS * 1.1
     assert waits[-1] >= schedule.MAX_BACKOFF_SECONDS * 0.9
+    reasons = [schedule.after_failure("f", NOW, 600, n).reason for n in (1, 2)]
+    assert reasons == ["backoff after 1 failure", "backoff after 2 failures"]
 
 
 def test_retry_after_is_honoured_when_longer_than_backoff() -> None:

@@ -34,10 +34,11 @@ from tracker.models import FeedState
 from tracker.parse import parse_feed
 from tracker.parsepool import ParserPool
 from tracker.query import QuerySyntaxError, parse_query
-from tracker.report import ago, counted, feed_problem, feed_quiet, item_record, status_report
+from tracker.report import ago, feed_problem, feed_quiet, item_record, status_report
 from tracker.service import TrackerService, utc_now
 from tracker.store import Store
 from tracker.topics import TopicSet, highlight_spans, mark, snippet
+from tracker.wording import counted
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -31,6 +31,7 @@ from tracker.diffing import changes_only, word_diff
 from tracker.link import SAME_STORY_DAYS
 from tracker.normalise import clean_text
 from tracker.topics import highlight_spans, snippet
+from tracker.wording import counted
 
 _ENCODED_WORD = re.compile(r"=\?", re.IGNORECASE)
 FEED_PROBLEMS_SHOWN = 10  # feeds listed as failing or quiet; `tracker status` has them all
@@ -185,8 +186,8 @@ def build_digest(items: list[dict[str, Any]], feed_problems: list[tuple[str, str
                      ([t["name"] for t in item["topics"]] or ["(no topic)"]))
     topic_count = len(counts)
     date = now.astimezone(tz).strftime("%-d %b")
-    subject = header_text(f"{title}, {date}: {len(items)} new in {topic_count} "
-                          f"topic{'s' if topic_count != 1 else ''}")
+    subject = header_text(f"{title}, {date}: {len(items)} new in "
+                          f"{counted(topic_count, 'topic')}")
     context = {
         # Items come newest first, so sections are ordered by their newest item.
         "title": title, "date": now.astimezone(tz).strftime("%A %-d %B %Y"),

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from tracker.config import SmtpSettings
 from tracker.errors import DeliveryError
+from tracker.wording import counted
 
 
 class Mailer(Protocol):
@@ -85,7 +86,7 @@ class SmtpMailer:
             _quit(client)
         if refused:
             return f"{where}; refused for {', '.join(refused)}"
-        return f"{where} to {len(recipients)} recipient{'s' if len(recipients) != 1 else ''}"
+        return f"{where} to {counted(len(recipients), 'recipient')}"
 
 
 class OutboxMailer:

@@ -14,11 +14,6 @@ from tracker.models import FeedState, StoredItem
 from tracker.timefmt import to_text
 
 
-def counted(count: int, noun: str) -> str:
-    """"1 feed", "2 feeds": a new install has one of most things."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 def feed_problem(feed: FeedState, now: datetime) -> str | None:
     """Why this feed needs a person, or None."""
     if feed.gone_at is not None:

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from tracker.wording import counted
+
 MAX_BACKOFF_SECONDS = 24 * 3600
 MAX_HINT_SECONDS = 24 * 3600
 JITTER_FRACTION = 0.1
@@ -74,7 +76,7 @@ def after_failure(feed_key: str, now: datetime, interval: int, failures: int,
     and never before the server's Retry-After."""
     exponent = min(max(failures - 1, 0), 16)
     seconds = float(min(interval * 2**exponent, MAX_BACKOFF_SECONDS))
-    reason = f"backoff after {failures} failure{'s' if failures != 1 else ''}"
+    reason = f"backoff after {counted(failures, 'failure')}"
     if retry_after is not None and retry_after > seconds:
         seconds = min(retry_after, 7 * MAX_BACKOFF_SECONDS)
         reason = "server asked to retry later (Retry-After)"

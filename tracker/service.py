@@ -27,9 +27,9 @@ from tracker.fetch import Fetcher
 from tracker.models import FeedState, FetchResult
 from tracker.parsepool import ParseOutput, ParserPool, parse_document
 from tracker.query import Document
-from tracker.report import counted
 from tracker.store import Store, unreadable_mark
 from tracker.topics import TopicSet
+from tracker.wording import counted
 
 log = logging.getLogger(__name__)
 
