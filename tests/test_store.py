@@ -244,3 +244,23 @@ def test_feeds_and_their_counts_are_read_without_reading_the_archive(tmp_path: P
     (first, second) = large.feeds()
     assert (first.item_count, second.item_count) == (10_000, 10_000)
     assert first.newest_item == NOW - timedelta(hours=2)
+
+
+def test_topic_counts_over_the_last_day_week_and_all_time(tmp_path: Path) -> None:
+    store = _archive(tmp_path / "tracker.db", 0)
+    ages = {1: timedelta(hours=2), 2: timedelta(days=3), 3: timedelta(days=30)}
+    with store.write():
+        for item, age in ages.items():
+            store.conn.execute(
+                "INSERT INTO items (id, feed_id, title, summary, first_seen, content_hash) "
+                "VALUES (?, 1, 't', '', ?, '')", (item, to_text(NOW - age)))
+        store.conn.executemany(
+            "INSERT INTO topics (name, query, matched_query, active) VALUES (?, 'q', 'q', ?)",
+            [("drones", 1), ("quiet", 1), ("dropped", 0)])
+        store.conn.executemany(
+            "INSERT INTO topic_matches (item_id, topic, terms, matched_at) VALUES (?, ?, '[]', '')",
+            [(1, "drones"), (2, "drones"), (3, "drones"), (1, "dropped")])
+    counts = {row["name"]: (row["last_day"], row["last_week"], row["total"])
+              for row in store.topic_summary(NOW)}
+    store.close()
+    assert counts == {"drones": (1, 2, 3), "quiet": (0, 0, 0)}

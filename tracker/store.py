@@ -473,18 +473,20 @@ class Store:
             "SELECT name FROM topics WHERE active = 1 AND query != matched_query ORDER BY name")]
 
     def topic_summary(self, now: datetime) -> list[dict[str, Any]]:
-        """Active topics with their match counts over the last day, week and all time."""
+        """Active topics with their match counts over the last day, week and all
+        time. The total is counted in the matches' own index; the day's and the
+        week's from the items first seen since then (the CROSS JOIN keeps SQLite
+        from reading every match of a topic to find the recent ones: 1.4 s for
+        ten topics of 200,000 matches each)."""
         day, week = to_text(now - timedelta(days=1)), to_text(now - timedelta(days=7))
+        since = ("SELECT count(*) FROM items i CROSS JOIN topic_matches m "
+                 "ON m.topic = t.name AND m.item_id = i.id WHERE i.first_seen >= ?")
         rows = self.conn.execute(
-            """
+            f"""
             SELECT t.name, t.query, t.matched_query,
-                   count(i.id) AS total,
-                   count(CASE WHEN i.first_seen >= ? THEN 1 END) AS last_day,
-                   count(CASE WHEN i.first_seen >= ? THEN 1 END) AS last_week
-            FROM topics t
-            LEFT JOIN topic_matches m ON m.topic = t.name
-            LEFT JOIN items i ON i.id = m.item_id
-            WHERE t.active = 1 GROUP BY t.name ORDER BY t.name
+                   (SELECT count(*) FROM topic_matches m WHERE m.topic = t.name) AS total,
+                   ({since}) AS last_day, ({since}) AS last_week
+            FROM topics t WHERE t.active = 1 ORDER BY t.name
             """, (day, week))
         return [dict(row) for row in rows]
 
