@@ -1,123 +1,48 @@
 """The `tracker` command line: parse arguments, call the service, format output.
 
-The group builds one `App` lazily (so `--help` works without a config file);
-commands stay thin. Modules only one command needs (APScheduler for `run`,
-Jinja2 and SMTP for `digest`, tomlkit and OPML for `feeds`, exports, search)
-are imported inside that command, so every invocation, a poll from cron most
-of all, starts faster and smaller.
+The group builds one `App` (tracker.cliapp) lazily, so `--help` works without a
+config file; commands stay thin. The `feeds` group (tracker.cli_feeds) and the
+query commands, `search` and `topics` (tracker.cli_query), live in modules of
+their own. Modules only one command needs (APScheduler for `run`, Jinja2 and
+SMTP for `digest`, tomlkit and OPML for `feeds`, exports, search) are imported
+inside that command, so every invocation, a poll from cron most of all, starts
+faster and smaller.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from itertools import islice, pairwise
+from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
-from urllib.parse import urlsplit
+from typing import Any, TextIO
 
 import click
 
 from tracker import __version__
-from tracker.arenas import limit_arenas
+from tracker.cli_feeds import feeds
+from tracker.cli_query import search, topics
+from tracker.cliapp import (
+    App,
+    default_config_path,
+    default_db_path,
+    escape,
+    output_console,
+    parse_since,
+    pass_app,
+    plain_table,
+)
 from tracker.config import Config, load_config
 from tracker.diffing import render_diff, word_diff
-from tracker.errors import ConfigError, DeliveryError, FetchError, ParseError
-from tracker.fetch import Fetcher
+from tracker.errors import ConfigError, DeliveryError
 from tracker.models import FeedState
-from tracker.parse import parse_feed
-from tracker.parsepool import ParserPool
-from tracker.query import QuerySyntaxError, parse_query
 from tracker.report import ago, feed_problem, feed_quiet, item_record, status_report
-from tracker.service import TrackerService, utc_now
-from tracker.store import Store
-from tracker.topics import TopicSet, highlight_spans, mark, snippet
+from tracker.service import utc_now
 from tracker.wording import counted
 
-if TYPE_CHECKING:
-    from rich.console import Console
-    from rich.table import Table
-
-    from tracker.archive import Hit
-    from tracker.feedfile import FeedFile
-
 EXIT_NEEDS_ATTENTION = 1
-PROJECT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "tracker.toml"
-
-
-def default_config_path() -> Path:
-    """./config/tracker.toml when run from a checkout, else the project's own."""
-    local = Path("config") / "tracker.toml"
-    return local if local.is_file() else PROJECT_CONFIG
-
-
-def default_db_path() -> Path:
-    """The user's data directory (XDG), or ./tracker.db where there is no home."""
-    data_home = os.environ.get("XDG_DATA_HOME")
-    if data_home:
-        return Path(data_home) / "tracker" / "tracker.db"
-    home = os.environ.get("HOME")
-    if home and Path(home).is_dir():
-        return Path(home) / ".local" / "share" / "tracker" / "tracker.db"
-    return Path("tracker.db")
-
-
-@dataclass
-class App:
-    """What every command needs, built once and only when first asked for."""
-
-    config_path: Path
-    db_path: Path
-    _config: Config | None = None
-    _store: Store | None = None
-    _closers: list[object] = field(default_factory=list)
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            try:
-                self._config = load_config(self.config_path)
-            except ConfigError as exc:
-                raise click.ClickException(str(exc)) from None
-        return self._config
-
-    @property
-    def store(self) -> Store:
-        if self._store is None:
-            _ = self.config  # an invalid config must stop us before the database is touched
-            self._store = Store.open(self.db_path)
-        return self._store
-
-    @contextmanager
-    def service(self) -> Iterator[TrackerService]:
-        service = self.make_service(self.config, self.store)
-        try:
-            yield service
-        finally:
-            service.close()
-
-    def make_service(self, config: Config, store: Store) -> TrackerService:
-        """A service with its own HTTP client and parser processes (close() them)."""
-        limit_arenas()  # before its threads start allocating
-        settings = config.fetch
-        return TrackerService(
-            config, store,
-            Fetcher(settings, config.allow_private_networks, config.allow_addresses),
-            parser=ParserPool(settings.parse_workers, settings.parse_timeout,
-                              settings.parse_memory_mb))
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-
-
-pass_app = click.make_pass_decorator(App)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -138,6 +63,10 @@ def main(ctx: click.Context, config_path: Path | None, db_path: Path | None,
     app = App(config_path or default_config_path(), db_path or default_db_path())
     ctx.obj = app
     ctx.call_on_close(app.close)
+
+
+for command in (feeds, search, topics):
+    main.add_command(command)
 
 
 @main.command()
@@ -223,29 +152,8 @@ def _http_text(feed: FeedState) -> str:
     return str(feed.last_status)
 
 
-def _console(pipe_width: int) -> Console:
-    """The terminal's width on a terminal; a fixed width when piped (cron mail, logs)."""
-    from rich.console import Console
-
-    return Console(width=None if sys.stdout.isatty() else pipe_width, highlight=False)
-
-
-def _plain_table() -> Table:
-    from rich.table import Table
-
-    return Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-
-
-def escape(text: str) -> str:
-    """Text shown literally in rich markup. rich is imported by the commands
-    that draw tables only, not by `poll` and `run`."""
-    from rich.markup import escape as rich_escape
-
-    return rich_escape(text)
-
-
 def _print_status_table(feeds: list[FeedState], report: dict[str, Any], now: datetime) -> None:
-    console, table = _console(80), _plain_table()
+    console, table = output_console(80), plain_table()
     table.add_column("Feed", overflow="fold", ratio=3)
     table.add_column("Kind", no_wrap=True)
     table.add_column("HTTP", no_wrap=True)
@@ -306,7 +214,7 @@ def export(app: App, fmt: str, topic: str | None, since: str | None, output: Tex
     topics = app.store.item_topics()
     links = app.store.links.links_by_item()
     records = []
-    for item in app.store.items(_parse_since(since)):
+    for item in app.store.items(parse_since(since)):
         record = item_record(item)
         record["topics"] = topics.get(item.id, [])
         record["related"] = links.get(item.id, [])
@@ -323,101 +231,6 @@ def export(app: App, fmt: str, topic: str | None, since: str | None, output: Tex
         output.write(atom(newest, title, f"tag:tracker,2026:export/{topic or 'all'}", utc_now()))
     else:
         output.write(json_feed(list(reversed(records)), title) + "\n")
-
-
-def _parse_since(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date such as 2026-11-01") from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
-def _checked_query(query: str, aliases: Any) -> str:
-    try:
-        parse_query(query, aliases)
-    except QuerySyntaxError as exc:
-        raise click.UsageError(f"invalid query {query!r}: {exc}") from None
-    return query
-
-
-def _print_hits(hits: list[Hit], total: int | None,
-                stories: dict[int, tuple[int, int]]) -> None:
-    console = _console(100)
-    if total is not None:
-        console.print(counted(total, "matching item")
-                      + (f"; the best {len(hits)}:" if total > len(hits) else ":"))
-    for hit in hits:
-        title = mark(hit.title, highlight_spans(hit.title, hit.terms), "[bold yellow]", "[/]",
-                     escape)
-        text, spans = snippet(hit.summary, hit.terms)
-        when = (hit.published or hit.first_seen)[:10]
-        console.print(f"\n[bold]#{hit.id}[/] {title}")
-        story, size = stories.get(hit.id, (None, 1))
-        console.print(f"  [dim]{escape(hit.feed)} ({hit.kind}), {when}[/]"
-                      + (f" [dim]{escape(hit.url)}[/]" if hit.url else ""))
-        if text:
-            console.print("  " + mark(text, spans, "[bold yellow]", "[/]", escape))
-        if size > 1:  # a thread to follow
-            console.print(f"  [dim]storyline {story} ({counted(size, 'item')}): "
-                          f"tracker story {story}[/]")
-
-
-def _hit_record(hit: Hit, stories: dict[int, tuple[int, int]]) -> dict[str, Any]:
-    text, spans = snippet(hit.summary, hit.terms)
-    story, size = stories.get(hit.id, (None, None))
-    return {"id": hit.id, "title": hit.title, "url": hit.url, "feed": hit.feed,
-            "kind": hit.kind, "published": hit.published, "first_seen": hit.first_seen,
-            "matched_terms": list(hit.terms), "snippet": text,
-            "snippet_highlights": [list(span) for span in spans],
-            "storyline": story, "storyline_size": size}
-
-
-class QueryCommand(click.Command):
-    """A command whose argument is a query, which may start with a '-' (NOT):
-    click would take that for an option it does not know, so say how to pass it."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        given = list(args)  # click consumes `args` as it parses
-        try:
-            return super().parse_args(ctx, args)
-        except click.NoSuchOption as exc:
-            word = next((arg for arg in given if arg.startswith(exc.option_name)),
-                        exc.option_name)
-            if word.startswith("--"):  # a mistyped option, not a query
-                raise
-            raise click.UsageError(
-                f"{word!r} is not an option: a query that starts with '-' goes after the "
-                f"options and a '--', as in {ctx.command_path} --limit 5 -- "
-                f"'-exercise Patriot'", ctx) from exc
-
-
-@main.command(cls=QueryCommand)
-@click.argument("query")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000),
-              help="At most this many results.")
-@click.option("--since", help="Only items first seen on or after this date (YYYY-MM-DD).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON array of results.")
-@pass_app
-def search(app: App, query: str, limit: int, since: str | None, as_json: bool) -> None:
-    """Full-text search of the archive in the topic query language, best first.
-
-    Example: tracker search '"air defence" (Patriot OR IRIS-T) -exercise'
-    """
-    from tracker.archive import find
-
-    _checked_query(query, app.config.aliases)
-    hits = list(islice(find(app.store, query, app.config.aliases, _parse_since(since)), limit))
-    stories = app.store.links.storylines_of(hit.id for hit in hits)
-    if as_json:
-        click.echo(json.dumps([_hit_record(hit, stories) for hit in hits], indent=2,
-                              ensure_ascii=False))
-    else:
-        _print_hits(hits, None, stories)
-        if not hits:
-            click.echo("no matching items")
 
 
 @main.command()
@@ -554,7 +367,7 @@ def story(app: App, storyline_id: int, as_json: bool) -> None:
 def stories(app: App, since: str | None, limit: int, min_size: int, as_json: bool) -> None:
     """The storylines that moved: those that gained items lately, the ones that
     gained most first, each with what it is about. `tracker story ID` shows one."""
-    start = _parse_since(since) or datetime.now(UTC) - timedelta(days=7)
+    start = parse_since(since) or datetime.now(UTC) - timedelta(days=7)
     found = app.store.links.active(start, limit, min_size)
     if as_json:
         click.echo(json.dumps(found, indent=2, ensure_ascii=False))
@@ -569,237 +382,6 @@ def stories(app: App, since: str | None, limit: int, min_size: int, as_json: boo
                    f"{story['started'][:10]} to {story['updated'][:10]}{official}")
         if story["about"]:
             click.echo(f"  about: {', '.join(story['about'])}")
-
-
-@main.group()
-def feeds() -> None:
-    """Manage feeds: list, add (with discovery), remove, pause, resume, OPML in and out.
-    Edits keep the config file's comments and layout."""
-
-
-def _save(edited: FeedFile) -> None:
-    try:
-        edited.save()
-    except ConfigError as exc:
-        raise click.ClickException(f"not saved: {exc}") from None
-
-
-def _edit(app: App) -> FeedFile:
-    from tracker.feedfile import FeedFile
-
-    _ = app.config  # the file must be valid before it is edited
-    try:
-        return FeedFile(app.config_path)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-@feeds.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@pass_app
-def feeds_list(app: App, as_json: bool) -> None:
-    """The configured feeds: name, kind, interval, paused, URL."""
-    rows = [{"name": f.name, "url": f.url, "kind": f.kind.value,
-             "interval_seconds": f.interval_seconds, "paused": f.paused}
-            for f in app.config.feeds]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
-        return
-    for row in rows:
-        flag = " (paused)" if row["paused"] else ""
-        click.echo(f"{row['name']} [{row['kind']}, every {row['interval_seconds']}s]{flag}\n"
-                   f"  {row['url']}")
-
-
-@feeds.command("add")
-@click.argument("url")
-@click.option("--name", help="Display name (default: the feed's own title).")
-@click.option("--kind", type=click.Choice(["official", "news"]), default="news",
-              show_default=True, help="Who speaks: the government itself, or the press.")
-@click.option("--interval", help="How often to poll, e.g. 15m, 1h (default: default_interval).")
-@pass_app
-def feeds_add(app: App, url: str, name: str | None, kind: str, interval: str | None) -> None:
-    """Fetch URL once, check it is a feed (or find the feed a web page advertises),
-    and add it to the config file."""
-    edited = _edit(app)
-    config = app.config
-    with Fetcher(config.fetch, config.allow_private_networks, config.allow_addresses) as fetcher:
-        try:
-            feed_url, title = _resolve_feed(fetcher, url)
-        except (FetchError, ParseError) as exc:
-            raise click.ClickException(f"{url}: {exc}") from None
-    if edited.has_url(feed_url):
-        raise click.ClickException(f"{feed_url} is already in {app.config_path}")
-    edited.add(feed_url, name or title or urlsplit(feed_url).hostname or feed_url, kind, interval)
-    _save(edited)
-    click.echo(f"added {name or title or feed_url} <{feed_url}> to {app.config_path}")
-
-
-def _resolve_feed(fetcher: Fetcher, url: str) -> tuple[str, str | None]:
-    """The feed URL and title behind `url`: itself, or the first feed its page links to."""
-    from tracker.opml import discover_feeds
-
-    fetched = fetcher.fetch(url)
-    assert fetched.content is not None
-    try:
-        parsed = parse_feed(fetched.content, fetched.headers)
-        return fetched.final_url, parsed.title
-    except ParseError:
-        html = fetched.content.decode("utf-8", "replace")
-        found = discover_feeds(html, fetched.final_url)
-        if not found:
-            raise
-        feed_url = found[0][0]
-        fetched = fetcher.fetch(feed_url)
-        assert fetched.content is not None
-        return fetched.final_url, parse_feed(fetched.content, fetched.headers).title
-
-
-@feeds.command("remove")
-@click.argument("selector")
-@pass_app
-def feeds_remove(app: App, selector: str) -> None:
-    """Remove the feed with this URL or name from the config (its items are kept)."""
-    edited = _edit(app)
-    try:
-        name = edited.remove(selector)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    _save(edited)
-    click.echo(f"removed {name}")
-
-
-@feeds.command("pause")
-@click.argument("selector")
-@pass_app
-def feeds_pause(app: App, selector: str) -> None:
-    """Stop polling the feed with this URL or name (kept in the config, paused = true)."""
-    _set_paused(app, selector, True)
-
-
-@feeds.command("resume")
-@click.argument("selector")
-@pass_app
-def feeds_resume(app: App, selector: str) -> None:
-    """Poll a paused feed again."""
-    _set_paused(app, selector, False)
-
-
-def _set_paused(app: App, selector: str, paused: bool) -> None:
-    edited = _edit(app)
-    try:
-        name = edited.set_paused(selector, paused)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    _save(edited)
-    click.echo(f"{'paused' if paused else 'resumed'} {name}")
-
-
-@feeds.command("import")
-@click.argument("opml_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--kind", type=click.Choice(["official", "news"]), default="news",
-              show_default=True, help="Kind for imported feeds.")
-@pass_app
-def feeds_import(app: App, opml_file: Path, kind: str) -> None:
-    """Add the feeds of an OPML file (nested folders welcome). Duplicates, feeds
-    already present and broken entries are reported one by one; the config is
-    written once, and only if the result is valid."""
-    from tracker.opml import OpmlProblem, read_opml
-
-    found, problems = read_opml(opml_file.read_bytes())
-    edited = _edit(app)
-    added = 0
-    for feed in found:
-        if edited.has_url(feed.url):
-            problems.append(OpmlProblem(f"{feed.folder}/{feed.title}".strip("/"),
-                                        f"{feed.url} is already configured; skipped"))
-            continue
-        edited.add(feed.url, feed.title, kind)
-        added += 1
-    for problem in problems:
-        click.echo(f"  skipped {problem.where}: {problem.message}", err=True)
-    if added:
-        _save(edited)
-    click.echo(f"imported {counted(added, 'feed')} from {opml_file}; "
-               f"{len(problems)} skipped")
-
-
-@feeds.command("export")
-@pass_app
-def feeds_export(app: App) -> None:
-    """The configured feeds as OPML 2.0, for any feed reader."""
-    from tracker.opml import write_opml
-
-    click.echo(write_opml([(f.name, f.url, f.kind.value) for f in app.config.feeds],
-                          utc_now()))
-
-
-@main.group()
-def topics() -> None:
-    """Watch topics: list them, try a query on the archive, re-match after a change."""
-
-
-@topics.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@pass_app
-def topics_list(app: App, as_json: bool) -> None:
-    """Each topic with its query and matches in the last day, week and in all."""
-    app.store.sync_topics(app.config.topics)
-    rows = app.store.topic_summary(utc_now())
-    if as_json:
-        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
-        return
-    console, table = _console(80), _plain_table()
-    for column, justify in (("Topic", "left"), ("Day", "right"), ("Week", "right"),
-                            ("All", "right"), ("Query", "left")):
-        table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
-    for row in rows:
-        query = escape(row["query"])
-        if row["query"] != row["matched_query"]:
-            query += " [yellow](changed: run tracker topics rematch)[/]"
-        table.add_row(escape(row["name"]), str(row["last_day"]), str(row["last_week"]),
-                      str(row["total"]), query)
-    console.print(table)
-
-
-@topics.command("test", cls=QueryCommand)
-@click.argument("query")
-@click.option("--since", help="Only items first seen on or after this date (YYYY-MM-DD).")
-@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000),
-              help="How many of the best hits to show.")
-@pass_app
-def topics_test(app: App, query: str, since: str | None, limit: int) -> None:
-    """Run a query over the archive without saving anything: the count and the best
-    hits, matched words highlighted. This is how topics are written."""
-    from tracker.archive import find
-
-    _checked_query(query, app.config.aliases)
-    hits = list(find(app.store, query, app.config.aliases, _parse_since(since)))
-    shown = hits[:limit]
-    _print_hits(shown, len(hits), app.store.links.storylines_of(hit.id for hit in shown))
-
-
-@topics.command("rematch")
-@click.argument("names", nargs=-1)
-@pass_app
-def topics_rematch(app: App, names: tuple[str, ...]) -> None:
-    """Re-evaluate topics over the whole archive: the named ones, else every topic
-    whose query changed since its matches were made."""
-    from tracker.archive import rematch
-
-    changed = app.store.sync_topics(app.config.topics)
-    known = {topic.name: topic.query for topic in app.config.topics}
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        raise click.UsageError(f"no such topic: {', '.join(unknown)} "
-                               f"(configured: {', '.join(known) or 'none'})")
-    selected = list(names) or changed
-    if not selected:
-        click.echo("every topic is up to date; name topics to re-match them anyway")
-        return
-    topic_set = TopicSet(app.config.topics, app.config.aliases)
-    for name, count in rematch(app.store, topic_set, known, selected, utc_now()).items():
-        click.echo(f"{name}: {count} matching items")
 
 
 @main.command()

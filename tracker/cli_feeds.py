@@ -1,0 +1,184 @@
+"""`tracker feeds`: list, add (with discovery), remove, pause, resume, and
+OPML in and out, editing the config file in place (tracker.feedfile)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import click
+
+from tracker.cliapp import App, pass_app
+from tracker.errors import ConfigError, FetchError, ParseError
+from tracker.fetch import Fetcher
+from tracker.parse import parse_feed
+from tracker.service import utc_now
+from tracker.wording import counted
+
+if TYPE_CHECKING:
+    from tracker.feedfile import FeedFile
+
+
+@click.group()
+def feeds() -> None:
+    """Manage feeds: list, add (with discovery), remove, pause, resume, OPML in and out.
+    Edits keep the config file's comments and layout."""
+
+
+def _save(edited: FeedFile) -> None:
+    try:
+        edited.save()
+    except ConfigError as exc:
+        raise click.ClickException(f"not saved: {exc}") from None
+
+
+def _edit(app: App) -> FeedFile:
+    from tracker.feedfile import FeedFile
+
+    _ = app.config  # the file must be valid before it is edited
+    try:
+        return FeedFile(app.config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@feeds.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def feeds_list(app: App, as_json: bool) -> None:
+    """The configured feeds: name, kind, interval, paused, URL."""
+    rows = [{"name": f.name, "url": f.url, "kind": f.kind.value,
+             "interval_seconds": f.interval_seconds, "paused": f.paused}
+            for f in app.config.feeds]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for row in rows:
+        flag = " (paused)" if row["paused"] else ""
+        click.echo(f"{row['name']} [{row['kind']}, every {row['interval_seconds']}s]{flag}\n"
+                   f"  {row['url']}")
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--name", help="Display name (default: the feed's own title).")
+@click.option("--kind", type=click.Choice(["official", "news"]), default="news",
+              show_default=True, help="Who speaks: the government itself, or the press.")
+@click.option("--interval", help="How often to poll, e.g. 15m, 1h (default: default_interval).")
+@pass_app
+def feeds_add(app: App, url: str, name: str | None, kind: str, interval: str | None) -> None:
+    """Fetch URL once, check it is a feed (or find the feed a web page advertises),
+    and add it to the config file."""
+    edited = _edit(app)
+    config = app.config
+    with Fetcher(config.fetch, config.allow_private_networks, config.allow_addresses) as fetcher:
+        try:
+            feed_url, title = _resolve_feed(fetcher, url)
+        except (FetchError, ParseError) as exc:
+            raise click.ClickException(f"{url}: {exc}") from None
+    if edited.has_url(feed_url):
+        raise click.ClickException(f"{feed_url} is already in {app.config_path}")
+    edited.add(feed_url, name or title or urlsplit(feed_url).hostname or feed_url, kind, interval)
+    _save(edited)
+    click.echo(f"added {name or title or feed_url} <{feed_url}> to {app.config_path}")
+
+
+def _resolve_feed(fetcher: Fetcher, url: str) -> tuple[str, str | None]:
+    """The feed URL and title behind `url`: itself, or the first feed its page links to."""
+    from tracker.opml import discover_feeds
+
+    fetched = fetcher.fetch(url)
+    assert fetched.content is not None
+    try:
+        parsed = parse_feed(fetched.content, fetched.headers)
+        return fetched.final_url, parsed.title
+    except ParseError:
+        html = fetched.content.decode("utf-8", "replace")
+        found = discover_feeds(html, fetched.final_url)
+        if not found:
+            raise
+        feed_url = found[0][0]
+        fetched = fetcher.fetch(feed_url)
+        assert fetched.content is not None
+        return fetched.final_url, parse_feed(fetched.content, fetched.headers).title
+
+
+@feeds.command("remove")
+@click.argument("selector")
+@pass_app
+def feeds_remove(app: App, selector: str) -> None:
+    """Remove the feed with this URL or name from the config (its items are kept)."""
+    edited = _edit(app)
+    try:
+        name = edited.remove(selector)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    _save(edited)
+    click.echo(f"removed {name}")
+
+
+@feeds.command("pause")
+@click.argument("selector")
+@pass_app
+def feeds_pause(app: App, selector: str) -> None:
+    """Stop polling the feed with this URL or name (kept in the config, paused = true)."""
+    _set_paused(app, selector, True)
+
+
+@feeds.command("resume")
+@click.argument("selector")
+@pass_app
+def feeds_resume(app: App, selector: str) -> None:
+    """Poll a paused feed again."""
+    _set_paused(app, selector, False)
+
+
+def _set_paused(app: App, selector: str, paused: bool) -> None:
+    edited = _edit(app)
+    try:
+        name = edited.set_paused(selector, paused)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    _save(edited)
+    click.echo(f"{'paused' if paused else 'resumed'} {name}")
+
+
+@feeds.command("import")
+@click.argument("opml_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", type=click.Choice(["official", "news"]), default="news",
+              show_default=True, help="Kind for imported feeds.")
+@pass_app
+def feeds_import(app: App, opml_file: Path, kind: str) -> None:
+    """Add the feeds of an OPML file (nested folders welcome). Duplicates, feeds
+    already present and broken entries are reported one by one; the config is
+    written once, and only if the result is valid."""
+    from tracker.opml import OpmlProblem, read_opml
+
+    found, problems = read_opml(opml_file.read_bytes())
+    edited = _edit(app)
+    added = 0
+    for feed in found:
+        if edited.has_url(feed.url):
+            problems.append(OpmlProblem(f"{feed.folder}/{feed.title}".strip("/"),
+                                        f"{feed.url} is already configured; skipped"))
+            continue
+        edited.add(feed.url, feed.title, kind)
+        added += 1
+    for problem in problems:
+        click.echo(f"  skipped {problem.where}: {problem.message}", err=True)
+    if added:
+        _save(edited)
+    click.echo(f"imported {counted(added, 'feed')} from {opml_file}; "
+               f"{len(problems)} skipped")
+
+
+@feeds.command("export")
+@pass_app
+def feeds_export(app: App) -> None:
+    """The configured feeds as OPML 2.0, for any feed reader."""
+    from tracker.opml import write_opml
+
+    click.echo(write_opml([(f.name, f.url, f.kind.value) for f in app.config.feeds],
+                          utc_now()))

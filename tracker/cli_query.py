@@ -1,0 +1,172 @@
+"""The commands that take a query in the topic language: `tracker search`
+and the `tracker topics` group (list, test, rematch)."""
+
+from __future__ import annotations
+
+import json
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from tracker.cliapp import App, escape, output_console, parse_since, pass_app, plain_table
+from tracker.query import QuerySyntaxError, parse_query
+from tracker.service import utc_now
+from tracker.topics import TopicSet, highlight_spans, mark, snippet
+from tracker.wording import counted
+
+if TYPE_CHECKING:
+    from tracker.archive import Hit
+
+
+def _checked_query(query: str, aliases: Any) -> str:
+    try:
+        parse_query(query, aliases)
+    except QuerySyntaxError as exc:
+        raise click.UsageError(f"invalid query {query!r}: {exc}") from None
+    return query
+
+
+def _print_hits(hits: list[Hit], total: int | None,
+                stories: dict[int, tuple[int, int]]) -> None:
+    console = output_console(100)
+    if total is not None:
+        console.print(counted(total, "matching item")
+                      + (f"; the best {len(hits)}:" if total > len(hits) else ":"))
+    for hit in hits:
+        title = mark(hit.title, highlight_spans(hit.title, hit.terms), "[bold yellow]", "[/]",
+                     escape)
+        text, spans = snippet(hit.summary, hit.terms)
+        when = (hit.published or hit.first_seen)[:10]
+        console.print(f"\n[bold]#{hit.id}[/] {title}")
+        story, size = stories.get(hit.id, (None, 1))
+        console.print(f"  [dim]{escape(hit.feed)} ({hit.kind}), {when}[/]"
+                      + (f" [dim]{escape(hit.url)}[/]" if hit.url else ""))
+        if text:
+            console.print("  " + mark(text, spans, "[bold yellow]", "[/]", escape))
+        if size > 1:  # a thread to follow
+            console.print(f"  [dim]storyline {story} ({counted(size, 'item')}): "
+                          f"tracker story {story}[/]")
+
+
+def _hit_record(hit: Hit, stories: dict[int, tuple[int, int]]) -> dict[str, Any]:
+    text, spans = snippet(hit.summary, hit.terms)
+    story, size = stories.get(hit.id, (None, None))
+    return {"id": hit.id, "title": hit.title, "url": hit.url, "feed": hit.feed,
+            "kind": hit.kind, "published": hit.published, "first_seen": hit.first_seen,
+            "matched_terms": list(hit.terms), "snippet": text,
+            "snippet_highlights": [list(span) for span in spans],
+            "storyline": story, "storyline_size": size}
+
+
+class QueryCommand(click.Command):
+    """A command whose argument is a query, which may start with a '-' (NOT):
+    click would take that for an option it does not know, so say how to pass it."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)  # click consumes `args` as it parses
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as exc:
+            word = next((arg for arg in given if arg.startswith(exc.option_name)),
+                        exc.option_name)
+            if word.startswith("--"):  # a mistyped option, not a query
+                raise
+            raise click.UsageError(
+                f"{word!r} is not an option: a query that starts with '-' goes after the "
+                f"options and a '--', as in {ctx.command_path} --limit 5 -- "
+                f"'-exercise Patriot'", ctx) from exc
+
+
+@click.command(cls=QueryCommand)
+@click.argument("query")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000),
+              help="At most this many results.")
+@click.option("--since", help="Only items first seen on or after this date (YYYY-MM-DD).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON array of results.")
+@pass_app
+def search(app: App, query: str, limit: int, since: str | None, as_json: bool) -> None:
+    """Full-text search of the archive in the topic query language, best first.
+
+    Example: tracker search '"air defence" (Patriot OR IRIS-T) -exercise'
+    """
+    from tracker.archive import find
+
+    _checked_query(query, app.config.aliases)
+    hits = list(islice(find(app.store, query, app.config.aliases, parse_since(since)), limit))
+    stories = app.store.links.storylines_of(hit.id for hit in hits)
+    if as_json:
+        click.echo(json.dumps([_hit_record(hit, stories) for hit in hits], indent=2,
+                              ensure_ascii=False))
+    else:
+        _print_hits(hits, None, stories)
+        if not hits:
+            click.echo("no matching items")
+
+
+@click.group()
+def topics() -> None:
+    """Watch topics: list them, try a query on the archive, re-match after a change."""
+
+
+@topics.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def topics_list(app: App, as_json: bool) -> None:
+    """Each topic with its query and matches in the last day, week and in all."""
+    app.store.sync_topics(app.config.topics)
+    rows = app.store.topic_summary(utc_now())
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    console, table = output_console(80), plain_table()
+    for column, justify in (("Topic", "left"), ("Day", "right"), ("Week", "right"),
+                            ("All", "right"), ("Query", "left")):
+        table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for row in rows:
+        query = escape(row["query"])
+        if row["query"] != row["matched_query"]:
+            query += " [yellow](changed: run tracker topics rematch)[/]"
+        table.add_row(escape(row["name"]), str(row["last_day"]), str(row["last_week"]),
+                      str(row["total"]), query)
+    console.print(table)
+
+
+@topics.command("test", cls=QueryCommand)
+@click.argument("query")
+@click.option("--since", help="Only items first seen on or after this date (YYYY-MM-DD).")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000),
+              help="How many of the best hits to show.")
+@pass_app
+def topics_test(app: App, query: str, since: str | None, limit: int) -> None:
+    """Run a query over the archive without saving anything: the count and the best
+    hits, matched words highlighted. This is how topics are written."""
+    from tracker.archive import find
+
+    _checked_query(query, app.config.aliases)
+    hits = list(find(app.store, query, app.config.aliases, parse_since(since)))
+    shown = hits[:limit]
+    _print_hits(shown, len(hits), app.store.links.storylines_of(hit.id for hit in shown))
+
+
+@topics.command("rematch")
+@click.argument("names", nargs=-1)
+@pass_app
+def topics_rematch(app: App, names: tuple[str, ...]) -> None:
+    """Re-evaluate topics over the whole archive: the named ones, else every topic
+    whose query changed since its matches were made."""
+    from tracker.archive import rematch
+
+    changed = app.store.sync_topics(app.config.topics)
+    known = {topic.name: topic.query for topic in app.config.topics}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise click.UsageError(f"no such topic: {', '.join(unknown)} "
+                               f"(configured: {', '.join(known) or 'none'})")
+    selected = list(names) or changed
+    if not selected:
+        click.echo("every topic is up to date; name topics to re-match them anyway")
+        return
+    topic_set = TopicSet(app.config.topics, app.config.aliases)
+    for name, count in rematch(app.store, topic_set, known, selected, utc_now()).items():
+        click.echo(f"{name}: {count} matching items")

@@ -1,0 +1,133 @@
+"""What every `tracker` command is handed: the `App` (config, store and
+service, each built once and only when first asked for, so `--help` works
+without a config file) and the output helpers several command modules share.
+rich is imported only by the commands that draw with it."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from tracker.arenas import limit_arenas
+from tracker.config import Config, load_config
+from tracker.errors import ConfigError
+from tracker.fetch import Fetcher
+from tracker.parsepool import ParserPool
+from tracker.service import TrackerService
+from tracker.store import Store
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+
+PROJECT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "tracker.toml"
+
+
+def default_config_path() -> Path:
+    """./config/tracker.toml when run from a checkout, else the project's own."""
+    local = Path("config") / "tracker.toml"
+    return local if local.is_file() else PROJECT_CONFIG
+
+
+def default_db_path() -> Path:
+    """The user's data directory (XDG), or ./tracker.db where there is no home."""
+    data_home = os.environ.get("XDG_DATA_HOME")
+    if data_home:
+        return Path(data_home) / "tracker" / "tracker.db"
+    home = os.environ.get("HOME")
+    if home and Path(home).is_dir():
+        return Path(home) / ".local" / "share" / "tracker" / "tracker.db"
+    return Path("tracker.db")
+
+
+@dataclass
+class App:
+    """What every command needs, built once and only when first asked for."""
+
+    config_path: Path
+    db_path: Path
+    _config: Config | None = None
+    _store: Store | None = None
+    _closers: list[object] = field(default_factory=list)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            try:
+                self._config = load_config(self.config_path)
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from None
+        return self._config
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            _ = self.config  # an invalid config must stop us before the database is touched
+            self._store = Store.open(self.db_path)
+        return self._store
+
+    @contextmanager
+    def service(self) -> Iterator[TrackerService]:
+        service = self.make_service(self.config, self.store)
+        try:
+            yield service
+        finally:
+            service.close()
+
+    def make_service(self, config: Config, store: Store) -> TrackerService:
+        """A service with its own HTTP client and parser processes (close() them)."""
+        limit_arenas()  # before its threads start allocating
+        settings = config.fetch
+        return TrackerService(
+            config, store,
+            Fetcher(settings, config.allow_private_networks, config.allow_addresses),
+            parser=ParserPool(settings.parse_workers, settings.parse_timeout,
+                              settings.parse_memory_mb))
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def output_console(pipe_width: int) -> Console:
+    """The terminal's width on a terminal; a fixed width when piped (cron mail, logs)."""
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else pipe_width, highlight=False)
+
+
+def plain_table() -> Table:
+    from rich.table import Table
+
+    return Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+
+
+def escape(text: str) -> str:
+    """Text shown literally in rich markup. rich is imported by the commands
+    that draw tables only, not by `poll` and `run`."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def parse_since(value: str | None) -> datetime | None:
+    """A `--since` date (or date and time); UTC when it names no zone."""
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date such as 2026-11-01") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
