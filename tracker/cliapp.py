@@ -109,6 +109,7 @@ def output_console(pipe_width: int) -> Console:
 
 
 def plain_table() -> Table:
+    """A table without borders: it reads the same in a terminal, a pipe and cron mail."""
     from rich.table import Table
 
     return Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
