@@ -417,6 +417,8 @@ def storyline_centroids(db: Database) -> None:
 
 # When an item is dated: what every per-feed figure below is computed from.
 _ITEM_AT = "coalesce(i.published, i.first_seen)"
+_OLD_AT, _NEW_AT = ("coalesce(old.published, old.first_seen)",
+                    "coalesce(new.published, new.first_seen)")
 
 
 def _feed_dates(edge: str) -> str:
@@ -430,8 +432,8 @@ _FEED_COUNTS = [
     # date by the triggers below as items are stored, so that `tracker status`
     # and the digest read one row per feed instead of every item of the archive
     # (1.1 s at a million items). An item's date rarely changes (an item first
-    # seen in news takes the date an official feed gives it): that, and a
-    # deletion, work out the feed's dates again.
+    # seen in news takes the date an official feed gives it); that, and a
+    # deletion, may work out the feed's dates again.
     """
     CREATE TABLE feed_counts (
         feed_id INTEGER PRIMARY KEY REFERENCES feeds(id),
@@ -461,11 +463,21 @@ _FEED_COUNTS = [
         WHERE feed_id = old.feed_id;
     END
     """,
+    # A new date beyond a feed's newest (or oldest) is its newest (oldest); an
+    # old date that was not the feed's newest (oldest) leaves it so. Only when
+    # the item was the feed's newest or oldest are its items read again (0.3 s
+    # for a feed of a million items).
     f"""
     CREATE TRIGGER feed_counts_redate AFTER UPDATE OF published, first_seen ON items
-    WHEN coalesce(old.published, old.first_seen) IS NOT coalesce(new.published, new.first_seen)
+    WHEN {_OLD_AT} IS NOT {_NEW_AT}
     BEGIN
-        UPDATE feed_counts SET newest = {_feed_dates("max")}, oldest = {_feed_dates("min")}
+        UPDATE feed_counts SET
+            newest = CASE WHEN {_NEW_AT} >= newest THEN {_NEW_AT}
+                          WHEN {_OLD_AT} < newest THEN newest
+                          ELSE {_feed_dates("max")} END,
+            oldest = CASE WHEN {_NEW_AT} <= oldest THEN {_NEW_AT}
+                          WHEN {_OLD_AT} > oldest THEN oldest
+                          ELSE {_feed_dates("min")} END
         WHERE feed_id IN (SELECT feed_id FROM item_feeds WHERE item_id = new.id);
     END
     """,
