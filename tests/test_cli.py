@@ -175,6 +175,16 @@ def test_status_exits_nonzero_when_a_feed_failed_for_over_a_day(
     assert "Needs attention: Down" in result.output
 
 
+def test_status_notes_a_feed_gone_quiet_without_an_alert(
+        feed_server: FeedServer, cli_factory) -> None:  # type: ignore[no-untyped-def]
+    url = feed_server.add("/quiet", Document(rss("A", "B", "C", "D", "E")))  # November 2025
+    cli = cli_factory([{"name": "Quiet", "url": url}])
+    cli("poll")
+    result = cli("status")
+    assert result.exit_code == 0
+    assert "quiet since 2025-11-17" in " ".join(result.output.split())
+
+
 def test_feeds_removed_from_the_config_leave_status_but_keep_items(
         feed_server: FeedServer, cli_factory) -> None:  # type: ignore[no-untyped-def]
     a = feed_server.add("/a", Document(rss("Alpha")))

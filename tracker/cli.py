@@ -38,7 +38,7 @@ from tracker.config import Config, load_config
 from tracker.diffing import render_diff, word_diff
 from tracker.errors import ConfigError, DeliveryError
 from tracker.models import FeedState
-from tracker.report import ago, feed_problem, feed_quiet, item_record, status_report
+from tracker.report import ago, item_record, status_report
 from tracker.service import utc_now
 from tracker.wording import counted
 
@@ -113,11 +113,11 @@ def status(app: App, as_json: bool) -> None:
         sys.exit(EXIT_NEEDS_ATTENTION)
 
 
-def _problem_text(feed: FeedState, now: datetime) -> str:
-    """The last column (rich markup): what is wrong, or why the next poll is not
-    the usual one. Feed-derived text is escaped; only our own styles apply."""
+def _problem_text(feed: FeedState, problem: str | None, quiet: str | None) -> str:
+    """The last column (rich markup): what is wrong (`problem` and `quiet` as the
+    status report worked them out), or why the next poll is not the usual one.
+    Feed-derived text is escaped; only our own styles apply."""
     parts = []
-    problem = feed_problem(feed, now)
     if problem:
         parts.append(f"[bold red]{escape(problem)}:[/]")
     if feed.consecutive_failures:
@@ -126,7 +126,6 @@ def _problem_text(feed: FeedState, now: datetime) -> str:
         parts.append(escape(feed.last_error))
     elif feed.last_warning:
         parts.append(f"[yellow]warning:[/] {escape(feed.last_warning)}")
-    quiet = feed_quiet(feed, now)
     if quiet:
         parts.append(f"[yellow]{escape(quiet)}[/]")
     if feed.due_reason and feed.due_reason != "interval" and not feed.gone_at:
@@ -162,13 +161,13 @@ def _print_status_table(feeds: list[FeedState], report: dict[str, Any], now: dat
     table.add_column("Newest", no_wrap=True)
     table.add_column("Next", no_wrap=True)
     table.add_column("Problem", overflow="fold", ratio=4)
-    for feed in feeds:
+    for feed, entry in zip(feeds, report["feeds"], strict=True):
         table.add_row(
             escape(feed.name), "official" if feed.kind == "official" else "news",
             _http_text(feed), ago(feed.last_success, now), str(feed.item_count),
             ago(feed.newest_item, now),
             _next_text(feed, now),
-            _problem_text(feed, now),
+            _problem_text(feed, entry["problem"], entry["quiet"]),
         )
     console.print(table)
     daemon = report["daemon"]
