@@ -97,32 +97,40 @@ def _probe(store: Store, stream: list[dict[str, str]], size: int,
     return timings, found
 
 
+Run = tuple[float, subprocess.CompletedProcess[str]]  # seconds, outcome
+
+
+def _timed_runs(command: list[str], runs: int) -> list[Run]:
+    """Wall time and outcome of `runs` whole processes of `command`, one after another."""
+    timed = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True)
+        timed.append((time.perf_counter() - started, done))
+    return timed
+
+
 def _unchanged_poll_seconds(state: Path, url: str) -> float:
     """Median wall time of whole `tracker poll --all` processes finding the feed
     unchanged (the first poll, which stores the feed's items, is not timed)."""
-    command = tracker_command(state, [url])
-    timings = []
-    for attempt in range(UNCHANGED_POLLS + 1):
-        started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True, check=True)
-        if attempt and "(1 unchanged)" not in done.stdout:
+    first, *timed = _timed_runs(tracker_command(state, [url]), UNCHANGED_POLLS + 1)
+    for _, done in (first, *timed):
+        done.check_returncode()
+    for _, done in timed:
+        if "(1 unchanged)" not in done.stdout:
             raise RuntimeError(f"the feed was not found unchanged: {done.stdout.strip()}")
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings[1:])
+    return statistics.median(seconds for seconds, _ in timed)
 
 
 def _status_seconds(state: Path, url: str) -> float:
     """Median wall time of whole `tracker status` processes (after the polls:
     the feed is healthy and holds the archive's items)."""
-    command = [*tracker_command(state, [url])[:-2], "status"]
-    timings = []
-    for _ in range(UNCHANGED_POLLS):
-        started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True)
-        timings.append(time.perf_counter() - started)
+    command = [*tracker_command(state, [url])[:-2], "status"]  # its "poll --all" replaced
+    timed = _timed_runs(command, UNCHANGED_POLLS)
+    for _, done in timed:
         if done.returncode not in (0, 1) or "Bench 0" not in done.stdout:  # 1: needs a person
             raise RuntimeError(f"tracker status failed: {done.stderr.strip()}")
-    return statistics.median(timings)
+    return statistics.median(seconds for seconds, _ in timed)
 
 
 def main(argv: list[str] | None = None) -> int:
