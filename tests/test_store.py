@@ -175,6 +175,20 @@ def test_migration_machinery_is_loaded_only_for_a_database_that_needs_it(
     assert not _opens_importing_sqlite_utils(path)   # current: nothing to do
 
 
+def test_a_store_that_migrated_its_database_keeps_sqlites_defaults(tmp_path: Path) -> None:
+    """The process that creates a database goes on polling on the same
+    connection: migrating must not leave it behaving otherwise than one opened
+    on a current database (sqlite-utils turns recursive triggers on by default,
+    which makes REPLACE fire delete triggers)."""
+    path = tmp_path / "tracker.db"
+    created = Store.open(path)
+    reopened = Store.open(path)
+    for store in (created, reopened):
+        assert store.conn.execute("PRAGMA recursive_triggers").fetchone()[0] == 0
+    created.close()
+    reopened.close()
+
+
 def test_two_threads_writing_through_one_store_take_turns(tmp_path: Path) -> None:
     """The daemon's heartbeat job and its poll both write through one Store:
     the second transaction must wait for the first, not fail inside it."""

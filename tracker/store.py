@@ -117,7 +117,11 @@ class Store:
 
             from tracker.migrations import migrations
 
-            db = Database(conn)
+            # The connection goes on serving the poll: left as SQLite's defaults
+            # (sqlite-utils would turn recursive triggers on, so that REPLACE fires
+            # delete triggers only in a process that migrated), and no installed
+            # sqlite-utils plugin gets to change it.
+            db = Database(conn, recursive_triggers=False, execute_plugins=False)
             if migrations.pending(db):
                 with store.write():
                     migrations.apply(db)
