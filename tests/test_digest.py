@@ -276,15 +276,29 @@ def test_many_failing_feeds_are_summed_up_after_the_first_few(
         assert "and 3 more" in part and "tracker status" in part
 
 
+def _items(now: datetime, published: list[str]) -> list[dict[str, Any]]:
+    return [{"id": n, "title": f"Drone {n}", "url": f"https://e.org/{n}", "summary": "",
+             "published": date, "first_seen": now.isoformat(), "feed": "GOV.UK",
+             "kind": "official", "seen_in": [{"name": "GOV.UK", "kind": "official"}],
+             "topics": [], "content_hash": "h"}
+            for n, date in enumerate(published)]
+
+
 def test_an_item_from_another_year_shows_its_year() -> None:
     now = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
-    items = [{"id": n, "title": f"Drone {n}", "url": f"https://e.org/{n}", "summary": "",
-              "published": published, "first_seen": now.isoformat(), "feed": "GOV.UK",
-              "kind": "official", "seen_in": [{"name": "GOV.UK", "kind": "official"}], "topics": [],
-              "content_hash": "h"}
-             for n, published in enumerate(["2026-11-24T09:30:00+00:00",
-                                            "2022-07-12T07:58:00+00:00"])]
+    items = _items(now, ["2026-11-24T09:30:00+00:00", "2022-07-12T07:58:00+00:00"])
     content = build_digest(items, [], now, DigestSettings(include="all"), "UTC")
     assert content is not None
     assert "24 Nov 09:30 UTC" in content.text and "24 Nov 2026" not in content.text
     assert "12 Jul 2022 07:58 UTC" in content.text
+
+
+@pytest.mark.parametrize(("published", "count"), [(["2026-11-24T09:30:00+00:00"], "1 new item"),
+                                                 (["2026-11-24T09:30:00+00:00",
+                                                   "2026-11-23T09:30:00+00:00"], "2 new items")])
+def test_both_parts_count_the_items_in_english(published: list[str], count: str) -> None:
+    now = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+    content = build_digest(_items(now, published), [], now, DigestSettings(include="all"), "UTC")
+    assert content is not None
+    for part in (content.text, content.html):
+        assert re.search(rf"\b{count}\b", part), part

@@ -52,6 +52,7 @@ def sanitise_html(html: str) -> Markup:
 
 
 _environment.filters["sanitise"] = sanitise_html
+_environment.filters["counted"] = counted  # {{ total | counted("new item") }}
 
 
 def header_text(text: str, limit: int = 200) -> str:
