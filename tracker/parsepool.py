@@ -22,6 +22,7 @@ import select
 import subprocess
 import sys
 import threading
+import time
 from typing import IO
 
 from tracker.errors import ParseError, ParserFailure
@@ -37,7 +38,8 @@ STARTUP_SECONDS = 30.0
 # limit: a parsed tree takes several times the document's size. News feeds weigh
 # 30-250 KB.
 IN_PROCESS_MAX_BYTES = 2 << 20
-# How long a document waits for a busy worker before another is started.
+# How long one document may keep a worker busy before another document waiting
+# for it has another worker started.
 PATIENCE_SECONDS = 0.5
 
 
@@ -60,6 +62,7 @@ class _Worker:
         assert self.process.stdin is not None and self.process.stdout is not None
         self.stdin: IO[bytes] = self.process.stdin
         self.stdout: IO[bytes] = self.process.stdout
+        self.busy_since: float | None = None  # monotonic time its current document was sent
         if self._receive(STARTUP_SECONDS) != ("ready", None):
             self.kill()
             raise OSError("the parser process did not start")
@@ -77,8 +80,12 @@ class _Worker:
     def request(self, task: tuple[bytes, dict[str, str], str, str | None],
                 timeout: float) -> tuple[str, object]:
         """Send one document and wait for the answer; TimeoutError past `timeout`."""
-        write_frame(self.stdin, pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL))
-        return self._receive(timeout)
+        self.busy_since = time.monotonic()
+        try:
+            write_frame(self.stdin, pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL))
+            return self._receive(timeout)
+        finally:
+            self.busy_since = None
 
     def kill(self) -> None:
         self.process.kill()
@@ -130,11 +137,13 @@ class ParserPool:
             raise
 
     def _acquire(self) -> _Worker:
-        """An idle worker, else the first one; another only once a document has
-        waited `patience` for one (and again each `patience`, should a worker
-        have been killed meanwhile). A parse takes milliseconds, so one worker
-        serves a poll's few declined documents, and a second (25-35 MB more)
-        starts only behind a slow one."""
+        """An idle worker, else the first one; another only behind a slow
+        document, one that has kept a worker busy for `patience` (checked each
+        `patience` of waiting, which also replaces a worker killed meanwhile).
+        A parse takes milliseconds, so one worker serves a poll's declined
+        documents even when several wait for it at once: on the benchmark's 441
+        documents a second worker (25-35 MB more) bought no time when it was
+        started for any document that had waited `patience` in that queue."""
         try:
             return self._idle.get_nowait()
         except queue.Empty:
@@ -144,8 +153,15 @@ class ParserPool:
             try:
                 return self._idle.get(timeout=self.patience)
             except queue.Empty:
-                worker = self._start_one(up_to=self.size)
+                worker = self._start_one(up_to=self.size if self._held_up() else 1)
         return worker
+
+    def _held_up(self) -> bool:
+        """Whether a worker has been on one document for longer than `patience`."""
+        now = time.monotonic()
+        with self._lock:
+            return any(since is not None and now - since > self.patience
+                       for since in (worker.busy_since for worker in self._all))
 
     def _forget(self, worker: _Worker) -> None:
         """Free a worker's place for the next document that needs one."""
