@@ -68,15 +68,15 @@ def test_quick_documents_from_many_threads_share_one_worker() -> None:
 
 
 def test_a_queue_of_quick_documents_does_not_start_a_second_worker() -> None:
-    """Waiting in a queue is not waiting behind a slow document: 64 documents of
+    """Waiting in a queue is not waiting behind a slow document: 128 documents of
     a few milliseconds each keep the later ones waiting longer than `patience`,
     but none keeps the worker that long, so a second (25-35 MB) never starts."""
     document = many_entries(20).replace(b"<title>Item 1</title>", b"<title>Fish & chips</title>")
-    with ParserPool(workers=2, timeout=30, memory_mb=256, patience=0.1) as pool, \
-            ThreadPoolExecutor(max_workers=64) as threads:
+    with ParserPool(workers=2, timeout=30, memory_mb=256, patience=0.2) as pool, \
+            ThreadPoolExecutor(max_workers=128) as threads:
         started = time.monotonic()
-        outputs = list(threads.map(lambda _: pool.parse(document, {}, "1"), range(64)))
-        assert time.monotonic() - started > 0.1  # so some document did wait that long
+        outputs = list(threads.map(lambda _: pool.parse(document, {}, "1"), range(128)))
+        assert time.monotonic() - started > 0.2  # so some document did wait that long
         assert all(o.items[1].title == "Fish & chips" for o in outputs)
         assert len(pool._all) == 1
 
