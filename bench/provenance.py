@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import os
 import platform
+import pyexpat
 import sqlite3
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
-PACKAGES = ("tracker", "feedparser", "lxml", "httpx", "sqlite-utils", "reader", "rss2email")
+PACKAGES = ("tracker", "feedparser", "httpx", "sqlite-utils", "reader", "rss2email")
 
 
 def version(name: str) -> str:
@@ -27,6 +28,6 @@ def provenance() -> dict[str, Any]:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version()},
-        "versions": {"sqlite": sqlite3.sqlite_version,
+        "versions": {"sqlite": sqlite3.sqlite_version, "expat": pyexpat.EXPAT_VERSION,
                      **{name: version(name) for name in PACKAGES}},
     }

@@ -1,4 +1,4 @@
-"""The lxml fast path must store exactly what feedparser's path would store.
+"""The fast path must store exactly what feedparser's path would store.
 
 Every document of the real and conformance corpora (../shared/data) is offered
 to `parse_fast` with and without a Content-Type header; whenever it accepts
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bench.corpus import build_corpus
-from tracker.fastparse import parse_fast
+from tracker.fastparse import MAX_MARKUP, parse_fast
 from tracker.models import ParsedFeed
 from tracker.normalise import normalise_feed
 from tracker.parse import parse_feed
@@ -93,6 +93,38 @@ def test_fast_path_agrees_on_the_benchmark_corpus(shared_data: Path) -> None:
 ])
 def test_documents_it_does_not_fully_understand_go_to_feedparser(document: bytes) -> None:
     assert parse_fast(document, {}) is None
+
+
+def _items_document(count: int) -> bytes:
+    """An RSS document of `count` items, with 6 + 4 x count "<" in it."""
+    return (b'<rss version="2.0"><channel><title>t</title>'
+            + b"<item><title>t</title></item>" * count + b"</channel></rss>")
+
+
+def test_a_document_with_more_markup_than_the_limit_goes_to_feedparser() -> None:
+    """2 MB of empty elements would take 50-80 MB as a tree in-process; above the
+    limit the document goes to the worker, whose memory is bounded."""
+    largest = _items_document((MAX_MARKUP - 6) // 4)
+    assert largest.count(b"<") <= MAX_MARKUP
+    assert parse_fast(largest, {}) is not None
+    assert parse_fast(_items_document((MAX_MARKUP - 6) // 4 + 1), {}) is None
+    nested = b'<rss version="2.0"><channel><title>t</title><item>' + b"<a>" * MAX_MARKUP
+    assert parse_fast(nested + b"</a>" * MAX_MARKUP + b"</item></channel></rss>", {}) is None
+
+
+@pytest.mark.parametrize("declaration, headers, taken", [
+    (b"<?xml version='1.0' encoding='UTF-8'?>", {}, True),
+    (b'<?xml version="1.0" encoding="utf8" standalone="yes"?>', {}, True),
+    (b'<?xml version="1.0"?>', {"content-type": "application/xml; charset=utf-8"}, True),
+    (b'<?xml version="1.0" encoding="us-ascii"?>', {}, False),
+    (b'<?xml version="1.0" encoding="UTF-8"?>',
+     {"content-type": "application/xml; charset=windows-1252"}, False),
+    (b"\xef\xbb\xbf<?xml version='1.0'?>", {}, False),  # a byte-order mark: feedparser's rules
+])
+def test_only_utf_8_that_the_headers_agree_with_is_read_in_process(
+        declaration: bytes, headers: dict[str, str], taken: bool) -> None:
+    document = declaration + _items_document(1)
+    assert (parse_fast(document, headers) is not None) is taken
 
 
 def _assert_read_as_feedparser_reads(document: bytes) -> ParsedFeed:

@@ -1,4 +1,4 @@
-"""Parse feed documents: the common well-formed ones in-process with lxml
+"""Parse feed documents: the common well-formed ones in-process with expat
 (`tracker.fastparse`), the rest in worker processes bounded in time and memory.
 
 `tracker.parse` already refuses the pathologies we know of (entity bombs,

@@ -2,7 +2,7 @@
 
 Started by `tracker.parsepool` as `python -m tracker.parseworker` for the
 documents the in-process fast path declines. It imports only feedparser and
-normalising (not lxml, the fetcher or the store): each worker is a whole
+normalising (not the fetcher or the store): each worker is a whole
 interpreter, and what it imports is memory every poll that needs it pays.
 """
 
