@@ -50,6 +50,17 @@ def test_declined_documents_one_after_another_share_one_worker(pool: ParserPool)
     assert len(pool._all) == 1
 
 
+def test_a_worker_reads_feeds_without_loading_the_tls_libraries(pool: ParserPool) -> None:
+    """feedparser's urllib.request would load libssl and libcrypto (1.4 MB in
+    every worker) for fetching that a worker never does."""
+    assert [i.title for i in pool.parse(LENIENT, {}, "1").items] == ["Fish & chips"]
+    (worker,) = pool._all
+    with open(f"/proc/{worker.process.pid}/maps", encoding="utf-8") as maps:
+        mapped = maps.read()
+    assert "python3" in mapped or "libpython" in mapped  # the map is the worker's
+    assert "libssl" not in mapped and "_ssl" not in mapped
+
+
 def test_stopped_workers_exit_and_start_again_when_needed(pool: ParserPool) -> None:
     pool.parse(LENIENT, {}, "1")
     (worker,) = pool._all
