@@ -51,7 +51,34 @@ def fts_query(forms: Iterable[str]) -> str:
     return " OR ".join('"' + form.replace('"', '""') + '"' for form in forms)
 
 
-class LinkPass:
+class WordStatistics:
+    """How many items use each word, and how many items there are, as a pass
+    counts its items one by one: what idf is worked out from. Words are
+    brought in from the archive as the pass meets them (`read_frequencies`)."""
+
+    def __init__(self, documents: int) -> None:
+        self.documents = documents
+        self.frequencies: dict[str, int] = {}
+        self.log_frequencies: dict[str, float] = {}  # log(df + 1) of each, see `Idf`
+
+    def count(self, item: Profile) -> None:
+        frequencies, logs = self.frequencies, self.log_frequencies
+        for term in item.terms:
+            frequencies[term] += 1
+            logs[term] = log_frequency(frequencies[term])
+        self.documents += 1
+
+    def inverse(self) -> Idf:
+        """idf under the statistics as they stand."""
+        return Idf(documents_base(self.documents), self.log_frequencies)
+
+    def learn(self, term: str, frequency: int) -> None:
+        """The archive's count of a word not seen before in this pass."""
+        self.frequencies[term] = frequency
+        self.log_frequencies[term] = log_frequency(frequency)
+
+
+class LinkPass(WordStatistics):
     """The state of one linking pass over the queue, kept in memory between its
     transactions: the word statistics (read once, counted up item by item and
     written back with each batch) and the recently read or linked items, as
@@ -64,10 +91,8 @@ class LinkPass:
     """
 
     def __init__(self, documents: int, queued: int = 0) -> None:
-        self.documents = documents
+        super().__init__(documents)
         self.queued = queued  # items waiting when the pass started
-        self.frequencies: dict[str, int] = {}
-        self.log_frequencies: dict[str, float] = {}  # log(df + 1) of each, see `Idf`
         self.counted: Counter[str] = Counter()   # not yet written back
         self.newly_counted = 0
         self.known: OrderedDict[int, Candidate] = OrderedDict()
@@ -75,22 +100,9 @@ class LinkPass:
         self.changed_centroids: set[int] = set()  # not yet written back
 
     def count(self, item: Profile) -> None:
-        frequencies, logs = self.frequencies, self.log_frequencies
-        for term in item.terms:
-            frequencies[term] += 1
-            logs[term] = log_frequency(frequencies[term])
+        super().count(item)
         self.counted.update(item.terms)
-        self.documents += 1
         self.newly_counted += 1
-
-    def inverse(self) -> Idf:
-        """idf under the statistics as they stand."""
-        return Idf(documents_base(self.documents), self.log_frequencies)
-
-    def learn(self, term: str, frequency: int) -> None:
-        """The archive's count of a word not seen before in this pass."""
-        self.frequencies[term] = frequency
-        self.log_frequencies[term] = log_frequency(frequency)
 
     def remember(self, item: Candidate) -> None:
         """Keep an item the pass has read or linked, as a candidate for later ones."""
@@ -105,7 +117,7 @@ class LinkPass:
         return item
 
 
-def read_frequencies(conn: sqlite3.Connection, state: LinkPass, item: Profile) -> None:
+def read_frequencies(conn: sqlite3.Connection, state: WordStatistics, item: Profile) -> None:
     """Bring the archive's counts of the item's words into the pass (once each).
 
     A word not yet in the pass has not been counted in it, so what is stored is
@@ -150,7 +162,9 @@ def find_candidates(conn: sqlite3.Connection, now: datetime, settings: LinkSetti
     to a temporary table instead (not on the loop's connection: a schema change
     makes SQLite prepare every cached statement again, ~1 ms per pass).
     """
-    state = LinkPass(documents)
+    # Its own statistics, counted exactly as the loop's are; nothing it counts
+    # is written back, so it keeps no more than the statistics.
+    state = WordStatistics(documents)
     order = array("q", (row[0] for row in conn.execute(
         """
         SELECT q.item_id FROM link_queue q JOIN items i ON i.id = q.item_id

@@ -51,6 +51,7 @@ from tracker.linkpass import (
     Found,
     LinkPass,
     ThreadedCandidateFinder,
+    WordStatistics,
     read_frequencies,
 )
 from tracker.timefmt import to_text
@@ -223,7 +224,7 @@ class LinkStore:
             state.centroids[storyline] = centroid
         return centroid
 
-    def _worked_out(self, latest: list[Profile], state: LinkPass) -> Centroid:
+    def _worked_out(self, latest: list[Profile], state: WordStatistics) -> Centroid:
         """A centroid from a storyline's most recent items (the first time it is
         needed: a storyline is checked against one only once it is long)."""
         total: dict[str, float] = {}
@@ -383,7 +384,7 @@ class LinkStore:
         else:
             documents = self.conn.execute("SELECT documents FROM link_state WHERE id = 1"
                                           ).fetchone()[0]
-            centroid = self._worked_out(latest, LinkPass(int(documents)))
+            centroid = self._worked_out(latest, WordStatistics(int(documents)))
         return spelled(centroid.terms[:ABOUT_WORDS], latest)
 
     def links_by_item(self) -> dict[int, list[dict[str, Any]]]:
