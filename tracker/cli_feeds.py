@@ -4,6 +4,8 @@ OPML in and out, editing the config file in place (tracker.feedfile)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -27,21 +29,26 @@ def feeds() -> None:
     Edits keep the config file's comments and layout."""
 
 
-def _save(edited: FeedFile) -> None:
+@contextmanager
+def _config_errors(prefix: str = "") -> Iterator[None]:
+    """A config problem becomes the command's error message (exit status 1)."""
     try:
-        edited.save()
+        yield
     except ConfigError as exc:
-        raise click.ClickException(f"not saved: {exc}") from None
+        raise click.ClickException(f"{prefix}{exc}") from None
+
+
+def _save(edited: FeedFile) -> None:
+    with _config_errors("not saved: "):
+        edited.save()
 
 
 def _edit(app: App) -> FeedFile:
     from tracker.feedfile import FeedFile
 
     _ = app.config  # the file must be valid before it is edited
-    try:
+    with _config_errors():
         return FeedFile(app.config_path)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @feeds.command("list")
@@ -111,10 +118,8 @@ def _resolve_feed(fetcher: Fetcher, url: str) -> tuple[str, str | None]:
 def feeds_remove(app: App, selector: str) -> None:
     """Remove the feed with this URL or name from the config (its items are kept)."""
     edited = _edit(app)
-    try:
+    with _config_errors():
         name = edited.remove(selector)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
     _save(edited)
     click.echo(f"removed {name}")
 
@@ -137,10 +142,8 @@ def feeds_resume(app: App, selector: str) -> None:
 
 def _set_paused(app: App, selector: str, paused: bool) -> None:
     edited = _edit(app)
-    try:
+    with _config_errors():
         name = edited.set_paused(selector, paused)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
     _save(edited)
     click.echo(f"{'paused' if paused else 'resumed'} {name}")
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tracker.errors import ParseError
-from tracker.models import ParsedEntry, ParsedFeed
+from tracker.models import ParsedEntry, ParsedFeed, text_or_none
 
 VERSION_PREFIX = "https://jsonfeed.org/version/"
 _JSON_START = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*\{")
@@ -38,7 +38,7 @@ def read_json_feed(content: bytes) -> ParsedFeed | None:
             not isinstance(items, list):
         raise ParseError("not a feed: JSON, but not a JSON Feed (no jsonfeed.org version "
                          "and items list)")
-    return ParsedFeed(title=_text(document.get("title")),
+    return ParsedFeed(title=text_or_none(document.get("title")),
                       entries=tuple(_entry(item) for item in items if isinstance(item, dict)),
                       warning=None, ttl_seconds=None)
 
@@ -48,8 +48,8 @@ def _entry(item: dict[str, Any]) -> ParsedEntry:
     return ParsedEntry(
         # The spec says a string; numbers are common in the wild.
         guid=str(guid) if isinstance(guid, (str, int)) and str(guid).strip() else None,
-        link=_text(item.get("url")) or _text(item.get("external_url")),
-        title=_text(item.get("title")),
+        link=text_or_none(item.get("url")) or text_or_none(item.get("external_url")),
+        title=text_or_none(item.get("title")),
         title_is_html=False,
         summary=_summary(item),
         author=_author(item),
@@ -62,7 +62,7 @@ def _summary(item: dict[str, Any]) -> str | None:
     """As HTML, which is what an entry's summary is everywhere else: the
     plain-text `summary`, else `content_html`, else `content_text`."""
     for key, is_html in (("summary", False), ("content_html", True), ("content_text", False)):
-        value = _text(item.get(key))
+        value = text_or_none(item.get(key))
         if value is not None:
             return value if is_html else html.escape(value)
     return None
@@ -72,8 +72,8 @@ def _author(item: dict[str, Any]) -> str | None:
     authors = item.get("authors")  # 1.1
     candidates = authors if isinstance(authors, list) else [item.get("author")]  # 1.0
     for author in candidates:
-        if isinstance(author, dict) and _text(author.get("name")):
-            return _text(author.get("name"))
+        if isinstance(author, dict) and text_or_none(author.get("name")):
+            return text_or_none(author.get("name"))
     return None
 
 
@@ -85,7 +85,3 @@ def _when(value: Any) -> datetime | None:
         return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
     except (ValueError, OverflowError):
         return None
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 
 class FeedKind(enum.StrEnum):
@@ -63,6 +64,13 @@ class FetchResult:
     @property
     def not_modified(self) -> bool:
         return self.status == 304
+
+
+def text_or_none(value: Any) -> str | None:
+    """A parsed field as text: None when the parser gave nothing, something other
+    than a string, or only whitespace (feedparser's results and JSON Feed's
+    fields are read through it)."""
+    return value if isinstance(value, str) and value.strip() else None
 
 
 @dataclass(frozen=True)

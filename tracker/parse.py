@@ -18,7 +18,7 @@ import feedparser
 
 from tracker.errors import ParseError
 from tracker.jsonfeed import read_json_feed
-from tracker.models import ParsedEntry, ParsedFeed
+from tracker.models import ParsedEntry, ParsedFeed, text_or_none
 
 MAX_TTL_SECONDS = 7 * 24 * 3600
 MAX_ENTITY_EXPANSION = 4 * 1024 * 1024
@@ -77,9 +77,6 @@ def utc_datetime(parsed: Any) -> datetime | None:
         return None
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
-
 
 def ttl_seconds(raw: Any) -> int | None:
     """The RSS `<ttl>` text (minutes) as seconds, when it is a sane number."""
@@ -91,19 +88,19 @@ def ttl_seconds(raw: Any) -> int | None:
 
 
 def _entry(raw: Any) -> ParsedEntry:
-    title = _text(raw.get("title"))
+    title = text_or_none(raw.get("title"))
     title_type = (raw.get("title_detail") or {}).get("type", "text/plain")
-    summary = _text(raw.get("summary"))
+    summary = text_or_none(raw.get("summary"))
     if summary is None:
         contents = raw.get("content") or []
-        summary = next((_text(c.get("value")) for c in contents if _text(c.get("value"))), None)
+        summary = next(filter(None, (text_or_none(c.get("value")) for c in contents)), None)
     return ParsedEntry(
-        guid=_text(raw.get("id")),
-        link=_text(raw.get("link")),
+        guid=text_or_none(raw.get("id")),
+        link=text_or_none(raw.get("link")),
         title=title,
         title_is_html=title_type in ("text/html", "application/xhtml+xml"),
         summary=summary,
-        author=_text(raw.get("author")),
+        author=text_or_none(raw.get("author")),
         # dict.get: feedparser's own get() maps a missing updated_parsed to
         # published_parsed (with a deprecation warning); we want them apart.
         published=utc_datetime(dict.get(raw, "published_parsed")),
@@ -202,5 +199,5 @@ def parse_feed(content: bytes, headers: dict[str, str] | None = None) -> ParsedF
         raise _not_a_feed(content, headers or {}, result.get("bozo_exception"))
     feed = result.get("feed", {})
     warning = f"read leniently: {problem}" if problem else None
-    return ParsedFeed(title=_text(feed.get("title")), entries=entries, warning=warning,
+    return ParsedFeed(title=text_or_none(feed.get("title")), entries=entries, warning=warning,
                       ttl_seconds=ttl_seconds(feed.get("ttl")))
