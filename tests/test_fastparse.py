@@ -73,7 +73,7 @@ def test_fast_path_takes_most_real_news_feeds(shared_data: Path) -> None:
              + _documents(shared_data / "feeds" / "rowanmanning_sample_feeds" / "real-world")
              + _documents(shared_data / "feeds" / "inline_js_fixtures"))
     taken = sum(parse_fast(p.read_bytes(), {}) is not None for p in paths)
-    assert taken >= 0.95 * len(paths), (taken, len(paths))  # 80 of 82
+    assert taken >= 0.95 * len(paths), (taken, len(paths))  # 79 of 82
 
 
 def test_fast_path_agrees_on_the_benchmark_corpus(shared_data: Path) -> None:
@@ -234,10 +234,48 @@ def test_fast_path_names_atom_authors_as_feedparser_does(author: str) -> None:
     # before the description, the podcast summary is the summary
     NEWS_ITEM + "<itunes:summary>Longer</itunes:summary><description>Jets stay on."
     "</description>",
+    # Found by generated documents:
+    # a second description is filed as content (and an empty one leaves none)
+    NEWS_ITEM + "<description>Jets stay on.</description><description></description>",
+    # two ids that differ: feedparser keeps the first
+    "<title>a</title><guid>https://e.org/1</guid><guid>https://e.org/2</guid>",
+    # after a <source>, feedparser takes a picture's title for the item's
+    NEWS_ITEM + "<source url='https://e.org/s'>Agency</source><media:content url='x'>"
+    "<media:title>Photo</media:title></media:content>",
+    # a second caption at the item's level replaces the description
+    NEWS_ITEM + "<description>Jets stay on.</description>"
+    "<media:description>A jet</media:description><itunes:summary>Longer</itunes:summary>",
+    # a tag left open by the next "<": feedparser's sanitiser closes it there
+    NEWS_ITEM + "<description>&lt;A&lt; Jets stay on.</description>",
 ])
 def test_fast_path_leaves_pictures_and_links_that_change_the_item_to_feedparser(
         inner: str) -> None:
     assert parse_fast(_rss_item(inner), {}) is None
+
+
+@pytest.mark.parametrize("inner", [
+    # Yahoo-made feeds repeat an item's id word for word
+    "<title>a</title><guid>https://e.org/1</guid><guid>https://e.org/1</guid>",
+    # a picture's title that says what the item's does (Engadget's), after a <source>
+    NEWS_ITEM.replace("Air policing mission extended", "Photo")
+    + "<source url='https://e.org/s'>Agency</source><media:content url='x'>"
+    "<media:title>Photo</media:title></media:content>",
+    # captions of pictures, each in its own media:content, after the description
+    NEWS_ITEM + "<description>Jets stay on.</description><media:content url='x'>"
+    "<media:description>A</media:description></media:content><media:content url='y'>"
+    "<media:description>B</media:description></media:content>",
+])
+def test_repeated_fields_feedparser_reads_alike_stay_in_process(inner: str) -> None:
+    _assert_read_as_feedparser_reads(_rss_item(inner))
+
+
+def test_of_two_ttls_the_last_counts_as_for_feedparser() -> None:
+    document = (b'<rss version="2.0"><channel><title>t</title><ttl>60</ttl><ttl>x</ttl>'
+                b"<item><title>a</title></item></channel></rss>")
+    fast = parse_fast(document, {})
+    assert fast is not None and fast.ttl_seconds is None
+    assert parse_feed(document).ttl_seconds is None
+    assert parse_fast(document.replace(b"<ttl>x</ttl>", b"<ttl>90</ttl>"), {}).ttl_seconds == 5400
 
 
 def test_the_parser_pool_starts_no_process_for_documents_the_fast_path_reads() -> None:
@@ -525,7 +563,7 @@ def _atom_documents(draw: st.DrawFn) -> bytes:
             f"<title>{escape(draw(_XML_TEXT))}</title>{''.join(entries)}</feed>").encode()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)  # the same documents every run
 @given(st.one_of(_rss_documents(), _atom_documents()))
 def test_generated_documents_the_fast_path_accepts_read_as_feedparser_reads_them(
         document: bytes) -> None:

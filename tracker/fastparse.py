@@ -9,7 +9,8 @@ documents it fully understands, and answers None for anything else, which then
 goes to feedparser as before: malformed XML, a DOCTYPE (entities), encodings
 the headers contradict, a response without a Content-Type, a base (`xml:base`, a
 Content-Location header) that could change a link or an id, XHTML text, markup
-inside an RSS element, a summary with script code the two would read apart,
+inside an RSS element, a summary with script code the two would read apart
+or with a tag left open, an item field given twice in different words,
 Atom 0.3, and any element feedparser would map onto a
 title, summary, author, date, link or id that is not read here. It does read
 what news feeds put beside an item's own fields where feedparser leaves those
@@ -82,6 +83,9 @@ _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 # A plain embed (`<script async src="...widgets.js"></script>`, or code without
 # a "<" in it): both readings drop it whole.
 _PLAIN_SCRIPT = re.compile(r"<script\b[^<>]*>[^<]*</script>", re.IGNORECASE)
+# A tag left open by the next "<" ("<A<", "a <b< c"): feedparser's sanitiser
+# closes it there, tracker's text reading keeps it as text.
+_UNCLOSED_TAG = re.compile(r"</?[A-Za-z][^<>]*<")
 _ENCODING_ALIASES = {"utf8": "utf-8", "latin1": "iso-8859-1", "latin-1": "iso-8859-1"}
 # At most this many "<" in a document read here: the tree of a hostile one
 # (2 MB of empty or nested elements, `IN_PROCESS_MAX_BYTES`) would take 50-80 MB
@@ -172,8 +176,9 @@ def _read(root: Any, based: bool) -> ParsedFeed:
         leaks = _sets_content(channel)
         entries = tuple(_rss_entry(item, "", based, content_before=leaks and n == 0)
                         for n, item in enumerate(channel.iterfind("item")))
+        ttls = channel.findall("ttl")  # feedparser keeps the last
         return ParsedFeed(title=_feed_title(channel.find("title")), entries=entries,
-                          warning=None, ttl_seconds=ttl_seconds(channel.findtext("ttl")))
+                          warning=None, ttl_seconds=ttl_seconds(ttls[-1].text if ttls else None))
     if tag == f"{{{RDF}}}RDF":
         channel = root.find(f"{{{RSS1}}}channel")
         if channel is None:
@@ -315,19 +320,28 @@ def _rss_entry(item: Any, ns: str, based: bool, content_before: bool = False) ->
         fields["guid"] = about.strip() if about and about.strip() else None
     media_text: list[tuple[bool, Any]] = []  # (after the item's description?, element)
     second_summaries: list[tuple[bool, Any]] = []  # itunes:summary: after the description?
+    read: dict[str, Any] = {}
+    has_source = False
     for tag, child in _children(item):
         itunes = _itunes(tag)
+        _once(read, _RSS_SINGLE.get(tag.removeprefix(prefix) if ns else tag), child)
         if tag == f"{prefix}title":
             if fields["title"] is not None:
                 raise _Unsure  # feedparser keeps the first with text, not the last
             fields["title"] = _text_only(child)
         elif tag == _MEDIA_TEXT:
+            if has_source and any(_local(part.tag) == "title"
+                                  and (part.text or "") != (fields["title"] or "")
+                                  for part in child.iter()):
+                raise _Unsure  # see "source" below
             media_text.append((fields["summary"] is not None, child))
         elif tag == f"{prefix}link":
             fields["link"] = _text_only(child)
         elif tag == f"{prefix}description":
-            if fields["content"] is not None:
-                raise _Unsure  # feedparser files a description after content as content
+            if fields["content"] is not None or fields["summary"] is not None:
+                # feedparser files a description after content, or after
+                # another description, as content
+                raise _Unsure
             fields["summary"] = _text_only(child)
         elif tag == f"{{{CONTENT}}}encoded":
             if fields["content"] is not None:
@@ -346,6 +360,9 @@ def _rss_entry(item: Any, ns: str, based: bool, content_before: bool = False) ->
             fields["updated"] = _text_only(child)
         elif tag == "source":
             _text_only(child)  # the publication it came from: not the item's own fields
+            # feedparser forgets there which title it has kept: a media:title
+            # after it takes the item title's place (Engadget's say the same)
+            has_source = True
         elif tag == f"{{{ATOM}}}link" and child.get("href") is not None \
                 and (child.get("rel") or "alternate").lower() != "alternate":
             pass  # a related link (NYT's rel="standout"): feedparser lists it, not as the link
@@ -359,6 +376,13 @@ def _rss_entry(item: Any, ns: str, based: bool, content_before: bool = False) ->
                 if _local(part.tag) == "description"]
     if content_before and (captions or second_summaries):
         raise _Unsure
+    # Of several second summaries, feedparser lets one at the item's own level
+    # replace the description (a media:description, an itunes:summary); inside
+    # a media:content or media:group they stay apart.
+    item_level = len(second_summaries) + sum(
+        _local(element.tag) == "description" for _, element in media_text)
+    if item_level and len(captions) + len(second_summaries) > 1:
+        raise _Unsure
     filed = _file_as_content(fields, captions + second_summaries)
     for after_description, element in media_text:
         _check_media_text(element, after_description, fields, filed)
@@ -368,6 +392,24 @@ def _rss_entry(item: Any, ns: str, based: bool, content_before: bool = False) ->
     # A permalink guid is joined to the base; rdf:about too, to be safe.
     return _entry(fields, guid_is_link, _looks_like_html(fields["title"]),
                   based=based, guid_joined=guid_is_link or bool(ns))
+
+
+# An item's fields that feedparser reads from one element each; given twice
+# and not alike (two links, two ids, a dc:date and a dcterms:modified), which
+# one it keeps is its to say. Each maps to the field it fills.
+_RSS_SINGLE = {"link": "link", "guid": "guid", "pubDate": "published",
+               f"{{{DCTERMS}}}issued": "published", f"{{{DC}}}date": "updated",
+               f"{{{DCTERMS}}}modified": "updated", "modified": "updated"}
+
+
+def _once(read: dict[str, Any], field: str | None, element: Any) -> None:
+    """Note that `element` fills `field`; another one that differs from it
+    (its tag, text or attributes) is feedparser's. Feed publishers repeat an
+    item's guid word for word."""
+    if field is not None:
+        seen = (element.tag, element.text, element.attrib, len(element))
+        if read.setdefault(field, seen) != seen:
+            raise _Unsure
 
 
 def _file_as_content(fields: dict[str, Any], seconds: list[tuple[bool, Any]]) -> Any:
@@ -520,6 +562,9 @@ def _entry(fields: dict[str, Any], guid_is_link: bool, title_is_html: bool, *, b
     if not (summary and summary.strip()):
         summary = fields["content"]
     _check_scripts(summary)
+    for text in (fields["title"], summary):
+        if text and _UNCLOSED_TAG.search(text):
+            raise _Unsure
     for text in (fields["title"], summary, fields["author"], fields["guid"], link):
         _check_unrepaired(text)
     return ParsedEntry(
