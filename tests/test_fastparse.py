@@ -256,7 +256,7 @@ def test_fast_path_leaves_pictures_and_links_that_change_the_item_to_feedparser(
 @pytest.mark.parametrize("inner", [
     # Yahoo-made feeds repeat an item's id word for word
     "<title>a</title><guid>https://e.org/1</guid><guid>https://e.org/1</guid>",
-    # a picture's title that says what the item's does (Engadget's), after a <source>
+    # a picture's title that says what the item's does, after a <source>
     NEWS_ITEM.replace("Air policing mission extended", "Photo")
     + "<source url='https://e.org/s'>Agency</source><media:content url='x'>"
     "<media:title>Photo</media:title></media:content>",

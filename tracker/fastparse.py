@@ -361,7 +361,9 @@ def _rss_entry(item: Any, ns: str, based: bool, content_before: bool = False) ->
         elif tag == "source":
             _text_only(child)  # the publication it came from: not the item's own fields
             # feedparser forgets there which title it has kept: a media:title
-            # after it takes the item title's place (Engadget's say the same)
+            # after it, directly in the item, takes the item title's place.
+            # Inside a media:content (Engadget's) it did not in the corpus;
+            # unless it says the same, that is left to feedparser too.
             has_source = True
         elif tag == f"{{{ATOM}}}link" and child.get("href") is not None \
                 and (child.get("rel") or "alternate").lower() != "alternate":
