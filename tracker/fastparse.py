@@ -330,9 +330,8 @@ def _rss_entry(item: Any, ns: str, based: bool, content_before: bool = False) ->
                 raise _Unsure  # feedparser keeps the first with text, not the last
             fields["title"] = _text_only(child)
         elif tag == _MEDIA_TEXT:
-            if has_source and any(_local(part.tag) == "title"
-                                  and (part.text or "") != (fields["title"] or "")
-                                  for part in child.iter()):
+            if has_source and _local(child.tag) == "title" \
+                    and (child.text or "") != (fields["title"] or ""):
                 raise _Unsure  # see "source" below
             media_text.append((fields["summary"] is not None, child))
         elif tag == f"{prefix}link":
@@ -361,9 +360,8 @@ def _rss_entry(item: Any, ns: str, based: bool, content_before: bool = False) ->
         elif tag == "source":
             _text_only(child)  # the publication it came from: not the item's own fields
             # feedparser forgets there which title it has kept: a media:title
-            # after it, directly in the item, takes the item title's place.
-            # Inside a media:content (Engadget's) it did not in the corpus;
-            # unless it says the same, that is left to feedparser too.
+            # after it, directly in the item, takes the item title's place (one
+            # inside a media:content or media:group, as Engadget's, does not)
             has_source = True
         elif tag == f"{{{ATOM}}}link" and child.get("href") is not None \
                 and (child.get("rel") or "alternate").lower() != "alternate":
