@@ -291,6 +291,25 @@ def test_the_parser_pool_starts_no_process_for_documents_the_fast_path_reads() -
         assert pool._started == 1
 
 
+@pytest.mark.parametrize("inner, taken", [
+    # found by generated documents: feedparser keeps the first id, files a
+    # second summary as content
+    ("<id>tag:e.org,2026:2</id><title>a</title>", False),
+    ("<summary>One</summary><summary></summary>", False),
+    ('<link href="https://e.org/b"/>', False),
+    # the same alternate link twice, and other links beside it, change nothing
+    ('<link href="https://e.org/a"/><link rel="related" href="https://e.org/r"/>', True),
+])
+def test_an_atom_entry_field_given_twice_in_different_words_goes_to_feedparser(
+        inner: str, taken: bool) -> None:
+    document = _atom_entry_document(inner)
+    if taken:
+        _assert_read_as_feedparser_reads(document)
+    else:
+        assert parse_fast(document, {}) is None
+        assert parse_fast(_atom_entry_document(""), {}) is not None  # without it, read here
+
+
 def test_an_atom_entry_with_two_titles_goes_to_feedparser() -> None:
     document = (b'<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry>'
                 b"<title>First</title><title>Second</title><id>https://e.org/a</id>"

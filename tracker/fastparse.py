@@ -10,7 +10,7 @@ goes to feedparser as before: malformed XML, a DOCTYPE (entities), encodings
 the headers contradict, a response without a Content-Type, a base (`xml:base`, a
 Content-Location header) that could change a link or an id, XHTML text, markup
 inside an RSS element, a summary with script code the two would read apart
-or with a tag left open, an item field given twice in different words,
+or with a tag left open, an item's field given twice in different words,
 Atom 0.3, and any element feedparser would map onto a
 title, summary, author, date, link or id that is not read here. It does read
 what news feeds put beside an item's own fields where feedparser leaves those
@@ -402,6 +402,11 @@ _RSS_SINGLE = {"link": "link", "guid": "guid", "pubDate": "published",
                f"{{{DCTERMS}}}modified": "updated", "modified": "updated"}
 
 
+_ATOM_SINGLE = {f"{{{ATOM}}}id": "guid", f"{{{ATOM}}}published": "published",
+                f"{{{ATOM}}}issued": "published", f"{{{ATOM}}}updated": "updated",
+                f"{{{ATOM}}}modified": "updated"}
+
+
 def _once(read: dict[str, Any], field: str | None, element: Any) -> None:
     """Note that `element` fills `field`; another one that differs from it
     (its tag, text or attributes) is feedparser's. Feed publishers repeat an
@@ -476,7 +481,9 @@ def _atom_entry(entry: Any, based: bool) -> ParsedEntry:
                               "updated": None}
     title_is_html = guid_is_link = False
     media_text: list[Any] = []
+    read: dict[str, Any] = {}
     for tag, child in _children(entry):
+        _once(read, _ATOM_SINGLE.get(tag), child)
         if tag == _MEDIA_TEXT:
             media_text.append(child)
         elif tag == f"{atom}title":
@@ -490,13 +497,14 @@ def _atom_entry(entry: Any, based: bool) -> ParsedEntry:
             kind = (child.get("type") or ("application/atom+xml" if rel == "self"
                                           else "text/html")).strip().lower()
             if rel == "alternate" and _HTML_TYPES.get(kind, kind) in _HTML_TYPES.values():
+                _once(read, "link", child)
                 fields["link"] = child.get("href")
         elif tag == f"{atom}id":
             fields["guid"] = _text_only(child).strip() or None
             guid_is_link = True
         elif tag == f"{atom}summary":
-            if fields["content"] is not None:
-                raise _Unsure
+            if fields["content"] is not None or fields["summary"] is not None:
+                raise _Unsure  # as for an RSS item's second description
             fields["summary"] = _atom_text(child)[0]
         elif tag == f"{atom}content":
             if fields["content"] is not None or child.get("src") is not None:
