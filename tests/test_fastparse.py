@@ -247,6 +247,7 @@ def test_fast_path_names_atom_authors_as_feedparser_does(author: str) -> None:
     "<media:description>A jet</media:description><itunes:summary>Longer</itunes:summary>",
     # a tag left open by the next "<": feedparser's sanitiser closes it there
     NEWS_ITEM + "<description>&lt;A&lt; Jets stay on.</description>",
+    NEWS_ITEM + "<description>&lt;!&lt;p&gt;Jets stay on.</description>",
 ])
 def test_fast_path_leaves_pictures_and_links_that_change_the_item_to_feedparser(
         inner: str) -> None:

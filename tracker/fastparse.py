@@ -83,9 +83,10 @@ _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 # A plain embed (`<script async src="...widgets.js"></script>`, or code without
 # a "<" in it): both readings drop it whole.
 _PLAIN_SCRIPT = re.compile(r"<script\b[^<>]*>[^<]*</script>", re.IGNORECASE)
-# A tag left open by the next "<" ("<A<", "a <b< c"): feedparser's sanitiser
-# closes it there, tracker's text reading keeps it as text.
-_UNCLOSED_TAG = re.compile(r"</?[A-Za-z][^<>]*<")
+# A tag, declaration or processing instruction left open by the next "<"
+# ("<A<", "a <b< c", "<!<p>"): feedparser's sanitiser ends it there, tracker's
+# text reading keeps it as text.
+_UNCLOSED_TAG = re.compile(r"<(?:[!?]|/?[A-Za-z])[^<>]*<")
 _ENCODING_ALIASES = {"utf8": "utf-8", "latin1": "iso-8859-1", "latin-1": "iso-8859-1"}
 # At most this many "<" in a document read here: the tree of a hostile one
 # (2 MB of empty or nested elements, `IN_PROCESS_MAX_BYTES`) would take 50-80 MB
