@@ -524,6 +524,16 @@ def _escaped(draw: st.DrawFn, text: str) -> str:
     return escape(text)
 
 
+_RSS_LINKS = st.sampled_from(["https://e.org/a", " https://e.org/b ", "https://e.org/c?x=1&y=2",
+                              "/rel/path", "", "mailto:x@e.org", "//e.org/p", "HTTP://E.ORG/X"])
+
+
+def _rss_guid(draw: st.DrawFn) -> str:
+    permalink = draw(st.sampled_from(["true", "false"]))
+    guid = draw(st.sampled_from(["https://e.org/g", "tag:x,2026:1", " id-1 ", ""]))
+    return f"<guid isPermaLink='{permalink}'>{escape(guid)}</guid>"
+
+
 @st.composite
 def _rss_documents(draw: st.DrawFn) -> bytes:
     items = []
@@ -532,16 +542,12 @@ def _rss_documents(draw: st.DrawFn) -> bytes:
         if draw(st.booleans()):
             parts.append(f"<title>{_escaped(draw, draw(_XML_TEXT))}</title>")
         if draw(st.booleans()):
-            link = draw(st.sampled_from(["https://e.org/a", " https://e.org/b ",
-                                         "https://e.org/c?x=1&y=2", "/rel/path", ""]))
-            parts.append(f"<link>{escape(link)}</link>")
+            parts.append(f"<link>{escape(draw(_RSS_LINKS))}</link>")
         if draw(st.booleans()):
             summary = draw(st.one_of(_XML_TEXT, _HTML_TEXT))
             parts.append(f"<description>{_escaped(draw, summary)}</description>")
         if draw(st.booleans()):
-            permalink = draw(st.sampled_from(["true", "false"]))
-            guid = draw(st.sampled_from(["https://e.org/g", "tag:x,2026:1", " id-1 ", ""]))
-            parts.append(f"<guid isPermaLink='{permalink}'>{escape(guid)}</guid>")
+            parts.append(_rss_guid(draw))
         if draw(st.booleans()):
             parts.append(f"<pubDate>{draw(_DATES)}</pubDate>")
         if draw(st.booleans()):
@@ -552,10 +558,15 @@ def _rss_documents(draw: st.DrawFn) -> bytes:
             f"<title>{title}</title>{''.join(items)}</channel></rss>").encode()
 
 
-def _atom_text_element(draw: st.DrawFn, name: str) -> str:
-    kind = draw(st.sampled_from(["text", "html", None]))
-    body = draw(_HTML_TEXT) if kind == "html" else draw(_XML_TEXT)
+def _atom_text_element(draw: st.DrawFn, name: str,
+                       kinds: tuple[str | None, ...] = ("text", "html", None)) -> str:
+    """An Atom text construct of one of `kinds` (None: no type attribute)."""
+    kind = draw(st.sampled_from(kinds))
     kind_attribute = f' type="{kind}"' if kind else ""
+    if kind == "xhtml":
+        return (f'<{name}{kind_attribute}><div xmlns="http://www.w3.org/1999/xhtml">'
+                f"{escape(draw(_XML_TEXT))}</div></{name}>")
+    body = draw(_HTML_TEXT) if kind == "html" else draw(_XML_TEXT)
     return f"<{name}{kind_attribute}>{_escaped(draw, body)}</{name}>"
 
 
@@ -617,13 +628,9 @@ def _rich_rss_field(draw: st.DrawFn) -> str:
     if kind in ("pubDate", "dc:date", "dcterms:modified"):
         return f"<{kind}>{draw(_DATES)}</{kind}>"
     if kind == "link":
-        link = draw(st.sampled_from(["https://e.org/a", "/rel", "mailto:x@e.org", "//e.org/p",
-                                     "HTTP://E.ORG/X"]))
-        return f"<link>{escape(link)}</link>"
+        return f"<link>{escape(draw(_RSS_LINKS))}</link>"
     if kind == "guid":
-        permalink = draw(st.sampled_from(["true", "false"]))
-        guid = draw(st.sampled_from(["https://e.org/g", "tag:x,2026:1", " id ", ""]))
-        return f"<guid isPermaLink='{permalink}'>{escape(guid)}</guid>"
+        return _rss_guid(draw)
     text = draw(st.one_of(_XML_TEXT, _HTML_TEXT))
     return f"<{kind}>{_escaped(draw, text)}</{kind}>"
 
@@ -647,13 +654,7 @@ def _rich_atom_field(draw: st.DrawFn) -> str:
         "title", "summary", "content", "rights", "link", "id", "updated", "published", "author",
         "contributor", "media:group", "media:description", "media:title", "source"]))
     if kind in ("title", "summary", "content", "rights"):
-        text_type = draw(st.sampled_from(["text", "html", "xhtml", "text/plain", None]))
-        attribute = f' type="{text_type}"' if text_type else ""
-        if text_type == "xhtml":
-            return (f'<{kind}{attribute}><div xmlns="http://www.w3.org/1999/xhtml">'
-                    f"{escape(draw(_XML_TEXT))}</div></{kind}>")
-        body = draw(_HTML_TEXT) if text_type == "html" else draw(_XML_TEXT)
-        return f"<{kind}{attribute}>{_escaped(draw, body)}</{kind}>"
+        return _atom_text_element(draw, kind, ("text", "html", "xhtml", "text/plain", None))
     if kind == "link":
         rel = draw(st.sampled_from(["", ' rel="alternate"', ' rel="related"',
                                     ' rel="enclosure"', ' rel="self"']))

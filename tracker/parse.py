@@ -77,7 +77,6 @@ def utc_datetime(parsed: Any) -> datetime | None:
         return None
 
 
-
 def ttl_seconds(raw: Any) -> int | None:
     """The RSS `<ttl>` text (minutes) as seconds, when it is a sane number."""
     if isinstance(raw, str) and raw.strip().isdigit():
