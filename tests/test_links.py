@@ -33,6 +33,7 @@ from tracker.link import (
     score_links,
     spelled,
     weigh,
+    written_forms,
 )
 from tracker.linkstore import CENTROID_FROM
 from tracker.query import fold
@@ -49,6 +50,21 @@ def test_profile_folds_plurals_drops_stop_words_and_finds_names() -> None:
     assert item.count("battery") == 1.0 and "batteries" in item.surfaces["battery"]
     assert "ukraine" in item.names  # capitalised inside a sentence
     assert "deal" not in item.names  # sentence start is not a name
+
+
+def test_a_typeset_apostrophe_neither_hides_a_stop_word_nor_splits_a_name() -> None:
+    item = profile("We don’t know, it’s said", "O’Brien and O'Brien’s aides aren’t sure.")
+    assert set(item.terms) == {"know", "o'brien", "aide", "sure"}
+    assert item.surfaces["o'brien"] == {"o’brien", "o'brien’s"}  # as written, to look up
+    assert spelled(["o'brien"], [item]) == ["o’brien"]  # and to show
+
+
+def test_a_word_is_looked_up_only_in_forms_that_fold_back_to_it() -> None:
+    assert written_forms("drone") == {"drone", "drones"}
+    assert {"batteries", "boxes", "churches"} <= (
+        written_forms("battery") | written_forms("box") | written_forms("church"))
+    assert written_forms("los") == {"los"}  # "loss" is another word
+    assert written_forms("hi") == {"hi"}    # and "his" a stop word
 
 
 def test_decay_halves_similarity_after_120_days() -> None:

@@ -109,7 +109,21 @@ def test_fold_and_words() -> None:
                               "missiles", "is")] == [
         "drone", "battery", "box", "ukraine", "class", "bus", "missile", "is"]
     assert words("F-35A Storm Shadow/SCALP Ukraine’s") == [
-        "f", "35a", "storm", "shadow", "scalp", "ukraine’s"]
+        "f", "35a", "storm", "shadow", "scalp", "ukraine's"]
+
+
+@pytest.mark.parametrize("written", ["O’Brien won’t", "O'Brien won't", "O‘Brien won‘t"])
+@pytest.mark.parametrize("query", ["O'Brien", "O’Brien", "\"won't\"", "title:o’brien*"])
+def test_an_apostrophe_is_one_however_it_is_typeset(written: str, query: str) -> None:
+    # Sites print the typographic apostrophe; people type the plain one.
+    doc = Document.of(title=f"{written} send jets", summary="", feed="MoD", kind="official")
+    assert Matcher(query, {}).match(doc).matched
+
+
+def test_highlighting_finds_a_word_whatever_its_apostrophe() -> None:
+    text = "Mr O’Brien said the UK won't."
+    spans = highlight_spans(text, ["o'brien", "won't"])
+    assert [text[s:e] for s, e in spans] == ["O’Brien", "won't"]
 
 
 def test_fts_translation_is_a_superset_form() -> None:

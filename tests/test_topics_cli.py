@@ -70,6 +70,25 @@ def test_search_ranks_filters_and_highlights(tmp_path: Path, feed_server: FeedSe
     assert cli("search", "submarine").output.strip() == "no matching items"
 
 
+def test_a_typed_apostrophe_finds_a_typeset_one(tmp_path: Path,
+                                                feed_server: FeedServer) -> None:
+    # GOV.UK and the press print O’Brien and Côte d’Ivoire; people type O'Brien.
+    stories = [("O’Brien visits Côte d’Ivoire", "The minister’s trip was brief.")]
+    feed_server.add("/feed", Document(rss(stories)))
+    config = write_config(tmp_path / "tracker.toml",
+                          [{"name": "MoD", "url": feed_server.url("/feed"), "kind": "official"}],
+                          extra='[topics.visits]\nquery = "\\"O\'Brien\\" OR d\'ivoire"')
+    cli = Cli(config, tmp_path / "tracker.db")
+    cli("poll")
+    exported = json.loads(cli("export").output)
+    assert exported["topics"] == [{"name": "visits", "terms": ["d'ivoire", "o'brien"]}]
+    found = json.loads(cli("search", "o'brien minister", "--json").output)
+    assert [r["title"] for r in found] == ["O’Brien visits Côte d’Ivoire"]
+    assert found[0]["matched_terms"] == ["minister's", "o'brien"]
+    start, end = found[0]["snippet_highlights"][0]
+    assert found[0]["snippet"][start:end] == "minister’s"
+
+
 def test_topics_test_counts_and_shows_best_hits(tmp_path: Path,
                                                 feed_server: FeedServer) -> None:
     feed_server.add("/feed", Document(rss(STORIES)))

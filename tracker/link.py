@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tracker.memo import Memo
-from tracker.query import fold
+from tracker.query import fold, plain_apostrophes
 
 SAME_STORY = "same_story"
 FOLLOW_UP = "follow_up"
@@ -123,8 +123,9 @@ def _word_counts(text: str) -> tuple[Counter[str], Counter[str]]:
 
 
 def _content_word(word: str) -> str | None:
-    """The folded form of a content word; None for a stop word."""
-    lower = word.lower()
+    """The folded form of a content word; None for a stop word. "Don’t" is
+    "don't", a stop word, however its apostrophe is typeset."""
+    lower = plain_apostrophes(word.lower())
     folded = fold(lower)
     if lower in STOP_WORDS or folded in STOP_WORDS or len(folded) < 2:
         return None
@@ -247,13 +248,15 @@ def similarity(weights: Weights, other: Words, inverse: Idf) -> float:
 def written_forms(term: str) -> set[str]:
     """The index words a folded term may appear as (`drone`: drone, drones;
     `battery`: batteries), for exact look-ups in the word index: a prefix
-    search (`drone*`) reads every word that starts alike and costs far more."""
-    forms = {term, term + "s"}
+    search (`drone*`) reads every word that starts alike and costs far more.
+    Only forms that fold back to the term: "loss" is not a plural of "los"
+    (Los Angeles), nor "his" of "hi"."""
+    forms = {term + "s"}
     if term.endswith(("ch", "sh", "ss", "x", "z")):
         forms.add(term + "es")
     if len(term) > 3 and term.endswith("y"):
         forms.add(term[:-1] + "ies")
-    return forms
+    return {term} | {form for form in forms if fold(form) == term}
 
 
 def query_terms(item: Profile, weights: Weights,

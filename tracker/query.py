@@ -37,7 +37,11 @@ from tracker.memo import Memo
 FIELDS = ("title", "summary", "feed", "kind")
 KINDS = ("official", "news")
 QUOTES = "\"“”„«»"  # straight, curly and guillemet quotes all delimit phrases
-_WORD = re.compile(r"\w+(?:['’]\w+)*")
+_WORD = re.compile(r"\w+(?:'\w+)*")
+# Typeset apostrophes (’, and ‘ set by mistake) are the typed one: news and
+# government sites print "O’Brien" and "won’t" where people type O'Brien.
+# (The modifier letter ʼ is a letter, to this module as to the full-text index.)
+_APOSTROPHES = str.maketrans("’‘", "''")
 
 
 class QuerySyntaxError(ValueError):
@@ -53,9 +57,8 @@ class QuerySyntaxError(ValueError):
 
 def fold(word: str) -> str:
     """The comparison form of one lower-case word: possessive and plural removed."""
-    for suffix in ("'s", "’s"):
-        if word.endswith(suffix):
-            word = word[: -len(suffix)]
+    if word.endswith("'s"):
+        word = word[:-2]
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 4 and word.endswith(("ches", "shes", "sses", "xes", "zes")):
@@ -68,9 +71,15 @@ def fold(word: str) -> str:
 _folded = Memo(fold, 8192)  # every word of every item is folded: see `tracker.memo`
 
 
+def plain_apostrophes(text: str) -> str:
+    """The text with typeset apostrophes as typed ones (same length)."""
+    return text.translate(_APOSTROPHES)
+
+
 def words(text: str) -> list[str]:
-    """Lower-case words of a text, Unicode-aware; punctuation separates words."""
-    normal = unicodedata.normalize("NFKC", text).casefold()
+    """Lower-case words of a text, Unicode-aware; punctuation separates words,
+    an apostrophe inside a word does not, however it is written."""
+    normal = plain_apostrophes(unicodedata.normalize("NFKC", text).casefold())
     return _WORD.findall(normal)
 
 

@@ -9,7 +9,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from tracker.models import TopicConfig
-from tracker.query import And, Document, Field, Kind, Matcher, Near, Node, Not, Or, Term, fold
+from tracker.query import (
+    And,
+    Document,
+    Field,
+    Kind,
+    Matcher,
+    Near,
+    Node,
+    Not,
+    Or,
+    Term,
+    fold,
+    plain_apostrophes,
+)
 
 
 @dataclass(frozen=True)
@@ -146,11 +159,13 @@ def fts_query(node: Node) -> str | None:
 
 
 def highlight_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
-    """Character spans of `terms` in `text`, whole words, case-insensitive."""
+    """Character spans of `terms` in `text`, whole words, case-insensitive,
+    apostrophes however typeset (terms are words as `words` reads them)."""
     spans: list[tuple[int, int]] = []
+    searched = plain_apostrophes(text)  # the same length: its spans are the text's
     for term in sorted(set(terms), key=len, reverse=True):
         pattern = r"(?<!\w)" + r"\W+".join(re.escape(w) for w in term.split()) + r"(?!\w)"
-        for match in re.finditer(pattern, text, re.IGNORECASE):
+        for match in re.finditer(pattern, searched, re.IGNORECASE):
             if not any(s < match.end() and match.start() < e for s, e in spans):
                 spans.append((match.start(), match.end()))
     return sorted(spans)
