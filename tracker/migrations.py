@@ -496,3 +496,27 @@ _FEED_COUNTS = [
 @migrations(name="0013_feed_counts")
 def feed_counts(db: Database) -> None:
     _run(db, _FEED_COUNTS)
+
+
+_PLAIN_APOSTROPHES = [
+    # Linking reads a typeset apostrophe as the typed one (tracker.query.
+    # plain_apostrophes): word counts kept under "o’brien" are merged into
+    # "o'brien", and storylines' centroids spell their words the new way, so
+    # that an archive linked before keeps its statistics.
+    """
+    INSERT INTO term_df (term, df)
+    SELECT replace(replace(term, '’', ''''), '‘', ''''), sum(df) FROM term_df
+    WHERE term GLOB '*[’‘]*' GROUP BY 1
+    ON CONFLICT (term) DO UPDATE SET df = df + excluded.df
+    """,
+    "DELETE FROM term_df WHERE term GLOB '*[’‘]*'",
+    """
+    UPDATE storylines SET centroid = replace(replace(centroid, '’', ''''), '‘', '''')
+    WHERE centroid GLOB '*[’‘]*'
+    """,
+]
+
+
+@migrations(name="0014_plain_apostrophes")
+def plain_apostrophes(db: Database) -> None:
+    _run(db, _PLAIN_APOSTROPHES)
