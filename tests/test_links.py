@@ -52,11 +52,15 @@ def test_profile_folds_plurals_drops_stop_words_and_finds_names() -> None:
     assert "deal" not in item.names  # sentence start is not a name
 
 
-def test_a_typeset_apostrophe_neither_hides_a_stop_word_nor_splits_a_name() -> None:
+def test_words_are_read_as_typed() -> None:
+    # A typeset apostrophe neither hides a stop word nor splits a name, and a
+    # name is one word with or without its accents, as in the word index.
     item = profile("We don’t know, it’s said", "O’Brien and O'Brien’s aides aren’t sure.")
     assert set(item.terms) == {"know", "o'brien", "aide", "sure"}
     assert item.surfaces["o'brien"] == {"o’brien", "o'brien’s"}  # as written, to look up
     assert spelled(["o'brien"], [item]) == ["o’brien"]  # and to show
+    accents = profile("António Guterres in Rzeszów", "Antonio Guterres visited Rzeszow.")
+    assert accents.count("antonio") == 3.0 and accents.count("rzeszow") == 3.0
 
 
 def test_a_word_is_looked_up_only_in_forms_that_fold_back_to_it() -> None:

@@ -119,6 +119,23 @@ def test_word_counts_from_before_plain_apostrophes_are_merged(tmp_path: Path) ->
     assert centroid == "o'brien 0.5 drone 0.3"
 
 
+def test_word_counts_from_before_words_as_typed_are_merged(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrations.apply(Database(conn), stop_before="0015_words_as_typed")
+    conn.executemany("INSERT INTO term_df (term, df) VALUES (?, ?)",
+                     [("rzeszów", 3), ("rzeszow", 2), ("rzésźow", 1), ("łask", 4), ("kyiv", 5)])
+    conn.execute("INSERT INTO storylines (id, title, first_item_id, started, updated, size, "
+                 "centroid) VALUES (1, 't', 1, '2026-11-01', '2026-11-01', 12, "
+                 "'rzeszów 0.5 łask 0.3')")
+    conn.close()
+    with Store.open(path) as store:
+        counts = dict(store.conn.execute("SELECT term, df FROM term_df").fetchall())
+        centroid = store.conn.execute("SELECT centroid FROM storylines").fetchone()[0]
+    assert counts == {"rzeszow": 6, "łask": 4, "kyiv": 5}
+    assert centroid == "rzeszow 0.5 łask 0.3"
+
+
 _DAYS = st.integers(min_value=1, max_value=28)
 _CHANGES = st.lists(st.one_of(
     st.tuples(st.just("store"), st.integers(1, 2), _DAYS, st.booleans()),  # feed, date, dated

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tracker.memo import Memo
-from tracker.query import fold, plain_apostrophes
+from tracker.query import as_typed, fold
 
 SAME_STORY = "same_story"
 FOLLOW_UP = "follow_up"
@@ -123,9 +123,10 @@ def _word_counts(text: str) -> tuple[Counter[str], Counter[str]]:
 
 
 def _content_word(word: str) -> str | None:
-    """The folded form of a content word; None for a stop word. "Don’t" is
-    "don't", a stop word, however its apostrophe is typeset."""
-    lower = plain_apostrophes(word.lower())
+    """The folded form of a content word, as typed (`as_typed`: "António" is
+    "antonio", as the word index reads it); None for a stop word ("don’t" is
+    "don't", however its apostrophe is typeset)."""
+    lower = as_typed(word.lower())
     folded = fold(lower)
     if lower in STOP_WORDS or folded in STOP_WORDS or len(folded) < 2:
         return None

@@ -10,6 +10,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from tracker.query import as_typed
+
 migrations = Migrations("tracker")
 
 
@@ -500,7 +502,7 @@ def feed_counts(db: Database) -> None:
 
 _PLAIN_APOSTROPHES = [
     # Linking reads a typeset apostrophe as the typed one (tracker.query.
-    # plain_apostrophes): word counts kept under "o’brien" are merged into
+    # as_typed): word counts kept under "o’brien" are merged into
     # "o'brien", and storylines' centroids spell their words the new way, so
     # that an archive linked before keeps its statistics.
     """
@@ -520,3 +522,21 @@ _PLAIN_APOSTROPHES = [
 @migrations(name="0014_plain_apostrophes")
 def plain_apostrophes(db: Database) -> None:
     _run(db, _PLAIN_APOSTROPHES)
+
+
+@migrations(name="0015_words_as_typed")
+def words_as_typed(db: Database) -> None:
+    """Linking reads words as typed (tracker.query.as_typed): word counts kept
+    under "rzeszów" join those of "rzeszow" (as 0014 did for apostrophes), and
+    storylines' centroids are respelt, so that an archive linked before keeps
+    its statistics instead of counting those words again from nothing."""
+    conn = db.conn
+    respelt = [(term, as_typed(term), df) for term, df in conn.execute(
+        "SELECT term, df FROM term_df WHERE term GLOB '*[^ -~]*'") if as_typed(term) != term]
+    conn.executemany("DELETE FROM term_df WHERE term = ?", [(term,) for term, _, _ in respelt])
+    conn.executemany("INSERT INTO term_df (term, df) VALUES (?, ?) "
+                     "ON CONFLICT (term) DO UPDATE SET df = df + excluded.df",
+                     [(typed, df) for _, typed, df in respelt])
+    conn.executemany("UPDATE storylines SET centroid = ? WHERE id = ?", [
+        (as_typed(centroid), storyline) for storyline, centroid in conn.execute(
+            "SELECT id, centroid FROM storylines WHERE centroid GLOB '*[^ -~]*'").fetchall()])

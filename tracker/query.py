@@ -38,10 +38,28 @@ FIELDS = ("title", "summary", "feed", "kind")
 KINDS = ("official", "news")
 QUOTES = "\"“”„«»"  # straight, curly and guillemet quotes all delimit phrases
 _WORD = re.compile(r"\w+(?:'\w+)*")
-# Typeset apostrophes (’, and ‘ set by mistake) are the typed one: news and
-# government sites print "O’Brien" and "won’t" where people type O'Brien.
-# (The modifier letter ʼ is a letter, to this module as to the full-text index.)
-_APOSTROPHES = str.maketrans("’‘", "''")
+
+
+def _latin_base_letters() -> dict[int, str]:
+    """Each Latin letter with one diacritic, to its base letter: "ó" to "o", "ğ"
+    to "g", "Ś" to "S". Exactly what SQLite's full-text index (unicode61,
+    remove_diacritics 1) folds in these blocks, so that its look-ups still find
+    every item a query matches (tested); letters with two diacritics, and "ł",
+    "ø", which decompose to none, are left as they are, there as here."""
+    table = {}
+    for code in (*range(0xC0, 0x250), *range(0x1E00, 0x1F00)):
+        decomposed = unicodedata.normalize("NFD", chr(code))
+        if (len(decomposed) == 2 and decomposed[0].isascii() and decomposed[0].isalpha()
+                and unicodedata.combining(decomposed[1])):
+            table[code] = decomposed[0]
+    return table
+
+
+# Words are compared as people type them. Sites print "O’Brien", "won’t" (the
+# typographic apostrophe, and ‘ set by mistake), "Rzeszów", "Türkiye" and
+# "Sébastien Lecornu"; people type O'Brien, Rzeszow, Turkiye. (The modifier
+# letter ʼ is a letter, to this module as to the full-text index.)
+_AS_TYPED = str.maketrans({ord("’"): "'", ord("‘"): "'", **_latin_base_letters()})
 
 
 class QuerySyntaxError(ValueError):
@@ -71,16 +89,16 @@ def fold(word: str) -> str:
 _folded = Memo(fold, 8192)  # every word of every item is folded: see `tracker.memo`
 
 
-def plain_apostrophes(text: str) -> str:
-    """The text with typeset apostrophes as typed ones (same length)."""
-    return text.translate(_APOSTROPHES)
+def as_typed(text: str) -> str:
+    """The text with plain apostrophes and Latin letters without their diacritic,
+    one character for one: offsets in it are offsets in `text`."""
+    return text.translate(_AS_TYPED)
 
 
 def words(text: str) -> list[str]:
-    """Lower-case words of a text, Unicode-aware; punctuation separates words,
-    an apostrophe inside a word does not, however it is written."""
-    normal = plain_apostrophes(unicodedata.normalize("NFKC", text).casefold())
-    return _WORD.findall(normal)
+    """Lower-case words of a text, Unicode-aware, as typed (`as_typed`);
+    punctuation separates words, an apostrophe inside a word does not."""
+    return _WORD.findall(as_typed(unicodedata.normalize("NFKC", text).casefold()))
 
 
 @dataclass(frozen=True)

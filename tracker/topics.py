@@ -20,8 +20,8 @@ from tracker.query import (
     Not,
     Or,
     Term,
+    as_typed,
     fold,
-    plain_apostrophes,
 )
 
 
@@ -159,10 +159,10 @@ def fts_query(node: Node) -> str | None:
 
 
 def highlight_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
-    """Character spans of `terms` in `text`, whole words, case-insensitive,
-    apostrophes however typeset (terms are words as `words` reads them)."""
+    """Character spans of `terms` in `text`, whole words, case-insensitive, as
+    typed (terms are words as `words` reads them: "rzeszow" is "Rzeszów")."""
     spans: list[tuple[int, int]] = []
-    searched = plain_apostrophes(text)  # the same length: its spans are the text's
+    searched = as_typed(text)  # the same length: its spans are the text's
     for term in sorted(set(terms), key=len, reverse=True):
         pattern = r"(?<!\w)" + r"\W+".join(re.escape(w) for w in term.split()) + r"(?!\w)"
         for match in re.finditer(pattern, searched, re.IGNORECASE):
