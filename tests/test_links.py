@@ -69,6 +69,7 @@ def test_a_word_is_looked_up_only_in_forms_that_fold_back_to_it() -> None:
         written_forms("battery") | written_forms("box") | written_forms("church"))
     assert written_forms("los") == {"los"}  # "loss" is another word
     assert written_forms("hi") == {"hi"}    # and "his" a stop word
+    assert "fries" in written_forms("fry")  # as "fries" folds to "fry"
 
 
 def test_decay_halves_similarity_after_120_days() -> None:

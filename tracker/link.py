@@ -255,7 +255,7 @@ def written_forms(term: str) -> set[str]:
     forms = {term + "s"}
     if term.endswith(("ch", "sh", "ss", "x", "z")):
         forms.add(term + "es")
-    if len(term) > 3 and term.endswith("y"):
+    if term.endswith("y"):
         forms.add(term[:-1] + "ies")
     return {term} | {form for form in forms if fold(form) == term}
 
