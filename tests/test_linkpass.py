@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from tracker.linkpass import (
     CandidateFinder,
     Finder,
     Found,
+    PassIndexFinder,
     ThreadedCandidateFinder,
 )
 from tracker.store import Store
@@ -30,12 +32,13 @@ def _store(tmp_path: Path) -> Store:
     return store
 
 
-def _add(store: Store, title: str, at: datetime, queued: bool = True) -> int:
+def _add(store: Store, title: str, at: datetime, queued: bool = True,
+         summary: str = "Patriot interceptors for Kyiv.") -> int:
     with store.write():
         item_id = int(store.conn.execute(
             "INSERT INTO items (feed_id, title, summary, published, first_seen, content_hash) "
-            "VALUES (1, ?, 'Patriot interceptors for Kyiv.', ?, ?, ?)",
-            (title, to_text(at), to_text(NOW), title)).lastrowid or 0)
+            "VALUES (1, ?, ?, ?, ?, ?)",
+            (title, summary, to_text(at), to_text(NOW), title)).lastrowid or 0)
         if queued:
             store.links.enqueue(item_id, at)
     return item_id
@@ -93,22 +96,64 @@ def test_a_finder_closed_early_stops_its_thread(tmp_path: Path) -> None:
     store.close()
 
 
-def test_large_passes_use_the_thread_and_small_ones_do_not(tmp_path: Path) -> None:
+def _finder_for_the_queue(store: Store) -> Finder:
+    with store.write():
+        state = store.links.start_pass()
+    return store.links.finder(NOW, LinkSettings(), state)
+
+
+def test_each_pass_gets_the_finder_its_size_and_window_call_for(tmp_path: Path) -> None:
     store = _store(tmp_path)
     for n in range(70):
         _add(store, f"Patriot battery {n} for Ukraine", NOW - timedelta(hours=n))
-    with store.write():
-        state = store.links.start_pass()
-    finder = store.links.finder(NOW, LinkSettings(), state)
+    finder = _finder_for_the_queue(store)  # a first poll: the pass is all there is
+    assert isinstance(finder, PassIndexFinder)
+    finder.close()
+    assert store.link_pending(NOW, LinkSettings()) == 70
+    for n in range(70):
+        _add(store, f"Patriot battery {n} for Ukraine, again", NOW)
+    finder = _finder_for_the_queue(store)  # a large pass with earlier items to find
     assert isinstance(finder, ThreadedCandidateFinder)
     finder.close()
     assert store.link_pending(NOW, LinkSettings()) == 70
-    _add(store, "Patriot battery for Ukraine, again", NOW)
-    with store.write():
-        state = store.links.start_pass()
-    finder = store.links.finder(NOW, LinkSettings(), state)
+    _add(store, "Patriot battery for Ukraine, once more", NOW)
+    finder = _finder_for_the_queue(store)
     assert isinstance(finder, CandidateFinder)
     finder.close()
+    store.close()
+
+
+_VOCABULARY = ("patriot", "battery", "batteries", "drone", "drones", "interceptor",
+               "interceptors", "kyiv", "warsaw", "rzeszow", "nato", "air", "defence", "missile",
+               "missiles", "jets", "scrambled", "airspace", "production", "partnership", "deal",
+               "contract", "ministry", "budget", "spending", "frigate", "frigates", "navy",
+               "army", "exercise", "exercises", "shells", "ammunition", "factory", "factories",
+               "sanctions", "export", "licence", "licences", "treaty", "summit", "talks",
+               "ceasefire", "border", "brigade")
+
+
+def test_the_pass_index_finds_what_the_word_index_finds_on_a_first_poll(
+        tmp_path: Path) -> None:
+    # Plain words, plurals among them, so that the two differ only where the
+    # word index would split a word or fold it otherwise (see PassIndex).
+    words = random.Random(8).choices
+    store = _store(tmp_path)
+    for n in range(300):  # most words in more than PER_WORD items
+        _add(store, " ".join(words(_VOCABULARY, k=5)), NOW - timedelta(hours=n % 40, minutes=n),
+             summary=" ".join(words(_VOCABULARY, k=12)))
+    found: dict[str, list[tuple[int, list[int], dict[str, float]]]] = {}
+    for name in ("word index", "pass index"):
+        finder: Finder = (CandidateFinder(store.conn, NOW, LinkSettings(), 0)
+                          if name == "word index" else PassIndexFinder(store.conn, 0))
+        found[name] = []
+        while (item := _linked(store, finder.next())) is not None:
+            found[name].append((item.item_id, item.candidate_ids, item.weights))
+        finder.close()
+        with store.write():  # queued again for the other finder
+            store.conn.execute("INSERT INTO link_queue (item_id, at) SELECT id, published "
+                               "FROM items")
+    assert found["pass index"] == found["word index"] and len(found["word index"]) == 300
+    assert sum(len(ids) for _, ids, _ in found["word index"]) > 300 * 20  # many found
     store.close()
 
 

@@ -260,13 +260,18 @@ def written_forms(term: str) -> set[str]:
     return {term} | {form for form in forms if fold(form) == term}
 
 
+def strongest_terms(weights: Weights, limit: int = QUERY_TERMS) -> list[str]:
+    """The item's strongest words: those its candidates are looked up by."""
+    return sorted(weights, key=lambda term: (-weights[term], term))[:limit]
+
+
 def query_terms(item: Profile, weights: Weights,
                 limit: int = QUERY_TERMS) -> list[tuple[str, list[str]]]:
-    """The item's strongest words, each with the forms to look it up by: its own
-    spellings in this item and the regular plurals of its folded form."""
-    strongest = sorted(weights, key=lambda term: (-weights[term], term))[:limit]
+    """The item's strongest words, each with the forms to look it up by in the
+    word index: its own spellings in this item and the regular plurals of its
+    folded form."""
     return [(term, sorted(written_forms(term) | item.surfaces.get(term, frozenset())))
-            for term in strongest]
+            for term in strongest_terms(weights, limit)]
 
 
 @dataclass(slots=True)

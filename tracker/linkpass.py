@@ -3,10 +3,13 @@ candidates, run ahead of the linking loop.
 
 The look-up (one SQL statement per item, ~0.3 ms: the FTS index for each of
 the item's strongest words, then summing and ranking what they find) is the
-largest single cost of linking a first poll, and SQLite runs it without
+largest single cost of linking a large pass, and SQLite runs it without
 holding the GIL. For a large pass, `ThreadedCandidateFinder` therefore does it
 in a thread with its own read-only connection while `LinkStore` scores the
-items before it (`CandidateFinder` does it inline, for small passes). What a
+items before it (`CandidateFinder` does it inline, for small passes). A large
+pass with nothing else in the window, a first poll, needs no look-up in the
+archive at all: `PassIndexFinder` keeps the pass's own items by word in
+memory and finds the same candidates there, in the loop's thread. What a
 look-up may find is fixed when the pass starts, so it does not matter how far
 ahead the finder is: an item queued then is earlier than another only if it
 comes before it in the pass's order, and an item stored after the pass
@@ -15,6 +18,7 @@ started is never a candidate (it waits for the next pass).
 
 from __future__ import annotations
 
+import heapq
 import json
 import queue
 import sqlite3
@@ -37,6 +41,7 @@ from tracker.link import (
     log_frequency,
     profile,
     query_terms,
+    strongest_terms,
     weigh,
 )
 from tracker.timefmt import to_text
@@ -165,11 +170,7 @@ def find_candidates(conn: sqlite3.Connection, now: datetime, settings: LinkSetti
     # Its own statistics, counted exactly as the loop's are; nothing it counts
     # is written back, so it keeps no more than the statistics.
     state = WordStatistics(documents)
-    order = array("q", (row[0] for row in conn.execute(
-        """
-        SELECT q.item_id FROM link_queue q JOIN items i ON i.id = q.item_id
-        ORDER BY q.at, i.title, q.item_id
-        """)))
+    order = pass_order(conn)
     if own_connection:
         conn.execute("CREATE TEMP TABLE pass_order "
                      "(item_id INTEGER PRIMARY KEY, position INTEGER NOT NULL)")
@@ -183,15 +184,83 @@ def find_candidates(conn: sqlite3.Connection, now: datetime, settings: LinkSetti
                        "ORDER BY first_seen LIMIT 1", (since,)).fetchone()
     first = row[0] if row else None
     for position, (item_id, title, summary, at, official) in _queued(conn, order):
-        new = profile(title, summary)
-        read_frequencies(conn, state, new)
-        state.count(new)
-        weights = weigh(new.words, state.inverse())
+        new, weights = _weighed(conn, state, title, summary)
         ids = _candidate_ids(conn, item_id, position if own_connection else None,
                              query_terms(new, weights), weights,
                              item_id if first is None else first, last)
         yield Found(item_id, datetime.fromisoformat(at), bool(official),
                     replace(new, surfaces={}), weights, ids)
+
+
+def find_in_pass(conn: sqlite3.Connection, documents: int) -> Generator[Found, None, None]:
+    """Every queued item, in the pass's order, with its candidates among the
+    items before it in the pass (`PassIndex`): for a pass with nothing else in
+    the window, such as a first poll, where those are all there is to find.
+    Words are counted and items weighed exactly as `find_candidates` does."""
+    state = WordStatistics(documents)
+    index = PassIndex()
+    for _, (item_id, title, summary, at, official) in _queued(conn, pass_order(conn)):
+        new, weights = _weighed(conn, state, title, summary)
+        ids = index.candidates(strongest_terms(weights), weights)
+        yield Found(item_id, datetime.fromisoformat(at), bool(official),
+                    replace(new, surfaces={}), weights, ids)
+        index.add(item_id, new.terms)
+
+
+def pass_order(conn: sqlite3.Connection) -> array[int]:
+    """The queued items in the order a pass links them: oldest first, ties by
+    title, for the same order on every run."""
+    return array("q", (row[0] for row in conn.execute(
+        """
+        SELECT q.item_id FROM link_queue q JOIN items i ON i.id = q.item_id
+        ORDER BY q.at, i.title, q.item_id
+        """)))
+
+
+def _weighed(conn: sqlite3.Connection, state: WordStatistics, title: str,
+             summary: str) -> tuple[Profile, Weights]:
+    """An item's words, counted into the pass's statistics, and its weights under them."""
+    new = profile(title, summary)
+    read_frequencies(conn, state, new)
+    state.count(new)
+    return new, weigh(new.words, state.inverse())
+
+
+class PassIndex:
+    """The items of a pass handed over so far, by word: for each word the
+    `PER_WORD` with the highest ids, as the word index's look-up takes the most
+    recent. Looking up an item's strongest words here and ranking what they
+    find as `_candidate_ids` does gives the candidates the word index would,
+    when the pass's earlier items are all there is to find: the words are the
+    linker's own, where the word index also splits a word at an apostrophe
+    ("won't" is "won") and finds spellings by plural rules (measured on a first
+    poll of 7,067 items: 40 get a different list, the rest the same).
+
+    It spares a first poll the look-up that cost most: in memory in the
+    linking loop's thread, 0.1 ms an item, against 0.3 ms in SQLite in a thread
+    whose Python contends with the loop's (bench/README.md)."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, list[int]] = {}  # heaps: the lowest id first
+
+    def add(self, item_id: int, terms: Iterable[str]) -> None:
+        for term in terms:
+            ids = self._items.get(term)
+            if ids is None:
+                self._items[term] = [item_id]
+            elif len(ids) < PER_WORD:
+                heapq.heappush(ids, item_id)
+            elif item_id > ids[0]:
+                heapq.heapreplace(ids, item_id)
+
+    def candidates(self, terms: Iterable[str], weights: Weights) -> list[int]:
+        """The ids sharing the most weight of `terms`, best first (ties: the newest)."""
+        shared: dict[int, float] = {}
+        for term in terms:
+            weight = weights[term]
+            for item_id in self._items.get(term, ()):
+                shared[item_id] = shared.get(item_id, 0.0) + weight
+        return sorted(shared, key=lambda item_id: (-shared[item_id], -item_id))[:CANDIDATES]
 
 
 QUEUED_READ = 64  # queued items read at a time: a first poll's text is ~8 MB
@@ -217,18 +286,13 @@ def _queued(conn: sqlite3.Connection,
                 yield position, read[item_id]
 
 
-class CandidateFinder:
-    """Hands over a pass's items with their candidates (`find_candidates`), in
-    order: `next()` until None, then `close()` (a pass may stop earlier).
+class _InlineFinder:
+    """Hands over a pass's items with their candidates, in order, as the
+    linking loop asks, in its thread: `next()` until None, then `close()` (a
+    pass may stop earlier)."""
 
-    This one looks them up as asked, on the linking loop's own connection: for
-    the few items of a running tracker's poll, starting a thread and a
-    connection would cost more than it saves.
-    """
-
-    def __init__(self, conn: sqlite3.Connection, now: datetime, settings: LinkSettings,
-                 documents: int) -> None:
-        self._items = find_candidates(conn, now, settings, documents, own_connection=False)
+    def __init__(self, items: Generator[Found, None, None]) -> None:
+        self._items = items
 
     def next(self) -> Found | None:
         """The next item of the pass; None once every item has been handed over."""
@@ -236,6 +300,25 @@ class CandidateFinder:
 
     def close(self) -> None:
         self._items.close()
+
+
+class CandidateFinder(_InlineFinder):
+    """Looks each item's candidates up in the word index (`find_candidates`) on
+    the linking loop's own connection: for the few items of a running
+    tracker's poll, starting a thread and a connection would cost more than it
+    saves."""
+
+    def __init__(self, conn: sqlite3.Connection, now: datetime, settings: LinkSettings,
+                 documents: int) -> None:
+        super().__init__(find_candidates(conn, now, settings, documents, own_connection=False))
+
+
+class PassIndexFinder(_InlineFinder):
+    """Finds each item's candidates among the pass's own items (`find_in_pass`):
+    for a large pass with nothing else in the window, a first poll."""
+
+    def __init__(self, conn: sqlite3.Connection, documents: int) -> None:
+        super().__init__(find_in_pass(conn, documents))
 
 
 class ThreadedCandidateFinder:
@@ -293,7 +376,7 @@ class ThreadedCandidateFinder:
             conn.close()
 
 
-Finder = CandidateFinder | ThreadedCandidateFinder
+Finder = CandidateFinder | PassIndexFinder | ThreadedCandidateFinder
 
 
 def _candidate_ids(conn: sqlite3.Connection, item_id: int, position: int | None,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ from tracker.linkpass import (
     Finder,
     Found,
     LinkPass,
+    PassIndexFinder,
     ThreadedCandidateFinder,
     WordStatistics,
     read_frequencies,
@@ -90,10 +91,21 @@ class LinkStore:
 
     def finder(self, now: datetime, settings: LinkSettings, state: LinkPass) -> Finder:
         """What looks up the candidates of every queued item (close() it): in a
-        thread when the pass is large, else as the loop asks."""
-        if state.queued >= THREAD_FROM:
-            return ThreadedCandidateFinder(self.path, now, settings, state.documents)
-        return CandidateFinder(self.conn, now, settings, state.documents)
+        thread when the pass is large, else as the loop asks; among the pass's
+        own items when the pass is large and they are all the window holds."""
+        if state.queued < THREAD_FROM:
+            return CandidateFinder(self.conn, now, settings, state.documents)
+        if self._window_holds_only_the_queue(now, settings):
+            return PassIndexFinder(self.conn, state.documents)
+        return ThreadedCandidateFinder(self.path, now, settings, state.documents)
+
+    def _window_holds_only_the_queue(self, now: datetime, settings: LinkSettings) -> bool:
+        """True when every item within `window_days` is waiting to be linked (a
+        first poll): no earlier item could be a candidate."""
+        since = _text(now - timedelta(days=settings.window_days))
+        return not self.conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM items WHERE first_seen >= ? "
+            "AND id NOT IN (SELECT item_id FROM link_queue))", (since,)).fetchone()[0]
 
     def _save_counts(self, state: LinkPass) -> None:
         """Write the words counted since the last save (in the batch's transaction)."""
