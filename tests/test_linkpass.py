@@ -17,6 +17,7 @@ from tracker.linkpass import (
     Found,
     PassIndexFinder,
     ThreadedCandidateFinder,
+    WordStatistics,
 )
 from tracker.store import Store
 from tracker.timefmt import to_text
@@ -49,7 +50,7 @@ def _finder(store: Store, threaded: bool) -> Finder:
         state = store.links.start_pass()
     if threaded:
         return ThreadedCandidateFinder(store.path, NOW, LinkSettings(), state.documents)
-    return CandidateFinder(store.conn, NOW, LinkSettings(), state.documents)
+    return CandidateFinder(store.conn, NOW, LinkSettings(), state)
 
 
 def _linked(store: Store, found: Found | None) -> Found | None:
@@ -143,8 +144,9 @@ def test_the_pass_index_finds_what_the_word_index_finds_on_a_first_poll(
              summary=" ".join(words(_VOCABULARY, k=12)))
     found: dict[str, list[tuple[int, list[int], dict[str, float]]]] = {}
     for name in ("word index", "pass index"):
-        finder: Finder = (CandidateFinder(store.conn, NOW, LinkSettings(), 0)
-                          if name == "word index" else PassIndexFinder(store.conn, 0))
+        finder: Finder = (CandidateFinder(store.conn, NOW, LinkSettings(), WordStatistics(0))
+                          if name == "word index" else PassIndexFinder(store.conn,
+                                                                       WordStatistics(0)))
         found[name] = []
         while (item := _linked(store, finder.next())) is not None:
             found[name].append((item.item_id, item.candidate_ids, item.weights))

@@ -140,7 +140,9 @@ def read_frequencies(conn: sqlite3.Connection, state: WordStatistics, item: Prof
 @dataclass(frozen=True)
 class Found:
     """A queued item, its words and weights as counted in pass order, and the
-    ids of its candidates, best first."""
+    ids of its candidates, best first. `counted`: its words are already counted
+    into the pass's own statistics (by a finder in the linking loop's thread,
+    which counts into them rather than into a copy)."""
 
     item_id: int
     at: datetime
@@ -148,6 +150,7 @@ class Found:
     profile: Profile
     weights: Weights
     candidate_ids: list[int]
+    counted: bool
 
 
 AHEAD = 32  # items the threaded finder may be ahead of the linking loop
@@ -156,7 +159,8 @@ FINDER_CACHE_KIB = 512  # its connection's page cache: it reads the word index, 
 
 
 def find_candidates(conn: sqlite3.Connection, now: datetime, settings: LinkSettings,
-                    documents: int, own_connection: bool) -> Generator[Found, None, None]:
+                    state: WordStatistics, own_connection: bool,
+                    ) -> Generator[Found, None, None]:
     """Every item queued when the pass starts, in the pass's order (oldest first,
     ties by title), with its candidates. Words are counted exactly as the linking
     loop counts them, so each item is weighed under the same statistics in both.
@@ -167,9 +171,6 @@ def find_candidates(conn: sqlite3.Connection, now: datetime, settings: LinkSetti
     to a temporary table instead (not on the loop's connection: a schema change
     makes SQLite prepare every cached statement again, ~1 ms per pass).
     """
-    # Its own statistics, counted exactly as the loop's are; nothing it counts
-    # is written back, so it keeps no more than the statistics.
-    state = WordStatistics(documents)
     order = pass_order(conn)
     if own_connection:
         conn.execute("CREATE TEMP TABLE pass_order "
@@ -189,21 +190,21 @@ def find_candidates(conn: sqlite3.Connection, now: datetime, settings: LinkSetti
                              query_terms(new, weights), weights,
                              item_id if first is None else first, last)
         yield Found(item_id, datetime.fromisoformat(at), bool(official),
-                    replace(new, surfaces={}), weights, ids)
+                    replace(new, surfaces={}), weights, ids, counted=not own_connection)
 
 
-def find_in_pass(conn: sqlite3.Connection, documents: int) -> Generator[Found, None, None]:
+def find_in_pass(conn: sqlite3.Connection, state: WordStatistics,
+                 ) -> Generator[Found, None, None]:
     """Every queued item, in the pass's order, with its candidates among the
     items before it in the pass (`PassIndex`): for a pass with nothing else in
     the window, such as a first poll, where those are all there is to find.
     Words are counted and items weighed exactly as `find_candidates` does."""
-    state = WordStatistics(documents)
     index = PassIndex()
     for _, (item_id, title, summary, at, official) in _queued(conn, pass_order(conn)):
         new, weights = _weighed(conn, state, title, summary)
         ids = index.candidates(strongest_terms(weights), weights)
         yield Found(item_id, datetime.fromisoformat(at), bool(official),
-                    replace(new, surfaces={}), weights, ids)
+                    replace(new, surfaces={}), weights, ids, counted=True)
         index.add(item_id, new.terms)
 
 
@@ -304,21 +305,22 @@ class _InlineFinder:
 
 class CandidateFinder(_InlineFinder):
     """Looks each item's candidates up in the word index (`find_candidates`) on
-    the linking loop's own connection: for the few items of a running
-    tracker's poll, starting a thread and a connection would cost more than it
-    saves."""
+    the linking loop's own connection, counting into the pass's statistics
+    `state`: for the few items of a running tracker's poll, starting a thread
+    and a connection would cost more than it saves."""
 
     def __init__(self, conn: sqlite3.Connection, now: datetime, settings: LinkSettings,
-                 documents: int) -> None:
-        super().__init__(find_candidates(conn, now, settings, documents, own_connection=False))
+                 state: WordStatistics) -> None:
+        super().__init__(find_candidates(conn, now, settings, state, own_connection=False))
 
 
 class PassIndexFinder(_InlineFinder):
-    """Finds each item's candidates among the pass's own items (`find_in_pass`):
-    for a large pass with nothing else in the window, a first poll."""
+    """Finds each item's candidates among the pass's own items (`find_in_pass`),
+    counting into the pass's statistics `state`: for a large pass with nothing
+    else in the window, a first poll."""
 
-    def __init__(self, conn: sqlite3.Connection, documents: int) -> None:
-        super().__init__(find_in_pass(conn, documents))
+    def __init__(self, conn: sqlite3.Connection, state: WordStatistics) -> None:
+        super().__init__(find_in_pass(conn, state))
 
 
 class ThreadedCandidateFinder:
@@ -364,7 +366,10 @@ class ThreadedCandidateFinder:
             return
         try:
             conn.execute(f"PRAGMA cache_size = {-FINDER_CACHE_KIB}")
-            items = find_candidates(conn, now, settings, documents, own_connection=True)
+            # Its own statistics, counted exactly as the loop's are; nothing it
+            # counts is written back, so it keeps no more than the statistics.
+            items = find_candidates(conn, now, settings, WordStatistics(documents),
+                                    own_connection=True)
             for found in items:
                 if not self._put(found):
                     items.close()

@@ -94,9 +94,9 @@ class LinkStore:
         thread when the pass is large, else as the loop asks; among the pass's
         own items when the pass is large and they are all the window holds."""
         if state.queued < THREAD_FROM:
-            return CandidateFinder(self.conn, now, settings, state.documents)
+            return CandidateFinder(self.conn, now, settings, state)
         if self._window_holds_only_the_queue(now, settings):
-            return PassIndexFinder(self.conn, state.documents)
+            return PassIndexFinder(self.conn, state)
         return ThreadedCandidateFinder(self.path, now, settings, state.documents)
 
     def _window_holds_only_the_queue(self, now: datetime, settings: LinkSettings) -> bool:
@@ -158,8 +158,9 @@ class LinkStore:
                    state: LinkPass) -> list[ScoredLink]:
         """Count the item's words, score its candidates, store the links and put
         the item in a storyline (its best link's, or a new one)."""
-        read_frequencies(self.conn, state, found.profile)
-        state.count(found.profile)
+        if not found.counted:
+            read_frequencies(self.conn, state, found.profile)
+            state.count(found.profile)
         new = Candidate(found.item_id, found.profile.terms, found.profile.factors, found.at,
                         storyline_id=None)
         state.remember(new)
