@@ -261,7 +261,9 @@ class PassIndex:
             weight = weights[term]
             for item_id in self._items.get(term, ()):
                 shared[item_id] = shared.get(item_id, 0.0) + weight
-        return sorted(shared, key=lambda item_id: (-shared[item_id], -item_id))[:CANDIDATES]
+        # Newest first, then by weight: a stable sort keeps ties newest first.
+        newest_first = sorted(shared, reverse=True)
+        return sorted(newest_first, key=shared.__getitem__, reverse=True)[:CANDIDATES]
 
 
 QUEUED_READ = 64  # queued items read at a time: a first poll's text is ~8 MB
