@@ -242,13 +242,19 @@ class PassIndex:
     whose Python contends with the loop's (bench/README.md)."""
 
     def __init__(self) -> None:
-        self._items: dict[str, list[int]] = {}  # heaps: the lowest id first
+        # A word's ids as a heap (the lowest first), or the one id of a word
+        # only one item has used so far: half the words of a first poll, and a
+        # list each would cost a megabyte on the benchmark's whole corpus.
+        self._items: dict[str, int | list[int]] = {}
 
     def add(self, item_id: int, terms: Iterable[str]) -> None:
+        items = self._items
         for term in terms:
-            ids = self._items.get(term)
+            ids = items.get(term)
             if ids is None:
-                self._items[term] = [item_id]
+                items[term] = item_id
+            elif isinstance(ids, int):
+                items[term] = [ids, item_id] if ids < item_id else [item_id, ids]
             elif len(ids) < PER_WORD:
                 heapq.heappush(ids, item_id)
             elif item_id > ids[0]:
@@ -258,8 +264,11 @@ class PassIndex:
         """The ids sharing the most weight of `terms`, best first (ties: the newest)."""
         shared: dict[int, float] = {}
         for term in terms:
+            ids = self._items.get(term)
+            if ids is None:
+                continue
             weight = weights[term]
-            for item_id in self._items.get(term, ()):
+            for item_id in (ids,) if isinstance(ids, int) else ids:
                 shared[item_id] = shared.get(item_id, 0.0) + weight
         # Newest first, then by weight: a stable sort keeps ties newest first.
         newest_first = sorted(shared, reverse=True)
