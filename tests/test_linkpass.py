@@ -142,38 +142,32 @@ def test_the_pass_index_finds_what_the_word_index_finds_on_a_first_poll(
     for n in range(300):  # most words in more than PER_WORD items
         _add(store, " ".join(words(_VOCABULARY, k=5)), NOW - timedelta(hours=n % 40, minutes=n),
              summary=" ".join(words(_VOCABULARY, k=12)))
-    found: dict[str, list[tuple[int, list[int], dict[str, float]]]] = {}
-    for name in ("word index", "pass index"):
-        finder: Finder = (CandidateFinder(store.conn, NOW, LinkSettings(), WordStatistics(0))
-                          if name == "word index" else PassIndexFinder(store.conn,
-                                                                       WordStatistics(0)))
-        found[name] = []
-        while (item := _linked(store, finder.next())) is not None:
-            found[name].append((item.item_id, item.candidate_ids, item.weights))
-        finder.close()
-        with store.write():  # queued again for the other finder
-            store.conn.execute("INSERT INTO link_queue (item_id, at) SELECT id, published "
-                               "FROM items")
-    assert found["pass index"] == found["word index"] and len(found["word index"]) == 300
-    assert sum(len(ids) for _, ids, _ in found["word index"]) > 300 * 20  # many found
+    by_word_index = _handed_over(store, CandidateFinder(store.conn, NOW, LinkSettings(),
+                                                        WordStatistics(0)))
+    by_pass_index = _handed_over(store, PassIndexFinder(store.conn, WordStatistics(0)))
+    assert by_pass_index == by_word_index and len(by_word_index) == 300
+    assert sum(len(ids) for _, ids, _ in by_word_index) > 300 * 20  # many found
     store.close()
+
+
+def _handed_over(store: Store, finder: Finder) -> list[tuple[int, list[int], dict[str, float]]]:
+    """Every item of the pass as `finder` hands it over, linked; then queued again."""
+    found = []
+    while (item := _linked(store, finder.next())) is not None:
+        found.append((item.item_id, item.candidate_ids, item.weights))
+    finder.close()
+    with store.write():
+        store.conn.execute("INSERT INTO link_queue (item_id, at) SELECT id, published FROM items")
+    return found
 
 
 def test_inline_and_threaded_finders_find_the_same(tmp_path: Path) -> None:
     store = _store(tmp_path)
     for n in range(30):
         _add(store, f"Patriot battery {n % 7} for Ukraine", NOW - timedelta(hours=n))
-    found = {}
-    for threaded in (False, True):
-        finder = _finder(store, threaded)
-        found[threaded] = []
-        while (item := _linked(store, finder.next())) is not None:
-            found[threaded].append((item.item_id, item.candidate_ids, item.weights))
-        finder.close()
-        with store.write():  # queued again for the other finder
-            store.conn.execute("INSERT INTO link_queue (item_id, at) SELECT id, published "
-                               "FROM items")
-    assert found[False] == found[True] and len(found[True]) == 30
+    inline = _handed_over(store, _finder(store, threaded=False))
+    threaded = _handed_over(store, _finder(store, threaded=True))
+    assert inline == threaded and len(threaded) == 30
     store.close()
 
 

@@ -102,38 +102,26 @@ def test_a_database_from_before_feed_counts_gets_them(tmp_path: Path) -> None:
     assert viewed == {"F1": 3, "F2": 1, "F3": 0}
 
 
-def test_word_counts_from_before_plain_apostrophes_are_merged(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("step", "counted", "centroid", "merged", "respelt"), [
+    ("0014_plain_apostrophes", [("o’brien", 3), ("o'brien", 2), ("d‘ivoire", 1), ("drone", 5)],
+     "o’brien 0.5 drone 0.3", {"o'brien": 5, "d'ivoire": 1, "drone": 5}, "o'brien 0.5 drone 0.3"),
+    ("0015_words_as_typed", [("rzeszów", 3), ("rzeszow", 2), ("rzésźow", 1), ("łask", 4)],
+     "rzeszów 0.5 łask 0.3", {"rzeszow": 6, "łask": 4}, "rzeszow 0.5 łask 0.3"),
+], ids=["apostrophes", "accents"])
+def test_word_counts_from_before_words_as_typed_are_merged(
+        tmp_path: Path, step: str, counted: list[tuple[str, int]], centroid: str,
+        merged: dict[str, int], respelt: str) -> None:
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path, isolation_level=None)
-    migrations.apply(Database(conn), stop_before="0014_plain_apostrophes")
-    conn.executemany("INSERT INTO term_df (term, df) VALUES (?, ?)",
-                     [("o’brien", 3), ("o'brien", 2), ("d‘ivoire", 1), ("drone", 5)])
+    migrations.apply(Database(conn), stop_before=step)
+    conn.executemany("INSERT INTO term_df (term, df) VALUES (?, ?)", counted)
     conn.execute("INSERT INTO storylines (id, title, first_item_id, started, updated, size, "
-                 "centroid) VALUES (1, 't', 1, '2026-11-01', '2026-11-01', 12, "
-                 "'o’brien 0.5 drone 0.3')")
+                 "centroid) VALUES (1, 't', 1, '2026-11-01', '2026-11-01', 12, ?)", (centroid,))
     conn.close()
     with Store.open(path) as store:
         counts = dict(store.conn.execute("SELECT term, df FROM term_df").fetchall())
-        centroid = store.conn.execute("SELECT centroid FROM storylines").fetchone()[0]
-    assert counts == {"o'brien": 5, "d'ivoire": 1, "drone": 5}
-    assert centroid == "o'brien 0.5 drone 0.3"
-
-
-def test_word_counts_from_before_words_as_typed_are_merged(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    migrations.apply(Database(conn), stop_before="0015_words_as_typed")
-    conn.executemany("INSERT INTO term_df (term, df) VALUES (?, ?)",
-                     [("rzeszów", 3), ("rzeszow", 2), ("rzésźow", 1), ("łask", 4), ("kyiv", 5)])
-    conn.execute("INSERT INTO storylines (id, title, first_item_id, started, updated, size, "
-                 "centroid) VALUES (1, 't', 1, '2026-11-01', '2026-11-01', 12, "
-                 "'rzeszów 0.5 łask 0.3')")
-    conn.close()
-    with Store.open(path) as store:
-        counts = dict(store.conn.execute("SELECT term, df FROM term_df").fetchall())
-        centroid = store.conn.execute("SELECT centroid FROM storylines").fetchone()[0]
-    assert counts == {"rzeszow": 6, "łask": 4, "kyiv": 5}
-    assert centroid == "rzeszow 0.5 łask 0.3"
+        stored = store.conn.execute("SELECT centroid FROM storylines").fetchone()[0]
+    assert (counts, stored) == (merged, respelt)
 
 
 _DAYS = st.integers(min_value=1, max_value=28)
