@@ -122,7 +122,8 @@ class LinkPass(WordStatistics):
         return item
 
 
-def read_frequencies(conn: sqlite3.Connection, state: WordStatistics, item: Profile) -> None:
+def read_frequencies(conn: sqlite3.Connection, state: WordStatistics,
+                     item: Profile | Candidate) -> None:
     """Bring the archive's counts of the item's words into the pass (once each).
 
     A word not yet in the pass has not been counted in it, so what is stored is
