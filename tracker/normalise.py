@@ -151,10 +151,11 @@ def safe_link(url: str | None) -> str | None:
     return url[:MAX_URL_CHARS] if scheme in ("http", "https") else None
 
 
-def _guid_key(guid: str, feed_scope: str) -> str:
+def _guid_key(guid: str, feed_scope: str, link: str | None, link_canonical: str | None) -> str:
     guid = clean_text(guid)[:MAX_URL_CHARS]
     if guid.lower().startswith(("http://", "https://")):
-        canonical = canonical_url(guid)
+        # Most feeds' guid is the item's link, whose canonical form is known.
+        canonical = link_canonical if guid == link else canonical_url(guid)
         if canonical:
             return f"url:{canonical}"
     if _GLOBAL_GUID.match(guid):
@@ -180,7 +181,7 @@ def _item(entry: ParsedEntry, feed_scope: str, link: str | None, canonical: str 
     digest = content_hash(title, summary)
     keys: list[str] = []
     if entry.guid:
-        keys.append(_guid_key(entry.guid, feed_scope))
+        keys.append(_guid_key(entry.guid, feed_scope, link, canonical))
     if canonical and link_is_unique:
         keys.append(f"url:{canonical}")
     if not keys:
