@@ -179,7 +179,7 @@ def find_candidates(conn: sqlite3.Connection, now: datetime, settings: LinkSetti
         conn.executemany("INSERT INTO pass_order (item_id, position) VALUES (?, ?)",
                          ((item_id, position) for position, item_id in enumerate(order)))
     last = conn.execute("SELECT max(id) FROM items").fetchone()[0] or 0
-    since = to_text(now - timedelta(days=settings.window_days))
+    since = window_start(now, settings)
     # Ids grow with first_seen: the first item of the window bounds the ids
     # (read through the index, not min(id) over the whole window).
     row = conn.execute("SELECT id FROM items WHERE first_seen >= ? "
@@ -207,6 +207,11 @@ def find_in_pass(conn: sqlite3.Connection, state: WordStatistics,
         yield Found(item_id, datetime.fromisoformat(at), bool(official),
                     replace(new, surfaces={}), weights, ids, counted=True)
         index.add(item_id, new.terms)
+
+
+def window_start(now: datetime, settings: LinkSettings) -> str:
+    """The first arrival time (first_seen) an earlier item may have to be a candidate."""
+    return str(to_text(now - timedelta(days=settings.window_days)))
 
 
 def pass_order(conn: sqlite3.Connection) -> array[int]:

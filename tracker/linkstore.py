@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,7 @@ from tracker.linkpass import (
     ThreadedCandidateFinder,
     WordStatistics,
     read_frequencies,
+    window_start,
 )
 from tracker.timefmt import to_text
 
@@ -102,10 +103,10 @@ class LinkStore:
     def _window_holds_only_the_queue(self, now: datetime, settings: LinkSettings) -> bool:
         """True when every item within `window_days` is waiting to be linked (a
         first poll): no earlier item could be a candidate."""
-        since = _text(now - timedelta(days=settings.window_days))
         return not self.conn.execute(
             "SELECT EXISTS (SELECT 1 FROM items WHERE first_seen >= ? "
-            "AND id NOT IN (SELECT item_id FROM link_queue))", (since,)).fetchone()[0]
+            "AND id NOT IN (SELECT item_id FROM link_queue))",
+            (window_start(now, settings),)).fetchone()[0]
 
     def _save_counts(self, state: LinkPass) -> None:
         """Write the words counted since the last save (in the batch's transaction)."""
@@ -257,15 +258,18 @@ class LinkStore:
         """A storyline's most recent items, newest first: what its centroid is
         worked out from, mostly remembered by a pass (not read and split into
         words again: ~1,100 items on a first poll of 7,067)."""
-        return [row[0] for row in self.conn.execute(
-            "SELECT id FROM items WHERE storyline_id = ? "
-            f"ORDER BY id DESC LIMIT {CENTROID_FROM_ITEMS}", (storyline,))]
+        return [item_id for item_id, in self._latest_rows(storyline, "id")]
 
     def _latest(self, storyline: int) -> list[Profile]:
         """The words of a storyline's most recent items, with their spellings."""
-        return [profile(title, summary) for title, summary in self.conn.execute(
-            "SELECT title, summary FROM items WHERE storyline_id = ? "
-            f"ORDER BY id DESC LIMIT {CENTROID_FROM_ITEMS}", (storyline,))]
+        return [profile(title, summary)
+                for title, summary in self._latest_rows(storyline, "title, summary")]
+
+    def _latest_rows(self, storyline: int, columns: str) -> list[Any]:
+        """`columns` of a storyline's `CENTROID_FROM_ITEMS` most recent items, newest first."""
+        return self.conn.execute(
+            f"SELECT {columns} FROM items WHERE storyline_id = ? "
+            f"ORDER BY id DESC LIMIT {CENTROID_FROM_ITEMS}", (storyline,)).fetchall()
 
     def _join_storyline(self, item: Candidate, weights: Weights, official: bool,
                         best: ScoredLink | None, state: LinkPass) -> None:
