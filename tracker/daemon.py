@@ -37,6 +37,7 @@ from apscheduler.triggers.cron import CronTrigger
 from tracker.briefing import mailer_for, send_digest
 from tracker.config import Config
 from tracker.errors import ConfigError, DeliveryError, TrackerError
+from tracker.memtrim import release_free_memory
 from tracker.service import TrackerService, utc_now
 from tracker.store import Store
 
@@ -214,6 +215,7 @@ class Daemon:
                 self.beat_store.beat(self.pid, utc_now(), last_poll=summary.line(),
                                      next_poll=next_run)
         finally:
+            release_free_memory()  # what the poll freed, while the daemon waits for the next
             if not self.stop_requested.is_set():
                 self._schedule_poll(next_run)
 
@@ -238,6 +240,8 @@ class Daemon:
                 log.error("digest not delivered (it stays pending and the next run resends "
                           "it): %s", exc)
                 return
+            finally:
+                release_free_memory()
             log.info("digest: %s", result.message)
 
     def _beat(self) -> None:
