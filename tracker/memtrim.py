@@ -6,7 +6,7 @@ but glibc keeps freed memory in its heaps (one per thread that allocated)
 rather than returning it, so a daemon that has run one large poll stays at
 that poll's size while it waits for the next. `malloc_trim` gives the free
 pages back: the daemon calls it after each job. Measured with
-`bench/daemon_memory.py` (500 feeds polled every second): 83 MB settled
+`bench/daemon_memory.py` (500 feeds polled every second): 82 MB settled
 without it, 71 MB with it. Other C libraries (musl, macOS) have no
 `malloc_trim`; there this does nothing.
 """
