@@ -5,11 +5,9 @@ tens of megabytes through the C allocator and free them when the poll ends,
 but glibc keeps freed memory in its heaps (one per thread that allocated)
 rather than returning it, so a daemon that has run one large poll stays at
 that poll's size while it waits for the next. `malloc_trim` gives the free
-pages back. The daemon calls it after each job: 82 MB settled without it,
-71 MB with it (`bench/daemon_memory.py`, 500 feeds polled every second). A
-poll calls it before its linking pass too, whose peak would otherwise sit on
-top of what fetching and parsing left free: the poll process's peak on the
-whole bench corpus 69.7 -> 66.8 MB. Other C libraries (musl, macOS) have no
+pages back: the daemon calls it after each job. Measured with
+`bench/daemon_memory.py` (500 feeds polled every second): 82 MB settled
+without it, 71 MB with it. Other C libraries (musl, macOS) have no
 `malloc_trim`; there this does nothing.
 """
 

@@ -24,7 +24,6 @@ from tracker import schedule
 from tracker.config import Config
 from tracker.errors import FetchError, HTTPStatusError, ParseError, ParserFailure
 from tracker.fetch import Fetcher
-from tracker.memtrim import release_free_memory
 from tracker.models import FeedState, FetchResult
 from tracker.parsepool import ParseOutput, ParserPool, parse_document
 from tracker.query import Document
@@ -188,9 +187,6 @@ class TrackerService:
                 self._record(outcome, summary)
         if self.pool is not None:
             self.pool.stop_workers()  # not needed again until the next poll
-        # What fetching and parsing freed goes back before the linking pass grows:
-        # otherwise the pass's peak sits on top of it (3 MB of a whole-corpus poll).
-        release_free_memory()
         # Linked once all feeds are stored, oldest first: the same stories make the
         # same storylines whichever response arrived first.
         linking = time.monotonic()
