@@ -108,7 +108,8 @@ def poll_benchmark(options: argparse.Namespace, with_real: bool, results_name: s
                for path, body in real.items()])
     timings: dict[str, dict[str, list[float]]] = {
         name: {f"{phase}_{measure}": [] for phase in ("cold", "unchanged")
-               for measure in ("seconds", "peak_rss_mb", "simultaneous_rss_mb")}
+               for measure in ("seconds", "peak_rss_mb", "simultaneous_rss_mb",
+                               "own_peak_rss_mb")}
         for name in names}
     link_seconds: list[float] = []  # tracker's cold polls: the part spent linking
     # What each contender said of its first round (tracker: its poll summary;
@@ -129,6 +130,8 @@ def poll_benchmark(options: argparse.Namespace, with_real: bool, results_name: s
                         timings[name][f"{phase}_peak_rss_mb"].append(memory.upper)
                         timings[name][f"{phase}_simultaneous_rss_mb"].append(
                             memory.simultaneous)
+                        # tracker's poll process alone, without its parser processes
+                        timings[name][f"{phase}_own_peak_rss_mb"].append(memory.own)
                         said[name].setdefault(phase, output.strip().split("\n")[0])
                         if name == "tracker" and phase == "cold":
                             link_seconds.append(linking_seconds(output))

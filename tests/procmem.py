@@ -23,6 +23,7 @@ class TreeMemory(NamedTuple):
 
     upper: float         # each process's own peak (VmHWM), summed
     simultaneous: float  # the largest sum of the processes' VmRSS at one sample
+    own: float           # the started process's own peak, its children left out
 
 
 def children(pid: int) -> list[int]:
@@ -73,4 +74,5 @@ def run_with_peak_memory(args: list[str], interval: float = 0.02,
         out.seek(0)
         err.seek(0)
         completed = subprocess.CompletedProcess(args, process.returncode, out.read(), err.read())
-    return completed, TreeMemory(sum(peaks.values()) / 1024, simultaneous / 1024)
+    return completed, TreeMemory(sum(peaks.values()) / 1024, simultaneous / 1024,
+                                 peaks.get(process.pid, 0) / 1024)

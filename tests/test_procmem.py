@@ -21,3 +21,4 @@ def test_a_tree_whose_processes_peak_in_turn() -> None:
     assert completed.returncode == 0, completed.stderr
     assert memory.upper >= 120  # both processes' own peaks
     assert 60 <= memory.simultaneous < memory.upper - 40  # never both at once
+    assert 60 <= memory.own < memory.upper - 40  # the parent's peak alone
