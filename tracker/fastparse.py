@@ -7,7 +7,8 @@ benchmark corpus, for ~9 MB less memory in every process). This module reads
 exactly the fields tracker keeps, the way feedparser would read them, from
 documents it fully understands, and answers None for anything else, which then
 goes to feedparser as before: malformed XML, a DOCTYPE (entities), encodings
-the headers contradict, a response without a Content-Type, a base (`xml:base`, a
+other than UTF-8, ISO-8859-1 and Windows-1252 or that the headers contradict, a
+byte-order mark, a response without a Content-Type, a base (`xml:base`, a
 Content-Location header) that could change a link or an id, XHTML text, markup
 inside an RSS element, a summary with script code the two would read apart
 or with a tag left open, an item's field given twice in different words,
@@ -88,6 +89,12 @@ _PLAIN_SCRIPT = re.compile(r"<script\b[^<>]*>[^<]*</script>", re.IGNORECASE)
 # text reading keeps it as text.
 _UNCLOSED_TAG = re.compile(r"<(?:[!?]|/?[A-Za-z])[^<>]*<")
 _ENCODING_ALIASES = {"utf8": "utf-8", "latin1": "iso-8859-1", "latin-1": "iso-8859-1"}
+# Declared single-byte encodings read here. feedparser decodes the document
+# with the one declared and maps C1 controls to Windows-1252's characters (a
+# text with one goes to it, see `_check_unrepaired`); expat decodes it alike,
+# and refuses a byte Windows-1252 leaves undefined, where feedparser would try
+# other encodings.
+_SINGLE_BYTE = frozenset({"iso-8859-1", "windows-1252"})
 # At most this many "<" in a document read here: the tree of a hostile one
 # (2 MB of empty or nested elements, `IN_PROCESS_MAX_BYTES`) would take 50-80 MB
 # in-process, while this many costs ~15 MB at most. The largest real feed of the shared
@@ -154,8 +161,9 @@ def _normal_encoding(name: str) -> str:
 
 
 def _check_encoding(head: bytes, headers: dict[str, str]) -> None:
-    """Only UTF-8 without a byte-order mark is read here, and only when the
-    headers say so too: other encodings, and headers that contradict the
+    """UTF-8 without a byte-order mark, and the single-byte encodings older
+    sites still declare (`_SINGLE_BYTE`), are read here, when the headers do
+    not name another: other encodings, and headers that contradict the
     document, follow feedparser's rules. Checked before parsing: an XML
     declaration must open the document, so the start of it is enough."""
     if head.startswith((b"\xff\xfe", b"\xfe\xff", b"\x00", b"\xef\xbb\xbf")):
@@ -163,7 +171,8 @@ def _check_encoding(head: bytes, headers: dict[str, str]) -> None:
     match = _DECLARED_ENCODING.match(head)
     used = _normal_encoding(match.group(1).decode("ascii")) if match else "utf-8"
     declared = _charset(headers.get("content-type", ""))
-    if used != "utf-8" or (declared is not None and declared != used):
+    if (used != "utf-8" and used not in _SINGLE_BYTE) or (declared is not None
+                                                          and declared != used):
         raise _Unsure
 
 
