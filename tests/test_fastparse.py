@@ -144,7 +144,7 @@ def test_utf_8_and_western_single_byte_encodings_the_headers_agree_with_are_read
 SINGLE_BYTE_TITLES = [
     ("iso-8859-1", b"Caf\xe9 talks in K\xf6ln"),
     ("windows-1252", b"\x93Drones\x94 \x96 \x80400m deal\x85"),   # Windows-1252's own characters
-    ("iso-8859-1", b"caf\xc3\xa9 opens"),  # UTF-8 declared as Latin-1: read as declared
+    ("iso-8859-1", b"caf\xc3\xa9 opens"),  # UTF-8 declared as Latin-1: feedparser repairs it
 ]
 
 
@@ -365,6 +365,7 @@ def test_an_atom_entry_with_two_titles_goes_to_feedparser() -> None:
 
 @pytest.mark.parametrize("title, feedparsers", [
     ("caf\u00c3\u00a9 opens", "caf\u00e9 opens"),  # UTF-8 read as Latin-1, repaired
+    ("\u00a0\u00c3\u00a9", "\u00e9"),  # repaired once stripped of its no-break space
     ("Drones\u0085 more", "Drones\u2026 more"),   # a C1 control, read as Windows-1252
 ])
 def test_texts_feedparser_would_repair_go_to_it(title: str, feedparsers: str) -> None:
@@ -755,3 +756,47 @@ def test_generated_documents_the_fast_path_accepts_read_as_feedparser_reads_them
     slow = parse_feed(document, headers)
     assert (fast.title, fast.ttl_seconds) == (slow.title, slow.ttl_seconds)
     assert normalise_feed(fast, "1", DOCUMENT_URL) == normalise_feed(slow, "1", DOCUMENT_URL)
+
+
+
+def _single_byte_alphabet(encoding: str) -> str:
+    """Every character a document in this encoding can hold as a byte (tab,
+    newline and the printable range; for Latin-1 that includes the C1 controls
+    feedparser maps to Windows-1252's characters)."""
+    # Windows-1252 leaves five bytes undefined: "ignore" leaves them out.
+    return "".join(bytes([byte]).decode(encoding, "ignore")
+                   for byte in (9, 10, *range(0x20, 0x100)))
+
+
+@settings(max_examples=_FUZZ_EXAMPLES or 200, deadline=None, derandomize=not _FUZZ_EXAMPLES)
+@given(st.sampled_from(["iso-8859-1", "ISO-8859-1", "windows-1252"]), st.booleans(), st.data())
+def test_generated_single_byte_documents_the_fast_path_accepts_read_as_feedparser_reads_them(
+        encoding: str, charset_header: bool, data: st.DataObject) -> None:
+    text = st.text(st.sampled_from(_single_byte_alphabet(encoding)), min_size=1, max_size=40)
+    items = data.draw(st.lists(st.tuples(text, text), min_size=1, max_size=4))
+    body = "".join(f"<item><title>{escape(title)}</title><description>{escape(summary)}"
+                   f"</description><link>https://e.org/{n}</link></item>"
+                   for n, (title, summary) in enumerate(items))
+    document = (f"<?xml version='1.0' encoding='{encoding}'?><rss version=\"2.0\"><channel>"
+                f"<title>t</title>{body}</channel></rss>").encode(encoding)
+    headers = ({"content-type": f"application/rss+xml; charset={encoding}"} if charset_header
+               else {"content-type": "application/rss+xml"})
+    fast = parse_fast(document, headers)
+    assume(fast is not None)
+    assert fast is not None
+    slow = parse_feed(document, headers)
+    assert normalise_feed(fast, "1", DOCUMENT_URL) == normalise_feed(slow, "1", DOCUMENT_URL)
+
+
+@pytest.mark.parametrize("summary", ["x &lt;&gt; y", "&lt;!x&gt; y", "&lt;! &gt;", "&lt;!--&gt; y",
+                                     "a &lt;!--b--&gt; &lt;!-- c"])
+def test_markup_the_two_readings_disagree_on_goes_to_feedparser(summary: str) -> None:
+    document = _rss_item(f"<title>t</title><description>{summary}</description>"
+                         "<link>https://e.org/a</link>")
+    assert parse_fast(document, {}) is None
+
+
+def test_a_closed_comment_in_a_summary_is_read_in_process() -> None:
+    _assert_read_as_feedparser_reads(_rss_item(
+        "<title>t</title><description>a &lt;!--b--&gt; c</description>"
+        "<link>https://e.org/a</link>"))

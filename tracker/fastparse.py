@@ -88,6 +88,11 @@ _PLAIN_SCRIPT = re.compile(r"<script\b[^<>]*>[^<]*</script>", re.IGNORECASE)
 # ("<A<", "a <b< c", "<!<p>"): feedparser's sanitiser ends it there, tracker's
 # text reading keeps it as text.
 _UNCLOSED_TAG = re.compile(r"<(?:[!?]|/?[A-Za-z])[^<>]*<")
+# An empty tag ("a <> b"), a declaration other than a comment, a DOCTYPE or a
+# CDATA section ("<!x>", "<! >"), and a comment never closed ("<!-->"): feedparser's
+# sanitiser and tracker's text reading disagree on each (one drops what the
+# other keeps).
+_ODD_MARKUP = re.compile(r"<>|<!(?!--|\[CDATA\[|doctype)|<!--(?!.*?-->)", re.IGNORECASE | re.DOTALL)
 _ENCODING_ALIASES = {"utf8": "utf-8", "latin1": "iso-8859-1", "latin-1": "iso-8859-1"}
 # Declared single-byte encodings read here. feedparser decodes the document
 # with the one declared and maps C1 controls to Windows-1252's characters (a
@@ -581,7 +586,7 @@ def _entry(fields: dict[str, Any], guid_is_link: bool, title_is_html: bool, *, b
         summary = fields["content"]
     _check_scripts(summary)
     for text in (fields["title"], summary):
-        if text and _UNCLOSED_TAG.search(text):
+        if text and (_UNCLOSED_TAG.search(text) or _ODD_MARKUP.search(text)):
             raise _Unsure
     for text in (fields["title"], summary, fields["author"], fields["guid"], link):
         _check_unrepaired(text)
@@ -608,18 +613,24 @@ def _check_scripts(summary: str | None) -> None:
 
 
 def _check_unrepaired(text: str | None) -> None:
-    """feedparser "repairs" every text of a UTF-8 document that reads as UTF-8
-    taken for Latin-1 ("Ã©" becomes "é") and maps C1 control characters to
-    Windows-1252's; a text either would change goes to feedparser."""
+    """feedparser "repairs" every text that reads as UTF-8 taken for Latin-1
+    ("Ã©" becomes "é"; it re-encodes every document as UTF-8 first, whatever
+    it declared) and maps C1 control characters to Windows-1252's; a text
+    either would change goes to feedparser. It repairs a text once it has
+    stripped it, so the stripped text is checked too (" Ã©" with a no-break
+    space before it reads as UTF-8 only without it)."""
     if not text or text.isascii():
         return
     if _C1.search(text):
         raise _Unsure
-    try:
-        text.encode("iso-8859-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return
-    raise _Unsure
+    for form in {text, text.strip()} - {""}:
+        if form.isascii():
+            continue  # the repair leaves ASCII as it is
+        try:
+            form.encode("iso-8859-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            continue
+        raise _Unsure
 
 
 def _nonblank(text: str | None) -> str | None:
