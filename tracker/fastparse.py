@@ -176,8 +176,9 @@ def _check_encoding(head: bytes, headers: dict[str, str]) -> None:
     match = _DECLARED_ENCODING.match(head)
     used = _normal_encoding(match.group(1).decode("ascii")) if match else "utf-8"
     declared = _charset(headers.get("content-type", ""))
-    if (used != "utf-8" and used not in _SINGLE_BYTE) or (declared is not None
-                                                          and declared != used):
+    if used != "utf-8" and used not in _SINGLE_BYTE:
+        raise _Unsure
+    if declared is not None and declared != used:
         raise _Unsure
 
 
@@ -623,7 +624,7 @@ def _check_unrepaired(text: str | None) -> None:
         return
     if _C1.search(text):
         raise _Unsure
-    for form in {text, text.strip()} - {""}:
+    for form in {text, text.strip()}:
         if form.isascii():
             continue  # the repair leaves ASCII as it is
         try:
