@@ -383,6 +383,35 @@ def test_a_chain_that_drifts_from_the_story_start_begins_a_new_storyline(feed_se
     assert c["storyline"] != a["storyline"]  # shares nothing with "Navy orders frigates"
 
 
+def test_a_round_up_does_not_carry_another_story_into_its_storyline(feed_server,
+                                                                   cli_factory) -> None:
+    """A round-up that follows one story also reports others; a report of one of
+    those, the same day, is its same story but not the first story's."""
+    noise = _noise("n.example")
+    reports = [
+        ("Navy orders five frigates from Glasgow shipyard",
+         "The Royal Navy ordered five frigates from the Glasgow shipyard.",
+         "https://n.example/frigates", T0),
+        ("The papers: frigate jobs for Glasgow and a measles outbreak in Leeds",
+         "The papers lead on jobs from the Navy frigate order at the Glasgow shipyard and on a "
+         "measles outbreak that closed schools in Leeds.",
+         "https://n.example/papers", T0 + timedelta(days=10)),
+        ("Measles outbreak closes schools in Leeds",
+         "A measles outbreak closed three schools in Leeds as doctors urged parents to "
+         "vaccinate.", "https://n.example/measles", T0 + timedelta(days=10, hours=3)),
+    ]
+    cli = cli_factory([{"name": "News", "url": feed_server.add(
+        "/n.xml", Document(_rss("N", noise + reports)))}])
+    assert cli("poll").exit_code == 0
+    rows = {row["url"]: row for row in map(json.loads, cli("export").output.splitlines())}
+    frigates, papers, measles = (rows[f"https://n.example/{x}"]
+                                 for x in ("frigates", "papers", "measles"))
+    assert papers["storyline"] == frigates["storyline"]
+    assert any(r["id"] == papers["id"] and r["kind"] == SAME_STORY
+               for r in measles["related"]), measles  # the link is kept, and shown
+    assert measles["storyline"] != frigates["storyline"]
+
+
 def _long_storyline(core: int) -> list[tuple[str, str, str, datetime]]:
     """`core` reports of Patriot batteries for Poland, then one that is as much about
     a farmers' blockade at the same airport, one about the blockade alone, and

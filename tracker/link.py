@@ -21,8 +21,9 @@ news (see `bench/README.md`, "Linking quality"):
   the two were published within two days and say much the same, otherwise a
   `follow_up`. Weaker similarities are kept as `related` links, which do not
   join storylines;
-* a follow-up must also fit its storyline: share something with its first
-  item, and, in a storyline of ten items or more, be close to their `Centroid`.
+* an item must also fit the storyline it joins: share something with its
+  first item (a round-up's same story may be another story's), and a
+  follow-up, in a storyline of ten items or more, be close to their `Centroid`.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ DECAY_DAYS = 120.0       # similarity halves after this many days between two it
 SAME_STORY_DAYS = 2.0    # reports of one event published this close together ...
 SAME_STORY_SIMILARITY = 0.3  # ... and this similar (before decay) are the same story
 NEAR_DUPLICATE = 0.8     # republished copy with small edits
-STORYLINE_START_SIMILARITY = 0.05  # a follow-up must share this much with the story's start
+STORYLINE_START_SIMILARITY = 0.05  # an item must share this much with the story's start
 STORYLINE_SIMILARITY = 0.3  # ... and, in a long storyline, be this close to its centroid
 CENTROID_TERMS = 40      # words kept of a storyline's centroid
 QUERY_TERMS = 12         # the item's strongest words used to find candidates

@@ -204,14 +204,20 @@ class LinkStore:
         return [item for item in known.values() if item is not None]
 
     def _fits_storyline(self, link: ScoredLink, weights: Weights, state: LinkPass) -> bool:
-        """A follow-up joins its storyline only if it fits the storyline, not only
-        the report it follows, or a chain drifts: each report close to the one
-        before, the last far from the first, and one broad story swallows a
-        season of coverage. It must share something with the storyline's first
-        item, and once the storyline has `CENTROID_FROM` items be close to what
-        they have in common (its `Centroid`). The same story, reported within
-        days, always joins."""
-        if link.kind != FOLLOW_UP or link.storyline_id is None:
+        """An item joins the storyline of the report it links to only if it fits
+        the storyline, not only that report, or a chain drifts: each report close
+        to the one before, the last far from the first, and one broad story
+        swallows a season of coverage.
+
+        Every item must share something with the storyline's first item. That
+        holds the same story too: a newspaper round-up or a briefing that joined
+        one storyline also reports others, and a report of one of those, the
+        same day, is its same story without being this storyline's (on the
+        benchmark's news, polio reports joined a Rishi Sunak storyline through
+        "Newspaper headlines: Polio alert and Sunak defends pension rise").
+        A follow-up must also, once the storyline has `CENTROID_FROM` items, be
+        close to what they have in common (its `Centroid`)."""
+        if link.storyline_id is None:
             return True
         row = self.conn.execute("SELECT first_item_id, size, centroid FROM storylines "
                                 "WHERE id = ?", (link.storyline_id,)).fetchone()
@@ -223,7 +229,7 @@ class LinkStore:
             if start and similarity(weights, start[0].words, state.inverse()) < \
                     STORYLINE_START_SIMILARITY:
                 return False
-        if size < CENTROID_FROM:
+        if link.kind != FOLLOW_UP or size < CENTROID_FROM:
             return True
         centroid = self._centroid(link.storyline_id, state, text)
         return centroid.similarity(weights) >= STORYLINE_SIMILARITY
