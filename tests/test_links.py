@@ -77,7 +77,9 @@ def test_decay_halves_similarity_after_120_days() -> None:
     assert decay(120) == decay(-120) == 0.5
 
 
-def _links(new: tuple[str, str], at: datetime, *earlier: tuple[str, str, datetime]) -> list:
+def _links(new: tuple[str, str], at: datetime, *earlier: tuple[str, str, datetime],
+           names: frozenset[str] | None = None) -> list:
+    """Links from `new` (the names it uses, unless `names` are given) to `earlier`."""
     profiles = [profile(*new)] + [profile(t, s) for t, s, _ in earlier]
     frequency: dict[str, int] = {}
     for p in profiles:
@@ -89,7 +91,7 @@ def _links(new: tuple[str, str], at: datetime, *earlier: tuple[str, str, datetim
     candidates = [Candidate(id=n, terms=p.terms, factors=p.factors, at=when, storyline_id=100 + n)
                   for n, ((t, s, when), p) in enumerate(zip(earlier, profiles[1:], strict=True))]
     return score_links(weigh(profiles[0].words, inverse), at, candidates, inverse,
-                       LinkSettings())
+                       LinkSettings(), profiles[0].names if names is None else names)
 
 
 def test_same_story_follow_up_and_related_are_told_apart() -> None:
@@ -109,6 +111,23 @@ def test_same_story_follow_up_and_related_are_told_apart() -> None:
 
     unrelated = ("Budget airline adds routes to Spain", "Cheap flights for the summer season.")
     assert _links(unrelated, T0 + timedelta(days=1), (*partnership, T0)) == []
+
+
+def test_a_weak_link_needs_a_name_or_more_than_one_word_in_common() -> None:
+    obituary = ("'Nightingale of Bollywood' dies at 92",
+                "The singer Lata Mangeshkar recorded thousands of songs.")
+    crash = ("Woman dies in Shoreditch crash", "A bus hit a pedestrian.", T0)
+    # As similar as related stories are, through "dies" alone: no link, unless
+    # the word were a name.
+    assert _links(obituary, T0 + timedelta(days=1), crash) == []
+    as_if_a_name = _links(obituary, T0 + timedelta(days=1), crash, names=frozenset({"die"}))
+    assert [(link.kind, link.shared) for link in as_if_a_name] == [(RELATED, ("die",))]
+    # One name in common is a subject.
+    wordle = ("Teachers use Wordle in lessons",
+              "A classroom craze spreads to schools across the country.", T0)
+    fans = ("What next for Wordle and its fans?", "The word game was bought by a newspaper.")
+    links = _links(fans, T0 + timedelta(days=100), wordle)
+    assert [(link.kind, link.shared) for link in links] == [(RELATED, ("wordle",))]
 
 
 def test_weak_similarity_is_only_related() -> None:

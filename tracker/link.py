@@ -20,7 +20,9 @@ news (see `bench/README.md`, "Linking quality"):
   score reaches the threshold (one number, in config); it is `same_story` when
   the two were published within two days and say much the same, otherwise a
   `follow_up`. Weaker similarities are kept as `related` links, which do not
-  join storylines;
+  join storylines, when the two share a name or more than one word: one
+  ordinary word in common ("dies", "fans") is a coincidence of two short
+  texts, not a subject;
 * an item must also fit the storyline it joins: share something with its
   first item (a round-up's same story may be another story's), and a
   follow-up, in a storyline of ten items or more, be close to their `Centroid`.
@@ -392,17 +394,30 @@ def kind_of(score: float, similarity: float, gap_days: float,
     return None
 
 
+def shares_a_subject(weights: Weights, terms: Iterable[str], names: AbstractSet[str]) -> bool:
+    """Whether a weak link says something: the two items share a name of the
+    new item's or more than one word. Measured on the labelled news, `related`
+    links sharing one ordinary word were right 3 times in 10 ("'Nightingale of
+    Bollywood' dies at 92" and "Woman in her 30s dies in Shoreditch bus crash")."""
+    shared = weights.keys() & terms
+    return len(shared) > 1 or not shared.isdisjoint(names)
+
+
 def score_links(weights: Weights, at: datetime, candidates: Iterable[Candidate],
-                inverse: Idf, settings: LinkSettings) -> list[ScoredLink]:
-    """Links from a new item (its weights, its time) to candidate earlier items
-    (their words weighed under `inverse`), strongest first, at most
-    `settings.max_links`, `related` ones included."""
+                inverse: Idf, settings: LinkSettings,
+                names: AbstractSet[str] = frozenset()) -> list[ScoredLink]:
+    """Links from a new item (its weights, its time, the words it uses as
+    `names`) to candidate earlier items (their words weighed under `inverse`),
+    strongest first, at most `settings.max_links`, `related` ones included
+    where they share a subject (`shares_a_subject`)."""
     scored = []
     for candidate in candidates:
         similar = similarity(weights, candidate.words, inverse)
         gap = (at - candidate.at).total_seconds() / 86400
         score = similar * decay(gap)
         kind = kind_of(score, similar, gap, settings)
+        if kind == RELATED and not shares_a_subject(weights, candidate.terms, names):
+            kind = None
         if kind is not None:
             scored.append((round(score, 4), candidate, kind, similar, gap))
     scored.sort(key=lambda entry: (-entry[0], entry[1].id))

@@ -171,7 +171,7 @@ class LinkStore:
         state.remember(new)
         weights = found.weights  # weighed by the finder under these same statistics
         links = score_links(weights, found.at, self._earlier(state, found.candidate_ids),
-                            state.inverse(), settings)
+                            state.inverse(), settings, found.profile.names)
         self.conn.executemany(
             "INSERT OR REPLACE INTO item_links (item_id, related_id, kind, score, similarity, "
             "gap_days, shared, near_duplicate, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
