@@ -268,8 +268,16 @@ def test_storylines_through_a_poll_with_official_source_and_cli(feed_server, cli
     assert moved[0]["about"] == story["about"]
     singles = json.loads(cli("stories", "--json", "--min-size", "1", "--limit", "100").output)
     assert len(singles) == len({row["storyline"] for row in rows}) and singles[0] == moved[0]
+    # Its title says how it began; its latest item what moved.
+    assert moved[0]["latest"] == {"id": production["id"], "title": production["title"],
+                                  "at": production["published"]}
     listing = cli("stories").output
     assert listing.startswith(f"#{partnership['storyline']} ") and "3 items (3 new)" in listing
+    assert (f"latest: {production['published'][:10]} #{production['id']} "
+            "UK to mass-produce Ukrainian-designed interceptor drones") in listing
+    # A single report is its own latest: only the storyline of three shows one.
+    every = cli("stories", "--min-size", "1", "--limit", "100").output
+    assert every.count("latest:") == 1 and every.count("\n#") == len(singles) - 1
     assert "no storyline of 2 items or more gained items since 2099-01-01" in cli(
         "stories", "--since", "2099-01-01").output
 

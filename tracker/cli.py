@@ -365,7 +365,8 @@ def story(app: App, storyline_id: int, as_json: bool) -> None:
 @pass_app
 def stories(app: App, since: str | None, limit: int, min_size: int, as_json: bool) -> None:
     """The storylines that moved: those that gained items lately, the ones that
-    gained most first, each with what it is about. `tracker story ID` shows one."""
+    gained most first, each with what it is about and its latest item.
+    `tracker story ID` shows one."""
     start = parse_since(since) or datetime.now(UTC) - timedelta(days=7)
     found = app.store.links.active(start, limit, min_size)
     if as_json:
@@ -381,6 +382,9 @@ def stories(app: App, since: str | None, limit: int, min_size: int, as_json: boo
                    f"{story['started'][:10]} to {story['updated'][:10]}{official}")
         if story["about"]:
             click.echo(f"  about: {', '.join(story['about'])}")
+        latest = story["latest"]
+        if story["size"] > 1:
+            click.echo(f"  latest: {latest['at'][:10]} #{latest['id']} {latest['title']}")
 
 
 @main.command()

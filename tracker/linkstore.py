@@ -394,7 +394,8 @@ class LinkStore:
 
     def active(self, since: datetime, limit: int, min_size: int) -> list[dict[str, Any]]:
         """Storylines of at least `min_size` items that gained items first seen
-        since `since`, those that gained most first, each with what it is about."""
+        since `since`, those that gained most first, each with what it is about
+        and its latest item: the title is how it began, the latest is what moved."""
         rows = self.conn.execute(
             """
             SELECT s.id, s.title, s.size, count(*) AS new_items, s.started, s.updated,
@@ -409,6 +410,10 @@ class LinkStore:
             story = dict(row)
             story["officially_announced"] = bool(story["officially_announced"])
             story["about"] = self._about(story["id"], story.pop("centroid"))
+            story["latest"] = dict(self.conn.execute(
+                "SELECT id, title, coalesce(published, first_seen) AS at FROM items "
+                "WHERE storyline_id = ? ORDER BY at DESC, id DESC LIMIT 1",
+                (story["id"],)).fetchone())
             out.append(story)
         return out
 
