@@ -70,6 +70,28 @@ def test_search_ranks_filters_and_highlights(tmp_path: Path, feed_server: FeedSe
     assert cli("search", "submarine").output.strip() == "no matching items"
 
 
+def test_search_output_piped_keeps_each_hit_one_indented_block(tmp_path: Path,
+                                                               feed_server: FeedServer) -> None:
+    """Read in a pipe or cron mail (100 columns): wrapped text keeps its indent,
+    and a long link stays whole on its line, to click or copy."""
+    link = "https://www.gov.example/government/news/" + "interceptor-drone-partnership-" * 4
+    summary = ("The partnership covers interceptor drones designed in Ukraine and built in "
+               "Britain, with the first deliveries due before the winter and more to follow.")
+    feed_server.add("/feed", Document(
+        f'<rss version="2.0"><channel><title>F</title><item><title>Drone partnership</title>'
+        f"<link>{link}</link><description>{summary}</description></item>"
+        f"<item><title>Drone budget</title><link>https://e.org/2</link>"
+        f"<description>Drones cost less.</description></item></channel></rss>".encode()))
+    cli = make_cli(tmp_path, feed_server, {})
+    cli("poll")
+    lines = cli("search", "drone*").output.splitlines()
+    assert lines[0].startswith("#") and "" in lines  # no blank line first; one between hits
+    assert all(line == "" or line.startswith(("#", "  ")) for line in lines), lines
+    assert all(line == line.rstrip() and len(line) <= 100 for line in lines if line != "  " + link)
+    assert "  " + link in lines
+    assert sum(line.startswith("  ") and line.strip() in summary for line in lines) == 2
+
+
 def test_words_are_matched_as_typed(tmp_path: Path, feed_server: FeedServer) -> None:
     # GOV.UK and the press print O’Brien and Côte d’Ivoire; people type O'Brien
     # and Cote.

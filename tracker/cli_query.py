@@ -29,24 +29,36 @@ def _checked_query(query: str, aliases: Any) -> str:
 
 def _print_hits(hits: list[Hit], total: int | None,
                 stories: dict[int, tuple[int, int]]) -> None:
+    from rich.text import Text
+
     console = output_console(100)
+
+    def indented(markup: str) -> None:
+        """Wrapped lines keep the indent, so each hit reads as one block."""
+        for line in Text.from_markup(markup).wrap(console, console.width - 2):
+            line.rstrip()
+            console.print(Text("  ") + line)
+
     if total is not None:
         console.print(counted(total, "matching item")
                       + (f"; the best {len(hits)}:" if total > len(hits) else ":"))
-    for hit in hits:
+    for n, hit in enumerate(hits):
         title = mark(hit.title, highlight_spans(hit.title, hit.terms), "[bold yellow]", "[/]",
                      escape)
         text, spans = snippet(hit.summary, hit.terms)
         when = (hit.published or hit.first_seen)[:10]
-        console.print(f"\n[bold]#{hit.id}[/] {title}")
+        if n or total is not None:
+            console.print()
+        console.print(f"[bold]#{hit.id}[/] {title}")
         story, size = stories.get(hit.id, (None, 1))
-        console.print(f"  [dim]{escape(hit.feed)} ({hit.kind}), {when}[/]"
-                      + (f" [dim]{escape(hit.url)}[/]" if hit.url else ""))
+        indented(f"[dim]{escape(hit.feed)} ({hit.kind}), {when}[/]")
+        if hit.url:  # on a line of its own, never broken: to click or copy
+            console.print(f"  [dim]{escape(hit.url)}[/]", soft_wrap=True)
         if text:
-            console.print("  " + mark(text, spans, "[bold yellow]", "[/]", escape))
+            indented(mark(text, spans, "[bold yellow]", "[/]", escape))
         if size > 1:  # a thread to follow
-            console.print(f"  [dim]storyline {story} ({counted(size, 'item')}): "
-                          f"tracker story {story}[/]")
+            indented(f"[dim]storyline {story} ({counted(size, 'item')}): "
+                     f"tracker story {story}[/]")
 
 
 def _hit_record(hit: Hit, stories: dict[int, tuple[int, int]]) -> dict[str, Any]:
