@@ -5,7 +5,9 @@ FreshRSS:
 
     drone                   a word; case-insensitive, whole words only (UK never
                             matches Ukraine), plurals folded (drone = drones)
-    "air defence"           an exact phrase (words in order, no plural folding)
+    "air defence"           an exact phrase (words in order, no plural folding,
+                            within a sentence or clause: not "... in the air.
+                            Defence ...")
     drone*                  a prefix (drone, drones, droneshield ...)
     a b / a AND b           both (AND is implicit)
     a OR b                  either
@@ -38,6 +40,10 @@ FIELDS = ("title", "summary", "feed", "kind")
 KINDS = ("official", "news")
 QUOTES = "\"“”„«»"  # straight, curly and guillemet quotes all delimit phrases
 _WORD = re.compile(r"\w+(?:'\w+)*")
+# A word, or punctuation that ends a sentence or a clause: a phrase does not
+# run across it ("whiff of Munich in the air", Defence Secretary Ben Wallace
+# says" is no "air defence"), unless the phrase itself does (U.S. Army, 2.5 per cent).
+_WORD_OR_STOP = re.compile(r"\w+(?:'\w+)*|[.!?;:,]")
 
 
 def _latin_base_letters() -> dict[int, str]:
@@ -98,7 +104,32 @@ def as_typed(text: str) -> str:
 def words(text: str) -> list[str]:
     """Lower-case words of a text, Unicode-aware, as typed (`as_typed`);
     punctuation separates words, an apostrophe inside a word does not."""
-    return _WORD.findall(as_typed(unicodedata.normalize("NFKC", text).casefold()))
+    return _WORD.findall(_typed(text))
+
+
+def words_and_stops(text: str) -> tuple[list[str], frozenset[int]]:
+    """`words(text)`, and the positions of those that follow punctuation ending
+    a sentence or a clause (. ! ? ; : ,), where a phrase stops."""
+    return _words_and_stops(_typed(text))
+
+
+def _words_and_stops(typed: str) -> tuple[list[str], frozenset[int]]:
+    found: list[str] = []
+    stops = set()
+    stopped = False
+    for token in _WORD_OR_STOP.findall(typed):
+        if len(token) == 1 and token in ".!?;:,":
+            stopped = True
+            continue
+        if stopped and found:
+            stops.add(len(found))
+        stopped = False
+        found.append(token)
+    return found, frozenset(stops)
+
+
+def _typed(text: str) -> str:
+    return as_typed(unicodedata.normalize("NFKC", text).casefold())
 
 
 @dataclass(frozen=True)
@@ -110,17 +141,25 @@ class FieldText:
     folded: tuple[str, ...]
     raw_index: Mapping[str, list[int]]
     folded_index: Mapping[str, list[int]]
+    typed: str  # the text as its words were read from it
 
     @classmethod
     def of(cls, text: str) -> FieldText:
-        raw = tuple(words(text))
+        typed = _typed(text)
+        raw = tuple(_WORD.findall(typed))
         folded = tuple(map(_folded.__getitem__, raw))
         raw_index: dict[str, list[int]] = {}
         folded_index: dict[str, list[int]] = {}
         for position, (word, stem) in enumerate(zip(raw, folded, strict=True)):
             raw_index.setdefault(word, []).append(position)
             folded_index.setdefault(stem, []).append(position)
-        return cls(raw, folded, raw_index, folded_index)
+        return cls(raw, folded, raw_index, folded_index, typed)
+
+    @cached_property
+    def stops(self) -> frozenset[int]:
+        """The words after the end of a sentence or clause (`words_and_stops`):
+        read only when a phrase is found, which most items never need."""
+        return _words_and_stops(self.typed)[1]
 
 
 @dataclass(frozen=True)
@@ -141,11 +180,14 @@ class Document:
 
 @dataclass(frozen=True)
 class Term:
-    """A word, a phrase (several words) or a prefix; `exact` skips plural folding."""
+    """A word, a phrase (several words) or a prefix; `exact` skips plural folding.
+    `stops`: the places in a phrase where its own text ends a sentence or clause
+    ("U.S. Army": after "s"), the only places a matching text may."""
 
     words: tuple[str, ...]
     exact: bool = False
     prefix: bool = False
+    stops: frozenset[int] = frozenset()
 
     @cached_property
     def folded(self) -> tuple[str, ...]:
@@ -346,19 +388,21 @@ class _Parser:
     def term(self, token: _Token) -> Node:
         prefix = token.kind == "WORD" and token.value.endswith("*")
         text = token.value.rstrip("*") if prefix else token.value
-        parts = tuple(words(text))
+        found, stops = words_and_stops(text)
+        parts = tuple(found)
         if not parts:
             raise QuerySyntaxError(f"{token.value!r} has no letters or digits to match",
                                    token.position)
         exact = token.kind == "PHRASE"
-        node: Node = Term(parts, exact=exact, prefix=prefix)
+        node: Node = Term(parts, exact=exact, prefix=prefix, stops=stops)
         alias_values = self.aliases.get(" ".join(parts))
         if alias_values and not prefix:
             alternatives: list[Node] = [node]
             for alias in alias_values:
-                alias_words = tuple(words(alias))
-                if alias_words:
-                    alternatives.append(Term(alias_words, exact=len(alias_words) > 1))
+                alias_found, alias_stops = words_and_stops(alias)
+                if alias_found:
+                    alternatives.append(Term(tuple(alias_found), exact=len(alias_found) > 1,
+                                             stops=alias_stops))
             node = Or(tuple(alternatives))
         return node
 
@@ -395,7 +439,8 @@ def _positions(term: Term, text: FieldText) -> list[int]:
     if term.prefix:
         head, last = term.words[:-1], term.words[-1]
         return [i for i in range(len(text.raw) - n + 1)
-                if text.raw[i + n - 1].startswith(last) and text.raw[i:i + n - 1] == head]
+                if text.raw[i + n - 1].startswith(last) and text.raw[i:i + n - 1] == head
+                and _unbroken(term, text, i)]
     if term.exact:
         target, tokens, index = term.words, text.raw, text.raw_index
     else:
@@ -403,7 +448,14 @@ def _positions(term: Term, text: FieldText) -> list[int]:
     starts = index.get(target[0], [])
     if n == 1:
         return starts
-    return [i for i in starts if tokens[i:i + n] == target]
+    return [i for i in starts if tokens[i:i + n] == target and _unbroken(term, text, i)]
+
+
+def _unbroken(term: Term, text: FieldText, start: int) -> bool:
+    """Whether the words of a phrase found at `start` run on within one sentence
+    or clause of the text, except where the phrase itself stops."""
+    return not any(start + k in text.stops and k not in term.stops
+                   for k in range(1, len(term.words)))
 
 
 class Matcher:
