@@ -382,8 +382,8 @@ def stories(app: App, since: str | None, limit: int, min_size: int, as_json: boo
                    f"{story['started'][:10]} to {story['updated'][:10]}{official}")
         if story["about"]:
             click.echo(f"  about: {', '.join(story['about'])}")
-        latest = story["latest"]
-        if story["size"] > 1:
+        if story["size"] > 1:  # a single report is its own latest
+            latest = story["latest"]
             click.echo(f"  latest: {latest['at'][:10]} #{latest['id']} {latest['title']}")
 
 
