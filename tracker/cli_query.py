@@ -36,7 +36,6 @@ def _print_hits(hits: list[Hit], total: int | None,
     def indented(markup: str) -> None:
         """Wrapped lines keep the indent, so each hit reads as one block."""
         for line in Text.from_markup(markup).wrap(console, console.width - 2):
-            line.rstrip()  # in place: a wrapped line keeps the space it broke at
             console.print(Text("  ") + line)
 
     if total is not None:
