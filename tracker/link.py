@@ -338,7 +338,7 @@ class LinkSettings:
     """The thresholds of linking; `threshold` is the one to tune."""
 
     threshold: float = 0.18          # decayed similarity that joins a storyline
-    related_threshold: float = 0.10  # decayed similarity kept as a `related` link
+    related_threshold: float = 0.12  # decayed similarity kept as a `related` link
     max_links: int = 5               # links kept per new item
     window_days: int = 365           # how far back candidates are looked for
 
