@@ -43,7 +43,8 @@ _WORD = re.compile(r"\w+(?:'\w+)*")
 # A word, or punctuation that ends a sentence or a clause: a phrase does not
 # run across it ("whiff of Munich in the air", Defence Secretary Ben Wallace
 # says" is no "air defence"), unless the phrase itself does (U.S. Army, 2.5 per cent).
-_WORD_OR_STOP = re.compile(r"\w+(?:'\w+)*|[.!?;:,]")
+_STOPS = ".!?;:,"
+_WORD_OR_STOP = re.compile(r"\w+(?:'\w+)*|[" + re.escape(_STOPS) + "]")
 
 
 def _latin_base_letters() -> dict[int, str]:
@@ -118,7 +119,7 @@ def _words_and_stops(typed: str) -> tuple[list[str], frozenset[int]]:
     stops = set()
     stopped = False
     for token in _WORD_OR_STOP.findall(typed):
-        if len(token) == 1 and token in ".!?;:,":
+        if len(token) == 1 and token in _STOPS:
             stopped = True
             continue
         if stopped and found:
