@@ -66,6 +66,7 @@ def test_the_shipped_default_config_is_valid_and_real() -> None:
 
 @pytest.mark.parametrize(("value", "seconds"), [
     (90, 90), ("90", 90), ("90s", 90), ("15m", 900), ("1h30m", 5400), ("2d", 172800),
+    ("1w", 604800),
 ])
 def test_durations(value: object, seconds: int) -> None:
     assert parse_duration(value) == seconds

@@ -7,8 +7,9 @@ import email.policy
 import json
 import re
 import socket
+import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -185,6 +186,22 @@ def test_preview_sends_nothing_and_marks_nothing(tmp_path: Path, feed_server: Fe
     assert "…and 3 more" in html.read_text()
     assert inbox.messages == []
     assert cli("digest", "--send").exit_code == 0 and len(inbox.messages) == 1
+
+
+def test_the_more_command_names_the_day_in_the_configs_timezone(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    """Items first seen at 02:00 UTC were seen the evening before in New York,
+    and `--since` reads a date there: the digest's search must name that day."""
+    cli = make_cli(tmp_path, feed_server, None, max_items=2)
+    cli.config.write_text('timezone = "America/New_York"\n' + cli.config.read_text())
+    cli("poll")
+    seen = (datetime.now(UTC) - timedelta(days=1)).replace(hour=2, minute=0, second=0,
+                                                           microsecond=0)
+    with sqlite3.connect(tmp_path / "tracker.db") as conn:
+        conn.execute("UPDATE items SET first_seen = ?", (seen.isoformat(),))
+    output = cli("digest", "--preview", "--html", str(tmp_path / "preview.html")).output
+    new_york_day = (seen - timedelta(days=1)).date().isoformat()
+    assert f"tracker search --since {new_york_day} --limit 500" in output
 
 
 def test_without_smtp_digests_go_to_the_outbox(tmp_path: Path, feed_server: FeedServer) -> None:

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from click.testing import CliRunner
 
 from tests.conftest import Cli, write_config
 from tests.feedserver import Document, FeedServer
+from tracker.cli import main
+from tracker.timefmt import to_text
 
 STORIES = [
     ("UK to mass-produce interceptor drones", "Ukrainian-designed drones to be built in the UK."),
@@ -168,3 +174,46 @@ def test_a_changed_query_is_rematched_only_on_request(tmp_path: Path,
     assert row["total"] == 1 and row["matched_query"] == "GDP"
     assert "up to date" in cli("topics", "rematch").output
     assert cli("topics", "rematch", "nope").exit_code == 2
+
+
+def test_since_takes_a_local_date_or_a_span_back_from_now(tmp_path: Path,
+                                                          feed_server: FeedServer) -> None:
+    """`--since 2026-11-02` is that day in the config's timezone (New York here,
+    five hours behind UTC), and `--since 2d` the last two days."""
+    feed_server.add("/feed", Document(rss(STORIES)))
+    config = write_config(tmp_path / "tracker.toml",
+                          [{"name": "MoD", "url": feed_server.url("/feed")}],
+                          extra='timezone = "America/New_York"')
+    cli = Cli(config, tmp_path / "tracker.db")
+    cli("poll")
+    now = datetime.now(UTC)
+    seen = {"UK to mass-produce interceptor drones": "2026-11-02T02:00:00+00:00",  # 1 Nov, 21:00
+            "Russian drones violate Polish airspace": "2026-11-02T06:00:00+00:00",  # 2 Nov, 01:00
+            "Defence budget rises": to_text(now - timedelta(days=3)),
+            "Football results": to_text(now - timedelta(hours=1))}
+    with sqlite3.connect(tmp_path / "tracker.db") as conn:
+        for title, first_seen in seen.items():
+            conn.execute("UPDATE items SET first_seen = ? WHERE title = ?", (first_seen, title))
+
+    def found(since: str) -> set[str]:
+        result = cli("search", "kind:news", "--json", "--since", since)
+        assert result.exit_code == 0, result.output
+        return {hit["title"] for hit in json.loads(result.output)}
+
+    assert found("2026-11-02") == set(seen) - {"UK to mass-produce interceptor drones"}
+    assert found("2026-11-01") == set(seen)
+    assert found("2d") == {"Football results"}
+    assert found("1w") == {"Football results", "Defence budget rises"}
+    for bad in ("2026", "lately", "2d ago"):
+        result = CliRunner().invoke(main, ["--config", str(config), "--db",
+                                           str(tmp_path / "tracker.db"), "search", "drone",
+                                           "--since", bad])
+        assert result.exit_code == 2
+        assert "not a date such as 2026-11-01 or a span back from now such as 36h" in result.output
+
+
+def test_topics_list_shows_a_query_written_over_lines_as_one(tmp_path: Path) -> None:
+    extra = "[topics.budgets]\nquery = '''\n  \"defence budget\"\n    OR GDP'''"
+    config = write_config(tmp_path / "tracker.toml", [], extra=extra)
+    table = Cli(config, tmp_path / "tracker.db")("topics", "list").output
+    assert '"defence budget" OR GDP' in table

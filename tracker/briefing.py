@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from tracker.config import Config
 from tracker.digest import DigestContent, build_digest, compose
@@ -46,7 +47,9 @@ def prepare(store: Store, config: Config, now: datetime) -> DigestContent | None
     feeds = store.feeds()
     problems = [(feed.name, feed.last_error) for feed in feeds if feed.last_error]
     problems += [(feed.name, quiet) for feed in feeds if (quiet := feed_quiet(feed, now))]
-    oldest = min((item["first_seen"] for item in items), default=since.isoformat())[:10]
+    # The day `--since` reads in the config's timezone, so the search holds them all.
+    first = min((datetime.fromisoformat(item["first_seen"]) for item in items), default=since)
+    oldest = first.astimezone(ZoneInfo(config.timezone)).date().isoformat()
     more = f"tracker search --since {oldest} --limit 500 'kind:official OR kind:news'"
     return build_digest(items, problems, now, config.digest, config.timezone, more_command=more)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, TextIO
@@ -25,6 +25,7 @@ from tracker import __version__
 from tracker.cli_feeds import feeds
 from tracker.cli_query import search, topics
 from tracker.cliapp import (
+    SINCE_HELP,
     App,
     default_config_path,
     default_db_path,
@@ -197,7 +198,7 @@ def _print_status_table(feeds: list[FeedState], report: dict[str, Any], now: dat
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "atom", "jsonfeed"]),
               default="jsonl", show_default=True, help="Output format.")
 @click.option("--topic", help="Only items that matched this topic.")
-@click.option("--since", help="Only items first seen on or after this date (YYYY-MM-DD).")
+@click.option("--since", help=f"Only items first seen since then: {SINCE_HELP}.")
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
               help="Write to this file instead of standard output.")
 @pass_app
@@ -213,7 +214,7 @@ def export(app: App, fmt: str, topic: str | None, since: str | None, output: Tex
     topics = app.store.item_topics()
     links = app.store.links.links_by_item()
     records = []
-    for item in app.store.items(parse_since(since)):
+    for item in app.store.items(parse_since(since, app.config.timezone)):
         record = item_record(item)
         record["topics"] = topics.get(item.id, [])
         record["related"] = links.get(item.id, [])
@@ -355,8 +356,8 @@ def story(app: App, storyline_id: int, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--since", help="Storylines with items first seen on or after this date "
-                              "(YYYY-MM-DD). Default: the last 7 days.")
+@click.option("--since", help=f"Storylines with items first seen since then: {SINCE_HELP}. "
+                              "Default: the last 7 days.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000),
               help="At most this many storylines.")
 @click.option("--min-size", default=2, show_default=True, type=click.IntRange(1),
@@ -367,7 +368,7 @@ def stories(app: App, since: str | None, limit: int, min_size: int, as_json: boo
     """The storylines that moved: those that gained items lately, the ones that
     gained most first, each with what it is about and its latest item.
     `tracker story ID` shows one."""
-    start = parse_since(since) or datetime.now(UTC) - timedelta(days=7)
+    start = parse_since(since or "7d", app.config.timezone)
     found = app.store.links.active(start, limit, min_size)
     if as_json:
         click.echo(json.dumps(found, indent=2, ensure_ascii=False))

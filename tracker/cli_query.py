@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tracker.cliapp import App, escape, output_console, parse_since, pass_app, plain_table
+from tracker.cliapp import (
+    SINCE_HELP,
+    App,
+    escape,
+    output_console,
+    parse_since,
+    pass_app,
+    plain_table,
+)
 from tracker.query import QuerySyntaxError, parse_query
 from tracker.service import utc_now
 from tracker.topics import TopicSet, highlight_spans, mark, snippet
@@ -93,7 +101,7 @@ class QueryCommand(click.Command):
 @click.argument("query")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000),
               help="At most this many results.")
-@click.option("--since", help="Only items first seen on or after this date (YYYY-MM-DD).")
+@click.option("--since", help=f"Only items first seen since then: {SINCE_HELP}.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of results.")
 @pass_app
 def search(app: App, query: str, limit: int, since: str | None, as_json: bool) -> None:
@@ -104,7 +112,8 @@ def search(app: App, query: str, limit: int, since: str | None, as_json: bool) -
     from tracker.archive import find
 
     _checked_query(query, app.config.aliases)
-    hits = list(islice(find(app.store, query, app.config.aliases, parse_since(since)), limit))
+    since_time = parse_since(since, app.config.timezone)
+    hits = list(islice(find(app.store, query, app.config.aliases, since_time), limit))
     stories = app.store.links.storylines_of(hit.id for hit in hits)
     if as_json:
         click.echo(json.dumps([_hit_record(hit, stories) for hit in hits], indent=2,
@@ -135,7 +144,9 @@ def topics_list(app: App, as_json: bool) -> None:
                             ("All", "right"), ("Query", "left")):
         table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for row in rows:
-        query = escape(row["query"])
+        # A long query is written over several lines in the config; its line
+        # breaks and indents, wrapped again by the table, read as noise.
+        query = escape(" ".join(row["query"].split()))
         if row["query"] != row["matched_query"]:
             query += " [yellow](changed: run tracker topics rematch)[/]"
         table.add_row(escape(row["name"]), str(row["last_day"]), str(row["last_week"]),
@@ -145,7 +156,7 @@ def topics_list(app: App, as_json: bool) -> None:
 
 @topics.command("test", cls=QueryCommand)
 @click.argument("query")
-@click.option("--since", help="Only items first seen on or after this date (YYYY-MM-DD).")
+@click.option("--since", help=f"Only items first seen since then: {SINCE_HELP}.")
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000),
               help="How many of the best hits to show.")
 @pass_app
@@ -155,7 +166,8 @@ def topics_test(app: App, query: str, since: str | None, limit: int) -> None:
     from tracker.archive import find
 
     _checked_query(query, app.config.aliases)
-    hits = list(find(app.store, query, app.config.aliases, parse_since(since)))
+    since_time = parse_since(since, app.config.timezone)
+    hits = list(find(app.store, query, app.config.aliases, since_time))
     shown = hits[:limit]
     _print_hits(shown, len(hits), app.store.links.storylines_of(hit.id for hit in shown))
 

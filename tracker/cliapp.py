@@ -10,14 +10,15 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
+from zoneinfo import ZoneInfo
 
 import click
 
 from tracker.arenas import limit_arenas
-from tracker.config import Config, load_config
+from tracker.config import Config, load_config, parse_duration
 from tracker.errors import ConfigError
 from tracker.fetch import Fetcher
 from tracker.parsepool import ParserPool
@@ -123,12 +124,39 @@ def escape(text: str) -> str:
     return rich_escape(text)
 
 
-def parse_since(value: str | None) -> datetime | None:
-    """A `--since` date (or date and time); UTC when it names no zone."""
+SINCE_HELP = ("a date (YYYY-MM-DD, midnight in the config's timezone), a date and time, "
+              "or a span back from now such as 36h, 7d or 2w")
+
+
+@overload
+def parse_since(value: str, timezone: str = ..., now: datetime | None = ...) -> datetime: ...
+@overload
+def parse_since(value: None, timezone: str = ..., now: datetime | None = ...) -> None: ...
+@overload
+def parse_since(value: str | None, timezone: str = ...,
+                now: datetime | None = ...) -> datetime | None: ...
+
+
+def parse_since(value: str | None, timezone: str = "UTC",
+                now: datetime | None = None) -> datetime | None:
+    """A `--since` value (`SINCE_HELP`). A date is the reader's own day, as the
+    digest shows times in `timezone`: 1 July means midnight in London, not in
+    UTC. A span (`7d`) is what people type to an alerting tool for "lately";
+    a bare number is refused rather than guessed (a year? seconds?)."""
     if value is None:
         return None
+    text = value.strip()
+    if text and not text.isdigit():
+        try:
+            span = parse_duration(text)
+        except ValueError:
+            pass
+        else:
+            return (now or datetime.now(UTC)) - timedelta(seconds=span)
     try:
-        when = datetime.fromisoformat(value)
+        when = datetime.fromisoformat(text)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date such as 2026-11-01") from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+        raise click.BadParameter(
+            f"{value!r} is not a date such as 2026-11-01 or a span back from now "
+            "such as 36h, 7d or 2w") from None
+    return when if when.tzinfo else when.replace(tzinfo=ZoneInfo(timezone))

@@ -39,8 +39,8 @@ _TOPIC_KEYS = {"query"}
 _FETCH_KEYS = {"timeout", "connect_timeout", "max_bytes", "concurrency", "per_host", "user_agent",
                "parse_timeout", "parse_memory_mb", "parse_workers"}
 
-_DURATION_PART = re.compile(r"(\d+)\s*([smhd])")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION_PART = re.compile(r"(\d+)\s*([smhdw])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ class Config:
 
 
 def parse_duration(value: object) -> int:
-    """Seconds from `90`, `"90s"`, `"15m"`, `"1h30m"` or `"2d"`; ValueError otherwise."""
+    """Seconds from `90`, `"90s"`, `"15m"`, `"1h30m"`, `"2d"` or `"1w"`; ValueError otherwise."""
     if isinstance(value, bool):
         raise ValueError("expected a duration such as \"15m\", \"1h\" or a number of seconds")
     if isinstance(value, int):
