@@ -643,3 +643,42 @@ def test_same_event_scores_above_same_topic_on_ecbplus_dev(shared_data: Path) ->
     ours = result["tracker"]["auc_same_event_vs_same_topic"]
     assert ours > result["plain_tfidf"]["auc_same_event_vs_same_topic"]
     assert ours > 0.89
+
+
+def test_stories_of_a_topic_include_threads_whose_earlier_item_matched(feed_server, cli_factory,
+                                                                       ) -> None:
+    press = [
+        ("UK and Ukraine sign interceptor drone partnership",
+         "Britain and Ukraine agreed to build Ukrainian-designed interceptor drones in Britain.",
+         "https://news.example/partnership", T0),
+        ("UK to build Ukrainian-designed interceptor drones at scale",
+         "Production of the interceptor drones agreed in the UK-Ukraine partnership starts "
+         "in Britain.", "https://news.example/production", T0 + timedelta(days=20)),
+        ("Russian drones violate Polish airspace",
+         "Poland scrambled jets after Russian drones crossed into its airspace overnight.",
+         "https://news.example/poland", T0 + timedelta(days=40)),
+        ("Poland protests Russian drone incursion",
+         "Warsaw summoned Russia's envoy after Russian drones crossed into Polish airspace.",
+         "https://news.example/protest", T0 + timedelta(days=40, hours=5)),
+    ]
+    url = feed_server.add("/news.xml", Document(_rss("News", press)))
+    cli = cli_factory([{"name": "Defence News", "url": url}],
+                      extra="[topics.partnership]\nquery = 'partnership -production'\n"
+                            "[topics.airspace]\nquery = 'airspace'")
+    assert cli("poll", "--all").exit_code == 0
+    rows = {row["url"].rsplit("/", 1)[1]: row for row in
+            map(json.loads, cli("export").output.splitlines())}
+    drones, poland = rows["partnership"]["storyline"], rows["poland"]["storyline"]
+    assert rows["production"]["storyline"] == drones != poland == rows["protest"]["storyline"]
+
+    def moved(*args: str) -> list[int]:
+        return [story["id"] for story in json.loads(cli("stories", "--json", *args).output)]
+
+    assert sorted(moved()) == sorted([drones, poland])
+    # The drone storyline's new item does not match: its first one did.
+    assert [t["name"] for t in rows["production"]["topics"]] == []
+    assert moved("--topic", "partnership") == [drones]
+    assert moved("--topic", "airspace") == [poland]
+    unknown = cli("stories", "--topic", "airspce")
+    assert unknown.exit_code == 2
+    assert "no such topic: airspce (configured: partnership, airspace)" in unknown.output

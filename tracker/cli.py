@@ -86,6 +86,13 @@ def poll(app: App, all_feeds: bool) -> None:
     _warn_changed_topics(summary.changed_topics)
 
 
+def _check_topic(config: Config, topic: str | None) -> None:
+    """A `--topic` must name a configured topic: a typo would show nothing."""
+    names = [t.name for t in config.topics]
+    if topic is not None and topic not in names:
+        raise click.UsageError(f"no such topic: {topic} (configured: {', '.join(names) or 'none'})")
+
+
 def _warn_changed_topics(names: list[str]) -> None:
     if names:
         click.echo(f"  note: the query of {', '.join(names)} changed; new items use the new "
@@ -209,8 +216,7 @@ def export(app: App, fmt: str, topic: str | None, since: str | None, output: Tex
     subscribe to (topics as categories, related stories as links)."""
     from tracker.exports import atom, csv_text, json_feed
 
-    if topic is not None and topic not in {t.name for t in app.config.topics}:
-        raise click.UsageError(f"no such topic: {topic}")
+    _check_topic(app.config, topic)
     topics = app.store.item_topics()
     links = app.store.links.links_by_item()
     records = []
@@ -362,14 +368,18 @@ def story(app: App, storyline_id: int, as_json: bool) -> None:
               help="At most this many storylines.")
 @click.option("--min-size", default=2, show_default=True, type=click.IntRange(1),
               help="Only storylines of at least this many items (1: single reports too).")
+@click.option("--topic", help="Only storylines with an item, new or earlier, that matched "
+                              "this topic.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array (stable keys).")
 @pass_app
-def stories(app: App, since: str | None, limit: int, min_size: int, as_json: bool) -> None:
+def stories(app: App, since: str | None, limit: int, min_size: int, topic: str | None,
+            as_json: bool) -> None:
     """The storylines that moved: those that gained items lately, the ones that
     gained most first, each with what it is about and its latest item.
     `tracker story ID` shows one."""
+    _check_topic(app.config, topic)
     start = parse_since(since or "7d", app.config.timezone)
-    found = app.store.links.active(start, limit, min_size)
+    found = app.store.links.active(start, limit, min_size, topic)
     if as_json:
         click.echo(json.dumps(found, indent=2, ensure_ascii=False))
         return

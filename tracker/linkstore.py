@@ -392,19 +392,27 @@ class LinkStore:
             "SELECT i.id, s.id, s.size FROM items i JOIN storylines s ON s.id = i.storyline_id "
             "WHERE i.id IN (SELECT value FROM json_each(?))", (json.dumps(list(item_ids)),))}
 
-    def active(self, since: datetime, limit: int, min_size: int) -> list[dict[str, Any]]:
+    def active(self, since: datetime, limit: int, min_size: int,
+               topic: str | None = None) -> list[dict[str, Any]]:
         """Storylines of at least `min_size` items that gained items first seen
         since `since`, those that gained most first, each with what it is about
-        and its latest item: the title is how it began, the latest is what moved."""
+        and its latest item: the title is how it began, the latest is what moved.
+        With a `topic`, only storylines one of whose items, new or earlier,
+        matched it: a thread's next step need not use the topic's words ("Berlin
+        to send two more systems" continues a Patriot story)."""
         rows = self.conn.execute(
             """
             SELECT s.id, s.title, s.size, count(*) AS new_items, s.started, s.updated,
                    s.official_item_id IS NOT NULL AS officially_announced, s.centroid
             FROM items i JOIN storylines s ON s.id = i.storyline_id
-            WHERE i.first_seen >= ?
-            GROUP BY s.id HAVING s.size >= ?
-            ORDER BY new_items DESC, s.updated DESC, s.id LIMIT ?
-            """, (_text(since), min_size, limit)).fetchall()
+            WHERE i.first_seen >= :since
+              AND (:topic IS NULL OR s.id IN (
+                    SELECT t.storyline_id FROM topic_matches m JOIN items t ON t.id = m.item_id
+                    WHERE m.topic = :topic))
+            GROUP BY s.id HAVING s.size >= :min_size
+            ORDER BY new_items DESC, s.updated DESC, s.id LIMIT :limit
+            """, {"since": _text(since), "topic": topic, "min_size": min_size,
+                  "limit": limit}).fetchall()
         out = []
         for row in rows:
             story = dict(row)
