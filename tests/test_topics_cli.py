@@ -118,6 +118,22 @@ def test_words_are_matched_as_typed(tmp_path: Path, feed_server: FeedServer) -> 
     assert found[0]["snippet"][start:end] == "minister’s"
 
 
+def test_search_newest_first(tmp_path: Path, feed_server: FeedServer) -> None:
+    feed_server.add("/feed", Document(rss([
+        ("Drones, drones, drones", "Interceptor drones and more drones."),  # 09:00
+        ("Budget rises", "Some of it for drones."),                          # 09:01
+    ])))
+    cli = make_cli(tmp_path, feed_server, {})
+    cli("poll")
+
+    def titles(*args: str) -> list[str]:
+        return [hit["title"] for hit in json.loads(cli("search", "drones", "--json", *args).output)]
+
+    assert titles() == ["Drones, drones, drones", "Budget rises"]  # best first
+    assert titles("--newest") == ["Budget rises", "Drones, drones, drones"]
+    assert titles("--newest", "--limit", "1") == ["Budget rises"]
+
+
 def test_topics_test_counts_and_shows_best_hits(tmp_path: Path,
                                                 feed_server: FeedServer) -> None:
     feed_server.add("/feed", Document(rss(STORIES)))

@@ -37,11 +37,11 @@ def _document(row: sqlite3.Row) -> Document:
 
 
 def find(store: Store, query: str, aliases: Mapping[str, Sequence[str]] | None = None,
-         since: datetime | None = None) -> Iterator[Hit]:
+         since: datetime | None = None, newest: bool = False) -> Iterator[Hit]:
     """Every stored item matching `query`, best first (FTS5 rank; newest first
-    when the query has no positive words to rank by)."""
+    when the query has no positive words to rank by, or when asked)."""
     matcher = Matcher(query, aliases)
-    for row in store.candidates(fts_query(matcher.tree), since):
+    for row in store.candidates(fts_query(matcher.tree), since, newest=newest):
         result = matcher.match(_document(row))
         if result.matched:
             yield Hit(row["id"], row["title"], row["summary"], row["url"], row["published"],

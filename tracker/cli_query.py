@@ -102,10 +102,14 @@ class QueryCommand(click.Command):
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000),
               help="At most this many results.")
 @click.option("--since", help=f"Only items first seen since then: {SINCE_HELP}.")
+@click.option("--newest", is_flag=True,
+              help="Newest first (by publication date) instead of best first.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of results.")
 @pass_app
-def search(app: App, query: str, limit: int, since: str | None, as_json: bool) -> None:
-    """Full-text search of the archive in the topic query language, best first.
+def search(app: App, query: str, limit: int, since: str | None, newest: bool,
+           as_json: bool) -> None:
+    """Full-text search of the archive in the topic query language, best first
+    (or --newest first).
 
     Example: tracker search '"air defence" (Patriot OR IRIS-T) -exercise'
     """
@@ -113,7 +117,8 @@ def search(app: App, query: str, limit: int, since: str | None, as_json: bool) -
 
     _checked_query(query, app.config.aliases)
     since_time = parse_since(since, app.config.timezone)
-    hits = list(islice(find(app.store, query, app.config.aliases, since_time), limit))
+    hits = list(islice(find(app.store, query, app.config.aliases, since_time, newest=newest),
+                       limit))
     stories = app.store.links.storylines_of(hit.id for hit in hits)
     if as_json:
         click.echo(json.dumps([_hit_record(hit, stories) for hit in hits], indent=2,

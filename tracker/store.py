@@ -508,20 +508,23 @@ class Store:
         return count
 
     def candidates(self, fts: str | None, since: datetime | None = None,
-                   limit: int | None = None) -> Iterator[sqlite3.Row]:
+                   limit: int | None = None, newest: bool = False) -> Iterator[sqlite3.Row]:
         """Items to check against a query: the FTS5 matches in rank order when there
-        is an FTS expression, else every item, newest first."""
+        is an FTS expression, else every item, newest first (stored last first;
+        with `newest`, published last first, for either)."""
         columns = ("i.id, i.title, i.summary, i.url, i.published, i.first_seen, "
                    "f.name AS feed_name, f.kind AS feed_kind")
         since_text = to_text(since)
+        order = ("coalesce(i.published, i.first_seen) DESC, i.id DESC" if newest
+                 else "i.id DESC" if fts is None else "items_fts.rank")
         if fts is None:
             sql = (f"SELECT {columns} FROM items i JOIN feeds f ON f.id = i.feed_id "
-                   "WHERE (? IS NULL OR i.first_seen >= ?) ORDER BY i.id DESC")
+                   f"WHERE (? IS NULL OR i.first_seen >= ?) ORDER BY {order}")
             params: tuple[Any, ...] = (since_text, since_text)
         else:
             sql = (f"SELECT {columns} FROM items_fts JOIN items i ON i.id = items_fts.rowid "
                    "JOIN feeds f ON f.id = i.feed_id WHERE items_fts MATCH ? "
-                   "AND (? IS NULL OR i.first_seen >= ?) ORDER BY items_fts.rank")
+                   f"AND (? IS NULL OR i.first_seen >= ?) ORDER BY {order}")
             params = (fts, since_text, since_text)
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
