@@ -319,3 +319,23 @@ def test_both_parts_count_the_items_in_english(published: list[str], count: str)
     assert content is not None
     for part in (content.text, content.html):
         assert re.search(rf"\b{count}\b", part), part
+
+
+def test_an_item_of_two_topics_is_shown_in_full_once() -> None:
+    now = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+    items = _items(now, ["2026-11-24T09:30:00+00:00", "2026-11-23T09:30:00+00:00"])
+    items[0].update(summary="Iran is preparing to send drones to Russia.",
+                    topics=[{"name": "drones", "terms": ["drones"]},
+                            {"name": "ukraine", "terms": ["russia"]}])
+    items[1]["topics"] = [{"name": "ukraine", "terms": ["drone"]}]
+    content = build_digest(items, [], now, DigestSettings(include="all"), "UTC")
+    assert content is not None
+    # Both sections list it (and count it), one shows it.
+    assert "ukraine 2, drones 1" in content.text
+    assert content.text.count("Drone 0") == 2
+    assert content.text.count("Iran is preparing") == 1
+    assert content.text.count("https://e.org/0") == 1
+    ukraine = content.text[content.text.index("== ukraine =="):]
+    assert "* Drone 0 (under drones, above)" in ukraine and "Drone 1\n  GOV.UK" in ukraine
+    assert content.html.count("Iran is preparing") == 1
+    assert "(under drones, above)" in content.html

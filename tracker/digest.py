@@ -85,6 +85,7 @@ class Entry:
     topics: list[str]
     changed: str | None = None  # for an edited announcement: what changed
     continues: str | None = None  # the earlier story of its storyline it follows up
+    shown_under: str | None = None  # the first section that shows it in full
 
 
 @dataclass
@@ -183,6 +184,11 @@ def build_digest(items: list[dict[str, Any]], feed_problems: list[tuple[str, str
         entry = _entry(item, tz, now)
         for name in entry.topics or ["(no topic)"]:
             sections.setdefault(name, Section(name)).entries.append(entry)
+    # An item of several topics is shown in full once, under the first of them
+    # the digest reaches; the later sections list it in a line pointing there.
+    for section in sections.values():
+        for entry in section.entries:
+            entry.shown_under = entry.shown_under or section.topic
     counts = Counter(name for item in items for name in
                      ([t["name"] for t in item["topics"]] or ["(no topic)"]))
     topic_count = len(counts)
