@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import sqlite3
 from datetime import datetime, timedelta
 
@@ -12,10 +13,11 @@ import pytest
 from click.testing import CliRunner
 
 from bench.daemon_memory import LINKING
-from tests.conftest import REPO
+from tests.conftest import REPO, Cli, write_config
 from tests.feedserver import Document, FeedServer
 from tests.test_fetch import drip
 from tracker.cli import main
+from tracker.service import PollSummary
 
 
 def rss(*titles: str, base: str = "https://example.org/") -> bytes:
@@ -206,3 +208,33 @@ def test_environment_variables_choose_config_and_database(
     result = CliRunner().invoke(main, [*args, "poll"], env={variable: env[variable]})
     assert result.exit_code == 0 and re.match(r"polled 1 feed:", result.output)
     assert cli.db.exists()
+
+
+def test_a_poll_where_no_host_resolves_says_the_machine_looks_offline(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The look-up is faked (tests stay off the network): what is tested is
+    that the failures are read as one cause, and only when every feed has it."""
+    def no_dns(host: str, *args: object, **kwargs: object) -> list[object]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    config = write_config(tmp_path / "tracker.toml",
+                          [{"name": f"Feed {n}", "url": f"https://feeds{n}.example.org/rss"}
+                           for n in range(3)], allow_private=False)
+    cli = Cli(config, tmp_path / "tracker.db")
+    output = cli("poll", "--all").output
+    assert "none of the 3 feeds' hosts could be resolved: this machine looks offline" in output
+    assert output.count("failed: Feed") == 3
+
+
+def test_offline_is_said_only_when_every_feed_failed_to_resolve() -> None:
+    dns = "network error: cannot resolve host 'x.example': Name or service not known"
+    everyone = PollSummary(feeds_polled=2, feeds_failed=2, failures=[("a", dns), ("b", dns)])
+    assert everyone.offline() is not None
+    one_works = PollSummary(feeds_polled=3, feeds_ok=1, feeds_failed=2,
+                            failures=[("a", dns), ("b", dns)])
+    assert one_works.offline() is None
+    other = PollSummary(feeds_polled=2, feeds_failed=2,
+                        failures=[("a", dns), ("b", "HTTP 500 (server error)")])
+    assert other.offline() is None
+    assert PollSummary(feeds_polled=1, feeds_failed=1, failures=[("a", dns)]).offline() is None

@@ -32,6 +32,9 @@ def forbidden_reason(address: IPAddress) -> str | None:
     return next((name for flagged, name in checks if flagged), None)
 
 
+UNRESOLVED_HOST = "cannot resolve host"  # how a failed DNS look-up is reported
+
+
 def resolve(host: str, port: int, allow_private: bool,
             exempt: frozenset[str] = frozenset()) -> list[tuple[int, str]]:
     """Resolve `host` and return (family, address) pairs safe to connect to.
@@ -43,7 +46,7 @@ def resolve(host: str, port: int, allow_private: bool,
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise OSError(f"cannot resolve host {host!r}: {exc.strerror}") from None
+        raise OSError(f"{UNRESOLVED_HOST} {host!r}: {exc.strerror}") from None
     results: list[tuple[int, str]] = []
     for family, _type, _proto, _canon, sockaddr in infos:
         text = str(sockaddr[0]).split("%", 1)[0]

@@ -81,6 +81,8 @@ def poll(app: App, all_feeds: bool) -> None:
     with app.service() as service:
         summary = service.poll(all_feeds=all_feeds)
     click.echo(summary.line())
+    if offline := summary.offline():
+        click.echo(offline)
     for name, error in summary.failures:
         click.echo(f"  failed: {name}: {error}")
     _warn_changed_topics(summary.changed_topics)

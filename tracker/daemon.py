@@ -205,6 +205,8 @@ class Daemon:
                 summary = self.service.poll()
                 if summary.feeds_polled or summary.feeds_deferred:
                     log.info("poll: %s", summary.line())
+                if offline := summary.offline():
+                    log.warning("%s", offline)
                 if summary.changed_topics:
                     log.info("topic queries changed: %s; run `tracker topics rematch` to "
                              "re-evaluate the archive", ", ".join(summary.changed_topics))

@@ -21,6 +21,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from tracker import schedule
+from tracker.addresses import UNRESOLVED_HOST
 from tracker.config import Config
 from tracker.errors import FetchError, HTTPStatusError, ParseError, ParserFailure
 from tracker.fetch import Fetcher
@@ -92,6 +93,15 @@ class PollSummary:
         return (f"polled {counted(self.feeds_polled, 'feed')}: {self.feeds_ok} ok "
                 f"({self.feeds_not_modified} unchanged), {self.feeds_failed} failed{deferred}; "
                 f"{counted(self.new_items, 'new item')}{edited} in {self.seconds:.1f}s{linking}")
+
+    def offline(self) -> str | None:
+        """What to check when no feed's host resolved (two or more feeds): one
+        cause, not a list of failures to read through on a machine's first run."""
+        unresolved = sum(UNRESOLVED_HOST in error for _, error in self.failures)
+        if unresolved < 2 or unresolved < self.feeds_polled:
+            return None
+        return (f"none of the {unresolved} feeds' hosts could be resolved: this machine looks "
+                "offline, or its DNS is not set up; the feeds are retried with backoff")
 
 
 def asks_host_to_wait(status: int | None, retry_after: float | None) -> bool:
