@@ -92,7 +92,7 @@ def test_matched_terms_are_reported_as_written() -> None:
 @pytest.mark.parametrize(("query", "message", "position"), [
     ("(drone OR uav", "expected ')' to close the '(' opened at position 1", 14),
     ('"air defence', "unclosed quote", 1),
-    ("drone OR", "unexpected the end of the query: expected a word", 9),
+    ("drone OR", "unexpected end of the query: expected a word", 9),
     ("author:smith", "unknown field 'author:'", 1),
     ("kind:blog", "kind: takes official or news", 6),
     ("drone )", "unmatched ')'", 7),

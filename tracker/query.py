@@ -368,7 +368,7 @@ class _Parser:
             return self.field(token)
         if token.kind in ("WORD", "PHRASE"):
             return self.term(token)
-        what = "the end of the query" if token.kind == "END" else repr(token.value)
+        what = "end of the query" if token.kind == "END" else repr(token.value)
         raise QuerySyntaxError(f"unexpected {what}: expected a word or \"phrase\"",
                                token.position)
 
