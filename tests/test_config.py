@@ -66,13 +66,14 @@ def test_the_shipped_default_config_is_valid_and_real() -> None:
 
 @pytest.mark.parametrize(("value", "seconds"), [
     (90, 90), ("90", 90), ("90s", 90), ("15m", 900), ("1h30m", 5400), ("2d", 172800),
-    ("1w", 604800),
+    ("1w", 604800), ("15 minutes", 900), ("1 hour 30 mins", 5400), ("2 weeks", 1209600),
+    ("1 day", 86400), ("45 secs", 45), ("3 hrs", 10800),
 ])
 def test_durations(value: object, seconds: int) -> None:
     assert parse_duration(value) == seconds
 
 
-@pytest.mark.parametrize("value", ["soon", "5x", "", True, 1.5, "m"])
+@pytest.mark.parametrize("value", ["soon", "5x", "", True, 1.5, "m", "3 months", "2 dayz"])
 def test_bad_durations(value: object) -> None:
     with pytest.raises(ValueError):
         parse_duration(value)

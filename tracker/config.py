@@ -39,7 +39,9 @@ _TOPIC_KEYS = {"query"}
 _FETCH_KEYS = {"timeout", "connect_timeout", "max_bytes", "concurrency", "per_host", "user_agent",
                "parse_timeout", "parse_memory_mb", "parse_workers"}
 
-_DURATION_PART = re.compile(r"(\d+)\s*([smhdw])")
+# "90s", "1h30m", "15 minutes", "2 weeks": a unit is its letter or its name.
+_DURATION_PART = re.compile(r"(\d+)\s*(s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?"
+                            r"|d|days?|w|wks?|weeks?)(?![a-z])")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -106,7 +108,8 @@ class Config:
 
 
 def parse_duration(value: object) -> int:
-    """Seconds from `90`, `"90s"`, `"15m"`, `"1h30m"`, `"2d"` or `"1w"`; ValueError otherwise."""
+    """Seconds from `90`, `"90s"`, `"15m"`, `"1h30m"`, `"2d"`, `"1w"` or with the
+    units spelled out (`"15 minutes"`, `"1 hour 30 mins"`); ValueError otherwise."""
     if isinstance(value, bool):
         raise ValueError("expected a duration such as \"15m\", \"1h\" or a number of seconds")
     if isinstance(value, int):
@@ -117,7 +120,7 @@ def parse_duration(value: object) -> int:
             return int(text)
         parts = _DURATION_PART.findall(text)
         if parts and _DURATION_PART.sub("", text).strip() == "":
-            return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in parts)
+            return sum(int(n) * _UNIT_SECONDS[unit[0]] for n, unit in parts)
     raise ValueError(f"{value!r} is not a duration such as \"15m\", \"1h\" or a number of seconds")
 
 
