@@ -100,7 +100,9 @@ def test_json_feed_export(tmp_path: Path, feed_server: FeedServer) -> None:
 
 def test_csv_export_is_spreadsheet_safe(tmp_path: Path, feed_server: FeedServer) -> None:
     cli = make_cli(tmp_path, feed_server)
-    rows = list(csv.DictReader(io.StringIO(cli("export", "--format", "csv").output)))
+    output = cli("export", "--format", "csv").output
+    assert output.startswith("\ufeffid,feed,")  # Excel reads it as UTF-8 only with the mark
+    rows = list(csv.DictReader(io.StringIO(output.removeprefix("\ufeff"))))
     assert [row["title"] for row in rows] == [
         "Patriot batteries for Poland", "'=HYPERLINK(\"http://evil\") drone deal",
         "Football results"]

@@ -87,7 +87,12 @@ def json_feed(records: Iterable[dict[str, Any]], title: str) -> str:
 
 
 def csv_text(records: Iterable[dict[str, Any]]) -> str:
+    """The records for a spreadsheet, starting with a byte-order mark: without
+    one, Excel reads UTF-8 as the machine's code page ("€555m" as "â‚¬555m"),
+    and feed text is full of curly quotes, currency signs and Cyrillic names.
+    Scripts read the BOM away with `encoding="utf-8-sig"`, or use JSON lines."""
     buffer = io.StringIO()
+    buffer.write("\ufeff")
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for record in records:
