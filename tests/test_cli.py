@@ -238,3 +238,21 @@ def test_offline_is_said_only_when_every_feed_failed_to_resolve() -> None:
                         failures=[("a", dns), ("b", "HTTP 500 (server error)")])
     assert other.offline() is None
     assert PollSummary(feeds_polled=1, feeds_failed=1, failures=[("a", dns)]).offline() is None
+
+
+def test_a_database_that_cannot_be_used_is_an_error_not_a_traceback(tmp_path) -> None:
+    config = write_config(tmp_path / "tracker.toml", [])
+    garbage = tmp_path / "notes.txt"
+    garbage.write_text("shopping list\n" * 100)
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    runner = CliRunner()
+    for db, args, message in [
+            (garbage, ["status"], "notes.txt: not an SQLite database"),
+            (blocked / "tracker.db", ["status"], "cannot create or open the database"),
+            (blocked / "tracker.db", ["run"], "cannot create the daemon's lock")]:
+        result = runner.invoke(main, ["--config", str(config), "--db", str(db), *args])
+        assert result.exit_code == 1, result.output
+        assert isinstance(result.exception, SystemExit)  # a message, not an uncaught error
+        assert message in result.output
+    assert garbage.read_text() == "shopping list\n" * 100

@@ -3,6 +3,7 @@ and writing through one from several threads."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sqlite_utils import Database
 
+from tracker.errors import StoreError
 from tracker.migrations import migrations
 from tracker.store import NEWEST_MIGRATION, Store
 from tracker.timefmt import from_text, to_text
@@ -209,6 +211,36 @@ def test_a_store_that_migrated_its_database_keeps_sqlites_defaults(tmp_path: Pat
         assert store.conn.execute("PRAGMA recursive_triggers").fetchone()[0] == 0
     created.close()
     reopened.close()
+
+
+def test_a_file_that_is_not_a_tracker_database_is_refused_and_left_alone(
+        tmp_path: Path) -> None:
+    garbage = tmp_path / "notes.db"
+    garbage.write_bytes(b"not a database, a text file " * 200)
+    foreign = tmp_path / "reader.sqlite"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE entries (id TEXT)")
+        conn.execute("INSERT INTO entries VALUES ('x')")
+    conn.close()
+    cases = {garbage: "not an SQLite database (file is not a database)",
+             foreign: "another application's database (tables: entries)"}
+    for path, message in cases.items():
+        before = path.read_bytes()
+        with pytest.raises(StoreError, match=re.escape(message)):
+            Store.open(path)
+        assert path.read_bytes() == before
+        assert not path.with_name(path.name + "-wal").exists()
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    with pytest.raises(StoreError, match="cannot create or open the database"):
+        Store.open(blocked / "tracker.db")
+
+
+def test_a_tracker_database_and_an_empty_file_open(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")  # what `touch` leaves: SQLite's empty database
+    Store.open(empty).close()
+    Store.open(empty).close()  # now tracker's own
 
 
 def test_two_threads_writing_through_one_store_take_turns(tmp_path: Path) -> None:

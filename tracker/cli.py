@@ -37,7 +37,7 @@ from tracker.cliapp import (
 )
 from tracker.config import Config, load_config
 from tracker.diffing import render_diff, word_diff
-from tracker.errors import ConfigError, DeliveryError
+from tracker.errors import ConfigError, DeliveryError, StoreError
 from tracker.models import FeedState
 from tracker.report import ago, item_record, status_report
 from tracker.service import utc_now
@@ -510,7 +510,7 @@ def run(ctx: click.Context, app: App, log_json: bool) -> None:
     daemon = Daemon(app.db_path, load, app.make_service)
     try:
         sys.exit(daemon.run())
-    except (AlreadyRunning, ConfigError) as exc:
+    except (AlreadyRunning, ConfigError, StoreError) as exc:
         raise click.ClickException(str(exc)) from None
 
 

@@ -19,7 +19,7 @@ import click
 
 from tracker.arenas import limit_arenas
 from tracker.config import Config, load_config, parse_duration
-from tracker.errors import ConfigError
+from tracker.errors import ConfigError, StoreError
 from tracker.fetch import Fetcher
 from tracker.parsepool import ParserPool
 from tracker.service import TrackerService
@@ -73,7 +73,10 @@ class App:
     def store(self) -> Store:
         if self._store is None:
             _ = self.config  # an invalid config must stop us before the database is touched
-            self._store = Store.open(self.db_path)
+            try:
+                self._store = Store.open(self.db_path)
+            except StoreError as exc:
+                raise click.ClickException(str(exc)) from None
         return self._store
 
     @contextmanager

@@ -36,7 +36,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from tracker.briefing import mailer_for, send_digest
 from tracker.config import Config
-from tracker.errors import ConfigError, DeliveryError, TrackerError
+from tracker.errors import ConfigError, DeliveryError, StoreError, TrackerError
 from tracker.memtrim import release_free_memory
 from tracker.service import TrackerService, utc_now
 from tracker.store import Store
@@ -71,8 +71,13 @@ class DatabaseLock:
         self.handle: IO[str] | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+", encoding="ascii")  # noqa: SIM115 (held for life)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path, "a+", encoding="ascii")  # noqa: SIM115 (held for life)
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot create the daemon's lock beside the database "
+                             f"({exc.strerror or exc}); pass --db PATH or set TRACKER_DB to a "
+                             "place tracker may write") from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

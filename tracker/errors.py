@@ -2,6 +2,7 @@
 
     TrackerError                 anything tracker raises on purpose
     ├── ConfigError              the config file is unreadable or invalid
+    ├── StoreError               the database cannot be opened, or is not tracker's
     ├── FetchError               a feed could not be fetched
     │   ├── BlockedAddressError  the URL or a redirect hop points at a private address
     │   ├── TooLargeError        the body passed the byte cap
@@ -24,6 +25,11 @@ class TrackerError(Exception):
 
 class ConfigError(TrackerError):
     """The configuration cannot be used; nothing has been written anywhere."""
+
+
+class StoreError(TrackerError):
+    """The database file cannot be created or opened, or is not a tracker
+    database; nothing in it has been changed."""
 
 
 class FetchError(TrackerError):

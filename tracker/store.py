@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tracker.errors import StoreError
 from tracker.link import LinkSettings
 from tracker.linkstore import LinkStore
 from tracker.models import FeedConfig, FeedState, Item, StoredItem, TopicConfig
@@ -102,13 +103,34 @@ class Store:
 
     @classmethod
     def open(cls, path: Path) -> Store:
-        """Open (creating if needed) and migrate the database at `path`."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
-                               check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        """Open (creating if needed) and migrate the database at `path`.
+
+        StoreError, with the file left as it was, when it cannot be created or
+        opened, is not an SQLite database, or is another application's: a
+        mistyped --db must not end in a traceback, nor in tracker's tables
+        written into someone else's database."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
+                                   check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+            foreign = _foreign_tables(conn)
+            if not foreign:
+                conn.execute("PRAGMA journal_mode = WAL")
+        except (OSError, sqlite3.OperationalError) as exc:
+            raise StoreError(f"{path}: cannot create or open the database ({_reason(exc)}); "
+                             "pass --db PATH or set TRACKER_DB to a place tracker may "
+                             "write") from None
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: not an SQLite database ({exc}); check --db or "
+                             "TRACKER_DB (the file was left as it is)") from None
+        if foreign:
+            conn.close()
+            shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+            raise StoreError(f"{path}: another application's database (tables: {shown}); "
+                             "tracker keeps a database of its own: pass --db with a new "
+                             "file name (the file was left as it is)")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         store = cls(conn, path)
@@ -664,3 +686,22 @@ class Store:
                 seen_in=tuple((row["seen_in"] or "").split("\x1f")) if row["seen_in"] else (),
                 storyline_id=row["storyline_id"],
             )
+
+
+def _foreign_tables(conn: sqlite3.Connection) -> list[str]:
+    """The tables of a database that has some but was never migrated by
+    tracker (no tracker migration recorded); empty for tracker's own or a new one."""
+    tables = [row[0] for row in conn.execute(
+        "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "ORDER BY name")]
+    if not tables:
+        return []
+    if "_sqlite_migrations" in tables and conn.execute(
+            "SELECT 1 FROM _sqlite_migrations WHERE migration_set = 'tracker' LIMIT 1"
+    ).fetchone():
+        return []
+    return tables
+
+
+def _reason(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc))
