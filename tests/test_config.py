@@ -141,3 +141,14 @@ def test_missing_config_file_says_how_to_point_at_one(tmp_path: Path) -> None:
     result = cli("status")
     assert result.exit_code != 0
     assert "config file not found" in result.output and "TRACKER_CONFIG" in result.output
+
+
+def test_a_config_not_in_utf8_names_the_line_and_what_to_do(tmp_path: Path) -> None:
+    path = tmp_path / "tracker.toml"
+    text = '[[feeds]]\nurl = "https://a.example/rss"\nname = "Défense"\n'
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"tracker.toml, line 3: not UTF-8 text \(byte 0xe9\); "
+                                          r"save the file as UTF-8"):
+        load_config(path)
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert load_config(path).feeds[0].name == "Défense"

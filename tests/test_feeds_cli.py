@@ -154,3 +154,26 @@ def test_discovery_resolves_relative_links() -> None:
             'type="application/atom+xml" href="atom.xml" title="Atom">')
     assert discover_feeds(html, "https://www.gov.uk/news/") == [
         ("https://www.gov.uk/news/atom.xml", "Atom")]
+
+
+def test_a_name_two_feeds_share_picks_neither(tmp_path: Path) -> None:
+    cli = cli_for(tmp_path)
+    cli.config.write_text(CONFIG + '\n[[feeds]]\nname = "MoD"\nurl = "https://mod.example/rss"\n',
+                          encoding="utf-8")
+    result = cli("feeds", "pause", "MoD")
+    assert result.exit_code == 1
+    assert (f"2 feeds are named 'MoD' ({MOD_URL}, https://mod.example/rss); give the URL "
+            "of the one you mean") in result.output
+    assert "paused" not in cli.config.read_text()
+    assert cli("feeds", "pause", "https://mod.example/rss").exit_code == 0
+    paused = [feed for feed in json.loads(cli("feeds", "list", "--json").output)
+              if feed["paused"]]
+    assert [feed["url"] for feed in paused] == ["https://mod.example/rss"]
+
+
+def test_a_config_saved_with_a_byte_order_mark_is_read_and_edited(tmp_path: Path) -> None:
+    cli = cli_for(tmp_path)
+    cli.config.write_bytes(b"\xef\xbb\xbf" + CONFIG.encode())  # as Notepad saves UTF-8
+    assert cli("feeds", "list").exit_code == 0
+    assert cli("feeds", "pause", "MoD").exit_code == 0
+    assert "paused = true" in cli.config.read_text(encoding="utf-8")

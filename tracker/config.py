@@ -465,14 +465,26 @@ class _Validator:
 
 def load_config(path: Path) -> Config:
     """Read and validate the config file at `path`; raise ConfigError on any problem."""
+    return parse_config(read_config_text(path), path)
+
+
+def read_config_text(path: Path) -> str:
+    """The config file's text. UTF-8, with the byte-order mark Windows editors
+    write (Notepad) read away: TOML parsers refuse it as a stray character at
+    line 1, column 1, which says nothing to the person who saved the file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found (pass --config PATH or set "
                           "TRACKER_CONFIG)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
-    return parse_config(text, path)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}, line {line}: not UTF-8 text (byte 0x{data[exc.start]:02x}); "
+                          "save the file as UTF-8") from None
 
 
 def parse_config(text: str, path: Path) -> Config:

@@ -14,7 +14,7 @@ from pathlib import Path
 import tomlkit
 from tomlkit.items import AoT, Table
 
-from tracker.config import Config, parse_config
+from tracker.config import Config, parse_config, read_config_text
 from tracker.errors import ConfigError
 
 
@@ -24,8 +24,8 @@ class FeedFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            self.document = tomlkit.parse(path.read_text(encoding="utf-8"))
-        except (OSError, tomlkit.exceptions.TOMLKitError) as exc:
+            self.document = tomlkit.parse(read_config_text(path))
+        except tomlkit.exceptions.TOMLKitError as exc:
             raise ConfigError(f"{path}: cannot edit the config: {exc}") from None
 
     @property
@@ -37,12 +37,19 @@ class FeedFile:
         return feeds
 
     def find(self, selector: str) -> Table:
-        """The feed whose URL or name is `selector`."""
-        for table in self.feeds:
-            if selector in (table.get("url"), table.get("name")):
-                assert isinstance(table, Table)
-                return table
-        raise ConfigError(f"{self.path}: no feed with URL or name {selector!r}")
+        """The feed whose URL is `selector`, else the one feed of that name:
+        names need not be unique, and a name two feeds share picks neither."""
+        by_url = [table for table in self.feeds if table.get("url") == selector]
+        named = by_url or [table for table in self.feeds if table.get("name") == selector]
+        if len(named) > 1:
+            urls = ", ".join(str(table.get("url")) for table in named)
+            raise ConfigError(f"{self.path}: {len(named)} feeds are named {selector!r} ({urls}); "
+                              "give the URL of the one you mean")
+        if not named:
+            raise ConfigError(f"{self.path}: no feed with URL or name {selector!r}")
+        table = named[0]
+        assert isinstance(table, Table)
+        return table
 
     def has_url(self, url: str) -> bool:
         return any(table.get("url") == url for table in self.feeds)
