@@ -177,3 +177,10 @@ def test_a_config_saved_with_a_byte_order_mark_is_read_and_edited(tmp_path: Path
     assert cli("feeds", "list").exit_code == 0
     assert cli("feeds", "pause", "MoD").exit_code == 0
     assert "paused = true" in cli.config.read_text(encoding="utf-8")
+
+
+def test_an_edit_keeps_the_config_files_permissions(tmp_path: Path) -> None:
+    cli = cli_for(tmp_path)
+    cli.config.chmod(0o644)
+    assert cli("feeds", "pause", "MoD").exit_code == 0
+    assert cli.config.stat().st_mode & 0o777 == 0o644  # not a temporary file's 0600

@@ -2,18 +2,17 @@
 
 tomlkit round-trips TOML, so `tracker feeds add/remove/pause/import` change only
 the tables they touch. Every edit is validated as a whole config before it is
-written, and written atomically (temporary file, then rename).
+written, and written atomically (`tracker.atomicfile`), keeping the file's permissions.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import tomlkit
 from tomlkit.items import AoT, Table
 
+from tracker.atomicfile import replace_text
 from tracker.config import Config, parse_config, read_config_text
 from tracker.errors import ConfigError
 
@@ -81,9 +80,5 @@ class FeedFile:
         """Validate the edited file as a config, then replace the file atomically."""
         text = tomlkit.dumps(self.document)
         config = parse_config(text, self.path)
-        directory = self.path.parent
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=directory, delete=False,
-                                         suffix=".tmp") as handle:
-            handle.write(text)
-        os.replace(handle.name, self.path)
+        replace_text(self.path, text)
         return config
