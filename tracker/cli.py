@@ -85,6 +85,8 @@ def poll(app: App, all_feeds: bool) -> None:
         click.echo(offline)
     for name, error in summary.failures:
         click.echo(f"  failed: {name}: {error}")
+    if summary.topic_feeds_error:
+        click.echo(summary.topic_feeds_error)
     _warn_changed_topics(summary.changed_topics)
 
 

@@ -29,7 +29,8 @@ MIN_INTERVAL_SECONDS = 1
 MAX_INTERVAL_SECONDS = 7 * 24 * 3600
 
 _TOP_KEYS = {"allow_private_networks", "allow_addresses", "default_interval", "timezone", "fetch",
-             "feeds", "topics", "aliases", "digest", "links"}
+             "feeds", "topics", "aliases", "digest", "links", "topic_feeds"}
+_TOPIC_FEED_KEYS = {"folder", "items"}
 _LINK_KEYS = {"threshold", "related_threshold", "max_links", "window"}
 _DIGEST_KEYS = {"schedule", "include", "max_items", "send_empty", "to", "from", "outbox",
                 "list_unsubscribe", "lookback", "smtp"}
@@ -91,6 +92,15 @@ class DigestSettings:
 
 
 @dataclass(frozen=True)
+class TopicFeedSettings:
+    """Atom feeds of each topic's newest matches, rewritten after every poll, for
+    a feed reader to subscribe to ("tracker: air defence"). Off without a folder."""
+
+    folder: str | None = None  # relative: from the database's folder
+    items: int = 50            # newest matched items in each
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration."""
 
@@ -105,6 +115,7 @@ class Config:
     fetch: FetchSettings = field(default_factory=FetchSettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
     links: LinkSettings = field(default_factory=LinkSettings)
+    topic_feeds: TopicFeedSettings = field(default_factory=TopicFeedSettings)
 
 
 def parse_duration(value: object) -> int:
@@ -207,13 +218,28 @@ class _Validator:
         fetch = self.fetch(data.get("fetch", {}))
         digest = self.digest(data.get("digest", {}))
         links = self.links(data.get("links", {}))
+        topic_feeds = self.topic_feeds(data.get("topic_feeds", {}))
         return Config(
             path=self.path, feeds=feeds, topics=topics, aliases=aliases,
             allow_private_networks=allow_private,
             allow_addresses=allow_addresses,
             default_interval_seconds=default_interval, timezone=timezone, fetch=fetch,
-            digest=digest, links=links,
+            digest=digest, links=links, topic_feeds=topic_feeds,
         )
+
+    def topic_feeds(self, raw: object) -> TopicFeedSettings:
+        if not isinstance(raw, dict):
+            raise self.fail("topic_feeds", "must be a table [topic_feeds]", key="topic_feeds")
+        self.check_keys(raw, _TOPIC_FEED_KEYS, "topic_feeds", "topic_feeds")
+        folder = raw.get("folder")
+        if folder is not None and (not isinstance(folder, str) or not folder.strip()):
+            raise self.fail("topic_feeds.folder", "must be a folder name", "topic_feeds", None,
+                            "folder")
+        items = raw.get("items", TopicFeedSettings.items)
+        if isinstance(items, bool) or not isinstance(items, int) or not 1 <= items <= 1000:
+            raise self.fail("topic_feeds.items", "must be a whole number from 1 to 1000",
+                            "topic_feeds", None, "items")
+        return TopicFeedSettings(folder.strip() if folder else None, items)
 
     def addresses(self, raw: object) -> frozenset[str]:
         """Single private addresses allowed without opening all private networks

@@ -28,6 +28,11 @@ def _when(record: dict[str, Any]) -> str:
     return str(record.get("updated") or record.get("published") or record["first_seen"])
 
 
+def latest_time(records: Iterable[dict[str, Any]]) -> datetime | None:
+    """When the newest of the records was published or updated."""
+    return max((datetime.fromisoformat(_when(record)) for record in records), default=None)
+
+
 def atom(records: Iterable[dict[str, Any]], title: str, feed_id: str, now: datetime) -> str:
     ET.register_namespace("", ATOM)
     root = ET.Element(f"{{{ATOM}}}feed")

@@ -29,6 +29,7 @@ from tracker.models import FeedState, FetchResult
 from tracker.parsepool import ParseOutput, ParserPool, parse_document
 from tracker.query import Document
 from tracker.store import Store, unreadable_mark
+from tracker.topicfeeds import folder_of, write_topic_feeds
 from tracker.topics import TopicSet
 from tracker.wording import counted
 
@@ -83,6 +84,8 @@ class PollSummary:
     seconds: float = 0.0
     linked: int = 0              # queued items linked to earlier stories at the end
     link_seconds: float = 0.0    # part of `seconds`
+    topic_feeds_written: int = 0  # topic Atom files that changed ([topic_feeds])
+    topic_feeds_error: str | None = None
 
     def line(self) -> str:
         deferred = (f", {self.feeds_deferred} deferred (host asked to wait)"
@@ -203,8 +206,22 @@ class TrackerService:
         summary.linked = self.store.link_pending(self.clock(), self.config.links,
                                                  stop=self.stopping.is_set)
         summary.link_seconds = time.monotonic() - linking
+        self._write_topic_feeds(summary)
         summary.seconds = time.monotonic() - started
         return summary
+
+    def _write_topic_feeds(self, summary: PollSummary) -> None:
+        """The topics' Atom feeds, when configured; a folder that cannot be
+        written is reported with the poll, which stands (its items are stored)."""
+        try:
+            summary.topic_feeds_written = len(
+                write_topic_feeds(self.store, self.config, self.store.path))
+        except OSError as exc:
+            folder = folder_of(self.config, self.store.path)
+            summary.topic_feeds_error = (
+                f"topic feeds not written to {folder}: {exc.strerror or exc}; check "
+                "[topic_feeds] folder in the config")
+            log.warning("%s", summary.topic_feeds_error)
 
     def _fetch_and_parse(self, feed: FeedState) -> FeedOutcome:
         """Network and CPU work for one feed; runs in a worker thread, writes nothing."""

@@ -22,7 +22,7 @@ from typing import Any
 
 from tracker.errors import StoreError
 from tracker.link import LinkSettings
-from tracker.linkstore import LinkStore
+from tracker.linkstore import LinkStore, ids_clause
 from tracker.models import FeedConfig, FeedState, Item, StoredItem, TopicConfig
 from tracker.timefmt import from_text, to_text
 from tracker.topics import TopicHit
@@ -552,13 +552,25 @@ class Store:
             sql += f" LIMIT {int(limit)}"
         yield from self.conn.execute(sql, params)
 
-    def item_topics(self) -> dict[int, list[dict[str, Any]]]:
+    def item_topics(self, ids: Iterable[int] | None = None) -> dict[int, list[dict[str, Any]]]:
+        """The topics each item matched, with the words that made it (every item's,
+        or those of `ids`)."""
+        where, params = ids_clause(ids, "item_id")
         topics: dict[int, list[dict[str, Any]]] = {}
         for row in self.conn.execute("SELECT item_id, topic, terms FROM topic_matches "
-                                     "ORDER BY topic"):
+                                     f"{where} ORDER BY topic", params):
             topics.setdefault(row["item_id"], []).append(
                 {"name": row["topic"], "terms": json.loads(row["terms"])})
         return topics
+
+    def newest_matches(self, topic: str, limit: int) -> list[StoredItem]:
+        """The items that matched `topic`, newest first (by publication, else arrival)."""
+        ids = [row[0] for row in self.conn.execute(
+            "SELECT i.id FROM topic_matches m JOIN items i ON i.id = m.item_id "
+            "WHERE m.topic = ? ORDER BY coalesce(i.published, i.first_seen) DESC, i.id DESC "
+            "LIMIT ?", (topic, limit))]
+        found = {item.id: item for item in self.items(ids=ids)}
+        return [found[item_id] for item_id in ids if item_id in found]
 
     # -- digests -----------------------------------------------------------
 
@@ -664,18 +676,22 @@ class Store:
         ).fetchone()
         return dict(row)
 
-    def items(self, since: datetime | None = None) -> Iterator[StoredItem]:
-        """Every item in the order it was first seen, with the feeds it was seen in."""
+    def items(self, since: datetime | None = None,
+              ids: Iterable[int] | None = None) -> Iterator[StoredItem]:
+        """Every item (or those of `ids`) in the order it was first seen, with the
+        feeds it was seen in."""
+        only, only_params = ids_clause(ids, "i.id")
         rows = self.conn.execute(
-            """
-            SELECT i.*, f.name AS feed_name, f.kind AS feed_kind,
-                   (SELECT group_concat(g.name, char(31)) FROM item_feeds x
-                      JOIN feeds g ON g.id = x.feed_id WHERE x.item_id = i.id) AS seen_in
-            FROM items i JOIN feeds f ON f.id = i.feed_id
-            WHERE ? IS NULL OR i.first_seen >= ?
-            ORDER BY i.id
+            f"""
+            SELECT * FROM (
+              SELECT i.*, f.name AS feed_name, f.kind AS feed_kind,
+                     (SELECT group_concat(g.name, char(31)) FROM item_feeds x
+                        JOIN feeds g ON g.id = x.feed_id WHERE x.item_id = i.id) AS seen_in
+              FROM items i JOIN feeds f ON f.id = i.feed_id {only})
+            WHERE ? IS NULL OR first_seen >= ?
+            ORDER BY id
             """,
-            (to_text(since), to_text(since)),
+            (*only_params, to_text(since), to_text(since)),
         )
         for row in rows:
             yield StoredItem(

@@ -1,0 +1,124 @@
+"""Each topic as an Atom feed on disk, through real polls of a local feed server."""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+
+from tests.atomschema import ATOM_NS, assert_valid_atom
+from tests.conftest import Cli, write_config
+from tests.feedserver import Document, FeedServer
+from tracker.config import parse_config
+from tracker.errors import ConfigError
+from tracker.topicfeeds import file_name
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+STORIES = [
+    ("UK to mass-produce interceptor drones", "Ukrainian-designed drones built in Britain.", 0),
+    ("Russian drones violate Polish airspace", "NATO jets scrambled over Poland.", 1),
+    ("Drone wall plan for NATO's eastern flank", "Allies discuss counter-drone systems.", 2),
+    ("Defence budget rises", "Spending reaches 2.5 per cent of GDP.", 3),
+]
+
+
+def rss(stories: list[tuple[str, str, int]]) -> bytes:
+    items = "".join(f"<item><title>{title}</title><link>https://e.org/{day}</link>"
+                    f"<description>{text}</description>"
+                    f"<pubDate>{format_datetime(T0 + timedelta(days=day))}</pubDate></item>"
+                    for title, text, day in stories)
+    return f'<rss version="2.0"><channel><title>F</title>{items}</channel></rss>'.encode()
+
+
+def make_cli(tmp_path: Path, server: FeedServer, folder: str = "topic-feeds") -> Cli:
+    extra = (f"[topic_feeds]\nfolder = {json.dumps(folder)}\nitems = 2\n"
+             "[topics.drones]\nquery = 'drone*'\n[topics.nato]\nquery = 'NATO'\n"
+             "[topics.aukus]\nquery = 'AUKUS'")
+    config = write_config(tmp_path / "tracker.toml",
+                          [{"name": "Defence News", "url": server.url("/feed")}], extra=extra)
+    return Cli(config, tmp_path / "db" / "tracker.db")
+
+
+def entries(path: Path) -> list[tuple[str, list[str]]]:
+    root = ET.parse(path).getroot()
+    return [(entry.findtext("a:title", namespaces=ATOM_NS) or "",
+             [c.get("term", "") for c in entry.findall("a:category", ATOM_NS)])
+            for entry in root.findall("a:entry", ATOM_NS)]
+
+
+def test_each_topic_is_a_feed_of_its_newest_matches_rewritten_only_when_it_changes(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    feed_server.add("/feed", Document(rss(STORIES[:3])))
+    cli = make_cli(tmp_path, feed_server)
+    assert cli("poll", "--all").exit_code == 0
+    folder = tmp_path / "db" / "topic-feeds"  # beside the database
+    drones, nato, aukus = (folder / "drones.atom", folder / "nato.atom", folder / "aukus.atom")
+    for path in (drones, nato, aukus):
+        assert_valid_atom(path.read_text(encoding="utf-8"))
+    # The newest two of three drone stories, newest first, with every topic each matched.
+    assert entries(drones) == [("Drone wall plan for NATO's eastern flank", ["drones", "nato"]),
+                               ("Russian drones violate Polish airspace", ["drones", "nato"])]
+    assert [title for title, _ in entries(nato)] == [
+        "Drone wall plan for NATO's eastern flank", "Russian drones violate Polish airspace"]
+    assert entries(aukus) == []
+    assert ET.parse(drones).getroot().findtext("a:title", namespaces=ATOM_NS) == "tracker: drones"
+    assert not list(folder.glob(".*.tmp"))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert drones.stat().st_mode & 0o777 == 0o666 & ~umask  # a web server may read it
+
+    # Nothing new: no file is rewritten, so a web server's Last-Modified holds.
+    stamps = {path: path.stat().st_mtime_ns for path in (drones, nato, aukus)}
+    contents = {path: path.read_bytes() for path in stamps}
+    assert cli("poll", "--all").exit_code == 0
+    assert {path: path.stat().st_mtime_ns for path in stamps} == stamps
+    assert {path: path.read_bytes() for path in stamps} == contents
+
+    # A new drone story replaces the oldest shown; the NATO feed stays as it was.
+    feed_server.add("/feed", Document(rss([*STORIES[:3],
+                                           ("Counter-drone lasers ordered", "Laser deal.", 5)])))
+    assert cli("poll", "--all").exit_code == 0
+    assert [title for title, _ in entries(drones)] == [
+        "Counter-drone lasers ordered", "Drone wall plan for NATO's eastern flank"]
+    assert nato.read_bytes() == contents[nato]
+
+
+def test_a_folder_that_cannot_be_written_is_reported_and_the_poll_stands(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    feed_server.add("/feed", Document(rss(STORIES)))
+    (tmp_path / "a-file").write_text("")
+    cli = make_cli(tmp_path, feed_server, folder=str(tmp_path / "a-file" / "feeds"))
+    result = cli("poll", "--all")
+    assert result.exit_code == 0
+    assert f"topic feeds not written to {tmp_path / 'a-file' / 'feeds'}" in result.output
+    assert "4 new items" in result.output
+    assert len(cli("export").output.splitlines()) == 4
+
+
+def test_without_a_folder_no_feed_is_written(tmp_path: Path, feed_server: FeedServer) -> None:
+    feed_server.add("/feed", Document(rss(STORIES)))
+    config = write_config(tmp_path / "tracker.toml",
+                          [{"name": "Defence News", "url": feed_server.url("/feed")}],
+                          extra="[topics.drones]\nquery = 'drone*'")
+    assert Cli(config, tmp_path / "tracker.db")("poll", "--all").exit_code == 0
+    assert not [path for path in tmp_path.rglob("*") if path.suffix == ".atom" or path.is_dir()]
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ("folder = 5", "topic_feeds.folder: must be a folder name"),
+    ("folder = 'x'\nitems = 0", "topic_feeds.items: must be a whole number from 1 to 1000"),
+    ("folder = 'x'\nitem = 5", "topic_feeds: unknown key 'item'; did you mean 'items'?"),
+])
+def test_bad_topic_feed_settings_are_refused(table: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(f"[topic_feeds]\n{table}\n", Path("tracker.toml"))
+
+
+def test_a_topic_name_becomes_a_safe_file_name() -> None:
+    assert file_name("air_defence") == "air_defence.atom"
+    assert file_name("../x y") == ".._x_y.atom"

@@ -1,0 +1,86 @@
+"""Each watch topic as an Atom feed on disk, rewritten after every poll.
+
+Alerting tools let people take an alert as a feed as well as by email; here a
+feed reader subscribes to "tracker: air defence" (the file, or a web server
+serving the folder) and sees each new match with its source, topics and the
+earlier stories it continues (`tracker.exports.atom`). A file is replaced only
+when what it says changed, atomically (`tracker.atomicfile`), so a reader never
+sees half a feed and a web server's Last-Modified and ETag stay put between
+polls that brought nothing: readers' conditional requests get 304.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tracker.atomicfile import replace_text
+from tracker.config import Config
+from tracker.exports import atom, latest_time
+from tracker.report import item_record
+from tracker.store import Store
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def folder_of(config: Config, db_path: Path) -> Path | None:
+    """Where the topic feeds go (a relative folder is taken from the database's
+    folder, as the digest outbox is); None when they are off."""
+    folder = config.topic_feeds.folder
+    if folder is None:
+        return None
+    path = Path(folder).expanduser()
+    return path if path.is_absolute() else db_path.parent / path
+
+
+def file_name(topic: str) -> str:
+    """`air_defence.atom`; a character a file name may not hold becomes `_`."""
+    return _UNSAFE.sub("_", topic) + ".atom"
+
+
+def topic_records(store: Store, topic: str, limit: int) -> list[dict[str, Any]]:
+    """The topic's newest matches as export records (`tracker export` lines)."""
+    items = store.newest_matches(topic, limit)
+    ids = [item.id for item in items]
+    topics = store.item_topics(ids)
+    links = store.links.links_by_item(ids)
+    records = []
+    for item in items:
+        record = item_record(item)
+        record["topics"] = topics.get(item.id, [])
+        record["related"] = links.get(item.id, [])
+        records.append(record)
+    return records
+
+
+def write_topic_feeds(store: Store, config: Config, db_path: Path) -> list[Path]:
+    """Write each topic's feed where it changed; returns the files written.
+    OSError (a folder that cannot be made or written) is the caller's to report."""
+    folder = folder_of(config, db_path)
+    if folder is None:
+        return []
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for topic in config.topics:
+        records = topic_records(store, topic.name, config.topic_feeds.items)
+        # Dated by its newest entry, not by now: a poll that brought nothing
+        # leaves the file as it was (an empty feed by the epoch, for the same reason).
+        text = atom(records, f"tracker: {topic.name.replace('_', ' ')}",
+                    f"tag:tracker,2026:topic/{topic.name}", latest_time(records) or _NEVER)
+        path = folder / file_name(topic.name)
+        if _replace_if_changed(path, text):
+            written.append(path)
+    return written
+
+
+def _replace_if_changed(path: Path, text: str) -> bool:
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (FileNotFoundError, UnicodeDecodeError):
+        pass
+    replace_text(path, text)
+    return True
