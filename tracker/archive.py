@@ -1,5 +1,5 @@
-"""Questions asked of the stored archive with the topic language: search,
-`topics test` and `topics rematch`.
+"""Questions asked of the stored archive: search, `topics test` and `topics
+rematch` in the topic language, and the records exports are made of.
 
 FTS5 narrows the candidates (a superset, in rank order) and the matcher decides,
 so search and topics agree exactly on what matches.
@@ -11,8 +11,11 @@ import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from tracker.models import StoredItem
 from tracker.query import Document, Matcher
+from tracker.report import item_record
 from tracker.store import Store
 from tracker.topics import TopicHit, TopicSet, fts_query
 
@@ -62,3 +65,20 @@ def rematch(store: Store, topics: TopicSet, queries: Mapping[str, str], names: S
                 hits.append((row["id"], TopicHit(name, tuple(sorted(result.terms)))))
         counts[name] = store.replace_matches(name, queries[name], hits, now)
     return counts
+
+
+def export_records(store: Store, items: Sequence[StoredItem],
+                   whole_archive: bool = False) -> list[dict[str, Any]]:
+    """The items as export records (`tracker export` lines): each with the topics
+    it matched and its links to earlier items, read for these items only (for
+    every item at once when they are the `whole_archive`)."""
+    ids = None if whole_archive else [item.id for item in items]
+    topics = store.item_topics(ids)
+    links = store.links.links_by_item(ids)
+    records = []
+    for item in items:
+        record = item_record(item)
+        record["topics"] = topics.get(item.id, [])
+        record["related"] = links.get(item.id, [])
+        records.append(record)
+    return records

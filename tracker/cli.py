@@ -39,7 +39,7 @@ from tracker.config import Config, load_config
 from tracker.diffing import render_diff, word_diff
 from tracker.errors import ConfigError, DeliveryError, StoreError
 from tracker.models import FeedState
-from tracker.report import ago, item_record, status_report
+from tracker.report import ago, status_report
 from tracker.service import utc_now
 from tracker.wording import counted
 
@@ -218,18 +218,15 @@ def export(app: App, fmt: str, topic: str | None, since: str | None, output: Tex
     earlier stories they relate to: JSON lines (one object per item), CSV for
     spreadsheets, or an Atom 1.0 / JSON Feed 1.1 document that any feed reader can
     subscribe to (topics as categories, related stories as links)."""
+    from tracker.archive import export_records
     from tracker.exports import atom, csv_text, json_feed
 
     _check_topic(app.config, topic)
-    topics = app.store.item_topics()
-    links = app.store.links.links_by_item()
-    records = []
-    for item in app.store.items(parse_since(since, app.config.timezone)):
-        record = item_record(item)
-        record["topics"] = topics.get(item.id, [])
-        record["related"] = links.get(item.id, [])
-        if topic is None or any(t["name"] == topic for t in record["topics"]):
-            records.append(record)
+    items = list(app.store.items(parse_since(since, app.config.timezone)))
+    if topic is not None:
+        matched = app.store.matched_ids(topic)
+        items = [item for item in items if item.id in matched]
+    records = export_records(app.store, items, whole_archive=topic is None and since is None)
     title = f"tracker: {topic.replace('_', ' ')}" if topic else "tracker: all items"
     if fmt == "jsonl":
         for record in records:

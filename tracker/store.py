@@ -563,6 +563,11 @@ class Store:
                 {"name": row["topic"], "terms": json.loads(row["terms"])})
         return topics
 
+    def matched_ids(self, topic: str) -> set[int]:
+        """The items that matched `topic`."""
+        return {row[0] for row in self.conn.execute(
+            "SELECT item_id FROM topic_matches WHERE topic = ?", (topic,))}
+
     def newest_matches(self, topic: str, limit: int) -> list[StoredItem]:
         """The items that matched `topic`, newest first (by publication, else arrival)."""
         ids = [row[0] for row in self.conn.execute(

@@ -14,12 +14,11 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
+from tracker.archive import export_records
 from tracker.atomicfile import replace_text
 from tracker.config import Config
 from tracker.exports import atom, latest_time
-from tracker.report import item_record
 from tracker.store import Store
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -41,21 +40,6 @@ def file_name(topic: str) -> str:
     return _UNSAFE.sub("_", topic) + ".atom"
 
 
-def topic_records(store: Store, topic: str, limit: int) -> list[dict[str, Any]]:
-    """The topic's newest matches as export records (`tracker export` lines)."""
-    items = store.newest_matches(topic, limit)
-    ids = [item.id for item in items]
-    topics = store.item_topics(ids)
-    links = store.links.links_by_item(ids)
-    records = []
-    for item in items:
-        record = item_record(item)
-        record["topics"] = topics.get(item.id, [])
-        record["related"] = links.get(item.id, [])
-        records.append(record)
-    return records
-
-
 def write_topic_feeds(store: Store, config: Config, db_path: Path) -> list[Path]:
     """Write each topic's feed where it changed; returns the files written.
     OSError (a folder that cannot be made or written) is the caller's to report."""
@@ -65,7 +49,8 @@ def write_topic_feeds(store: Store, config: Config, db_path: Path) -> list[Path]
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for topic in config.topics:
-        records = topic_records(store, topic.name, config.topic_feeds.items)
+        records = export_records(store, store.newest_matches(topic.name,
+                                                             config.topic_feeds.items))
         # Dated by its newest entry, not by now: a poll that brought nothing
         # leaves the file as it was (an empty feed by the epoch, for the same reason).
         text = atom(records, f"tracker: {topic.name.replace('_', ' ')}",
