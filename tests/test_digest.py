@@ -20,8 +20,9 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from tests.conftest import Cli, write_config
 from tests.feedserver import Document, FeedServer
-from tracker.config import DigestSettings
+from tracker.config import DigestSettings, parse_config
 from tracker.digest import FEED_PROBLEMS_SHOWN, build_digest, header_text, sanitise_html
+from tracker.errors import ConfigError
 
 HOSTILE_TITLES = [
     "<script>alert('x')</script> NATO drones",
@@ -339,3 +340,26 @@ def test_an_item_of_two_topics_is_shown_in_full_once() -> None:
     assert "* Drone 0 (under drones, above)" in ukraine and "Drone 1\n  GOV.UK" in ukraine
     assert content.html.count("Iran is preparing") == 1
     assert "(under drones, above)" in content.html
+
+
+def test_a_digest_of_chosen_topics_leaves_the_others_out() -> None:
+    now = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+    items = _items(now, ["2026-11-24T09:30:00+00:00", "2026-11-23T09:30:00+00:00"])
+    items[0]["topics"] = [{"name": "drones", "terms": ["drone"]},
+                          {"name": "ukraine", "terms": ["ukraine"]}]
+    items[1]["topics"] = [{"name": "ukraine", "terms": ["ukraine"]}]
+    content = build_digest(items, [], now, DigestSettings(topics=("drones",)), "UTC")
+    assert content is not None
+    assert "1 new item: drones 1" in content.text and "ukraine" not in content.text
+    assert content.items == [(0, "h")]  # the other stays undelivered for a digest that wants it
+    assert build_digest(items[1:], [], now, DigestSettings(topics=("drones",)), "UTC") is None
+
+
+def test_digest_topics_must_be_configured_topics() -> None:
+    with pytest.raises(ConfigError, match=r"digest.topics: 'dron' is not a configured topic "
+                                          r"\(configured: drones\)"):
+        parse_config("[topics.drones]\nquery = 'drone'\n[digest]\ntopics = ['dron']\n",
+                     Path("tracker.toml"))
+    config = parse_config("[topics.drones]\nquery = 'drone'\n[digest]\ntopics = ['drones']\n",
+                          Path("tracker.toml"))
+    assert config.digest.topics == ("drones",)

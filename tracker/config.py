@@ -32,8 +32,8 @@ _TOP_KEYS = {"allow_private_networks", "allow_addresses", "default_interval", "t
              "feeds", "topics", "aliases", "digest", "links", "topic_feeds"}
 _TOPIC_FEED_KEYS = {"folder", "items"}
 _LINK_KEYS = {"threshold", "related_threshold", "max_links", "window"}
-_DIGEST_KEYS = {"schedule", "include", "max_items", "send_empty", "to", "from", "outbox",
-                "list_unsubscribe", "lookback", "smtp"}
+_DIGEST_KEYS = {"schedule", "include", "topics", "max_items", "send_empty", "to", "from",
+                "outbox", "list_unsubscribe", "lookback", "smtp"}
 _SMTP_KEYS = {"host", "port", "security", "username_env", "password_env", "timeout"}
 _FEED_KEYS = {"url", "name", "kind", "interval", "paused"}
 _TOPIC_KEYS = {"query"}
@@ -81,6 +81,7 @@ class DigestSettings:
 
     schedule: str = "0 7 * * *"      # cron, in the config's time zone
     include: str = "topics"          # "topics": items matching a topic; "all": every new item
+    topics: tuple[str, ...] | None = None  # the topics it reports (None: every topic)
     max_items: int = 60
     send_empty: bool = False
     to: tuple[str, ...] = ()
@@ -216,7 +217,7 @@ class _Validator:
         aliases = self.aliases(data.get("aliases", {}))
         topics = self.topics(data.get("topics", {}), aliases)
         fetch = self.fetch(data.get("fetch", {}))
-        digest = self.digest(data.get("digest", {}))
+        digest = self.digest(data.get("digest", {}), [topic.name for topic in topics])
         links = self.links(data.get("links", {}))
         topic_feeds = self.topic_feeds(data.get("topic_feeds", {}))
         return Config(
@@ -354,7 +355,7 @@ class _Validator:
             topics.append(TopicConfig(name=name, query=query.strip()))
         return tuple(topics)
 
-    def digest(self, raw: object) -> DigestSettings:
+    def digest(self, raw: object, topic_names: list[str]) -> DigestSettings:
         if not isinstance(raw, dict):
             raise self.fail("digest", "must be a table [digest]", key="digest")
         self.check_keys(raw, _DIGEST_KEYS, "digest", "digest")
@@ -370,6 +371,17 @@ class _Validator:
             raise self.fail("digest.include", 'must be "topics" or "all"', "digest", None,
                             "include")
         values["include"] = include
+        if "topics" in raw:
+            chosen = raw["topics"]
+            if not isinstance(chosen, list) or not all(isinstance(n, str) for n in chosen):
+                raise self.fail("digest.topics", "must be a list of topic names", "digest", None,
+                                "topics")
+            unknown = [name for name in chosen if name not in topic_names]
+            if unknown:
+                raise self.fail("digest.topics", f"{unknown[0]!r} is not a configured topic "
+                                f"(configured: {', '.join(topic_names) or 'none'})", "digest",
+                                None, "topics")
+            values["topics"] = tuple(chosen)
         max_items = raw.get("max_items", DigestSettings.max_items)
         if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
             raise self.fail("digest.max_items", "must be a positive whole number", "digest",

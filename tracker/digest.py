@@ -172,6 +172,10 @@ def build_digest(items: list[dict[str, Any]], feed_problems: list[tuple[str, str
     Returns None when there is nothing to say and `send_empty` is off.
     """
     tz = ZoneInfo(timezone)
+    if settings.topics is not None:  # the other topics' matches are not this digest's
+        chosen = set(settings.topics)
+        items = [{**item, "topics": [t for t in item["topics"] if t["name"] in chosen]}
+                 for item in items]
     if settings.include == "topics":
         items = [item for item in items if item["topics"]]
     carried = items
