@@ -214,6 +214,9 @@ def test_without_smtp_digests_go_to_the_outbox(tmp_path: Path, feed_server: Feed
     message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert message.get_content_type() == "multipart/alternative"
     assert "outbox" in cli("digest", "--check").output
+    assert "include: topics; at most" in cli("digest", "--check").output
+    chosen = make_cli(tmp_path, feed_server, None, topics=["nato"])
+    assert "include: topics of nato; at most" in chosen("digest", "--check").output
 
 
 def test_no_digest_when_nothing_is_new_unless_configured(tmp_path: Path, feed_server: FeedServer,

@@ -452,8 +452,9 @@ def _check_digest(app: App) -> None:
         digest_trigger(app.config)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    chosen = f" of {', '.join(settings.topics)}" if settings.topics is not None else ""
     click.echo(f"schedule: {settings.schedule} ({app.config.timezone}); include: "
-               f"{settings.include}; at most {settings.max_items} items")
+               f"{settings.include}{chosen}; at most {settings.max_items} items")
     if settings.smtp is None:
         folder = mailer_for(app.config, app.db_path)
         assert isinstance(folder, OutboxMailer)
