@@ -122,3 +122,18 @@ def test_bad_topic_feed_settings_are_refused(table: str, message: str) -> None:
 def test_a_topic_name_becomes_a_safe_file_name() -> None:
     assert file_name("air_defence") == "air_defence.atom"
     assert file_name("../x y") == ".._x_y.atom"
+
+
+def test_a_rematch_rewrites_the_feeds_of_the_topics_it_changed(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    feed_server.add("/feed", Document(rss(STORIES[:3])))
+    cli = make_cli(tmp_path, feed_server)
+    assert cli("poll", "--all").exit_code == 0
+    nato = tmp_path / "db" / "topic-feeds" / "nato.atom"
+    assert len(entries(nato)) == 2
+    cli.config.write_text(cli.config.read_text().replace("query = 'NATO'", "query = 'airspace'"))
+    result = cli("topics", "rematch")
+    assert "nato: 1 matching items" in result.output
+    # drones.atom too: its entries' categories no longer say nato; aukus.atom is as it was.
+    assert "topic feeds rewritten: drones.atom, nato.atom\n" in result.output
+    assert [title for title, _ in entries(nato)] == ["Russian drones violate Polish airspace"]

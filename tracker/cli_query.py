@@ -198,3 +198,16 @@ def topics_rematch(app: App, names: tuple[str, ...]) -> None:
     topic_set = TopicSet(app.config.topics, app.config.aliases)
     for name, count in rematch(app.store, topic_set, known, selected, utc_now()).items():
         click.echo(f"{name}: {count} matching items")
+    _refresh_topic_feeds(app)
+
+
+def _refresh_topic_feeds(app: App) -> None:
+    """The topic feeds say what the matches now are, not what the next poll will."""
+    from tracker.topicfeeds import not_written, write_topic_feeds
+
+    try:
+        written = write_topic_feeds(app.store, app.config, app.db_path)
+    except OSError as exc:
+        raise click.ClickException(not_written(app.config, app.db_path, exc)) from None
+    if written:
+        click.echo(f"topic feeds rewritten: {', '.join(path.name for path in written)}")

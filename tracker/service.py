@@ -29,7 +29,7 @@ from tracker.models import FeedState, FetchResult
 from tracker.parsepool import ParseOutput, ParserPool, parse_document
 from tracker.query import Document
 from tracker.store import Store, unreadable_mark
-from tracker.topicfeeds import folder_of, write_topic_feeds
+from tracker.topicfeeds import not_written, write_topic_feeds
 from tracker.topics import TopicSet
 from tracker.wording import counted
 
@@ -217,10 +217,7 @@ class TrackerService:
             summary.topic_feeds_written = len(
                 write_topic_feeds(self.store, self.config, self.store.path))
         except OSError as exc:
-            folder = folder_of(self.config, self.store.path)
-            summary.topic_feeds_error = (
-                f"topic feeds not written to {folder}: {exc.strerror or exc}; check "
-                "[topic_feeds] folder in the config")
+            summary.topic_feeds_error = not_written(self.config, self.store.path, exc)
             log.warning("%s", summary.topic_feeds_error)
 
     def _fetch_and_parse(self, feed: FeedState) -> FeedOutcome:

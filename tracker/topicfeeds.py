@@ -35,6 +35,12 @@ def folder_of(config: Config, db_path: Path) -> Path | None:
     return path if path.is_absolute() else db_path.parent / path
 
 
+def not_written(config: Config, db_path: Path, exc: OSError) -> str:
+    """What to tell a person whose topic feeds could not be written."""
+    return (f"topic feeds not written to {folder_of(config, db_path)}: {exc.strerror or exc}; "
+            "check [topic_feeds] folder in the config")
+
+
 def file_name(topic: str) -> str:
     """`air_defence.atom`; a character a file name may not hold becomes `_`."""
     return _UNSAFE.sub("_", topic) + ".atom"
