@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
@@ -14,8 +15,11 @@ import pytest
 from tests.atomschema import ATOM_NS, assert_valid_atom
 from tests.conftest import Cli, write_config
 from tests.feedserver import Document, FeedServer
-from tracker.config import parse_config
+from tracker.config import load_config, parse_config
 from tracker.errors import ConfigError
+from tracker.fetch import Fetcher
+from tracker.service import TrackerService
+from tracker.store import Store
 from tracker.topicfeeds import file_name
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -137,3 +141,29 @@ def test_a_rematch_rewrites_the_feeds_of_the_topics_it_changed(
     # drones.atom too: its entries' categories no longer say nato; aukus.atom is as it was.
     assert "topic feeds rewritten: drones.atom, nato.atom\n" in result.output
     assert [title for title, _ in entries(nato)] == ["Russian drones violate Polish airspace"]
+
+
+def test_a_daemons_service_logs_an_unwritable_folder_once_and_its_recovery(
+        tmp_path: Path, feed_server: FeedServer, caplog: pytest.LogCaptureFixture) -> None:
+    feed_server.add("/feed", Document(rss(STORIES)))
+    blocker = tmp_path / "db" / "topic-feeds"
+    blocker.parent.mkdir()
+    blocker.write_text("a file where the folder should be")
+    config = load_config(make_cli(tmp_path, feed_server).config)
+    with Store.open(tmp_path / "db" / "tracker.db") as store:
+        service = TrackerService(config, store, Fetcher(config.fetch, True, frozenset()))
+        try:
+            with caplog.at_level(logging.DEBUG, logger="tracker.service"):
+                for _ in range(3):
+                    assert service.poll(all_feeds=True).topic_feeds_error
+                warnings = [r for r in caplog.records if "topic feeds not written" in r.message]
+                assert [r.levelno for r in warnings] == [logging.WARNING, logging.DEBUG,
+                                                         logging.DEBUG]
+                blocker.unlink()
+                caplog.clear()
+                assert service.poll(all_feeds=True).topic_feeds_error is None
+                assert [r.message for r in caplog.records
+                        if r.levelno >= logging.INFO] == ["topic feeds written again"]
+        finally:
+            service.close()
+    assert (blocker / "drones.atom").exists()

@@ -163,6 +163,7 @@ class TrackerService:
         # ones in flight finish (each within its own deadline) and are stored.
         self.stopping = threading.Event()
         self.limiter = HostLimiter(config.fetch.per_host)
+        self.topic_feeds_failing = False
 
     def close(self) -> None:
         """Release the HTTP client and the parser processes."""
@@ -218,7 +219,14 @@ class TrackerService:
                 write_topic_feeds(self.store, self.config, self.store.path))
         except OSError as exc:
             summary.topic_feeds_error = not_written(self.config, self.store.path, exc)
-            log.warning("%s", summary.topic_feeds_error)
+            # Once in the daemon's log, not every few minutes, as for a failing feed.
+            log.log(logging.DEBUG if self.topic_feeds_failing else logging.WARNING, "%s",
+                    summary.topic_feeds_error)
+            self.topic_feeds_failing = True
+            return
+        if self.topic_feeds_failing:
+            log.info("topic feeds written again")
+            self.topic_feeds_failing = False
 
     def _fetch_and_parse(self, feed: FeedState) -> FeedOutcome:
         """Network and CPU work for one feed; runs in a worker thread, writes nothing."""
