@@ -74,8 +74,10 @@ def test_add_checks_the_feed_and_keeps_comments(tmp_path: Path,
     listed = json.loads(cli("feeds", "list", "--json").output)
     assert listed[-1] == {"name": "Local Defence Feed", "url": url, "kind": "news",
                           "interval_seconds": 1200, "paused": False}
+    fetched = len(feed_server.requests_for("/feed.xml"))
     again = cli("feeds", "add", url)
     assert again.exit_code == 1 and "already in" in again.output
+    assert len(feed_server.requests_for("/feed.xml")) == fetched  # said without fetching
 
 
 def test_add_discovers_the_feed_of_a_web_page(tmp_path: Path, feed_server: FeedServer) -> None:

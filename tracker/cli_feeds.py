@@ -80,6 +80,8 @@ def feeds_add(app: App, url: str, name: str | None, kind: str, interval: str | N
     and add it to the config file."""
     edited = _edit(app)
     config = app.config
+    if edited.has_url(url):  # said before fetching: the answer does not depend on it
+        raise click.ClickException(f"{url} is already in {app.config_path}")
     with Fetcher(config.fetch, config.allow_private_networks, config.allow_addresses) as fetcher:
         try:
             feed_url, title = _resolve_feed(fetcher, url)
