@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -125,7 +126,8 @@ def test_bad_topic_feed_settings_are_refused(table: str, message: str) -> None:
 
 def test_a_topic_name_becomes_a_safe_file_name() -> None:
     assert file_name("air_defence") == "air_defence.atom"
-    assert file_name("../x y") == ".._x_y.atom"
+    assert re.fullmatch(r"\.\._x_y-[0-9a-f]{6}\.atom", file_name("../x y"))
+    assert len({file_name("air defence"), file_name("air_defence"), file_name("air/defence")}) == 3
 
 
 def test_a_rematch_rewrites_the_feeds_of_the_topics_it_changed(

@@ -11,6 +11,7 @@ polls that brought nothing: readers' conditional requests get 304.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,8 +43,13 @@ def not_written(config: Config, db_path: Path, exc: OSError) -> str:
 
 
 def file_name(topic: str) -> str:
-    """`air_defence.atom`; a character a file name may not hold becomes `_`."""
-    return _UNSAFE.sub("_", topic) + ".atom"
+    """`air_defence.atom`. A character a file name may not hold becomes `_`, and
+    the name then gets a short hash of the topic's own, so that "air defence"
+    and "air_defence" do not take turns overwriting one file."""
+    safe = _UNSAFE.sub("_", topic)
+    if safe != topic:
+        safe += "-" + hashlib.sha256(topic.encode()).hexdigest()[:6]
+    return safe + ".atom"
 
 
 def write_topic_feeds(store: Store, config: Config, db_path: Path) -> list[Path]:
