@@ -679,6 +679,11 @@ def test_stories_of_a_topic_include_threads_whose_earlier_item_matched(feed_serv
     assert [t["name"] for t in rows["production"]["topics"]] == []
     assert moved("--topic", "partnership") == [drones]
     assert moved("--topic", "airspace") == [poland]
+    # Each says which topics its items matched.
+    listed = {story["id"]: story["topics"] for story in
+              json.loads(cli("stories", "--json").output)}
+    assert listed == {drones: ["partnership"], poland: ["airspace"]}
+    assert "  topics: airspace\n" in cli("stories", "--topic", "airspace").output
     unknown = cli("stories", "--topic", "airspce")
     assert unknown.exit_code == 2
     assert "no such topic: airspce (configured: partnership, airspace)" in unknown.output

@@ -394,6 +394,8 @@ def stories(app: App, since: str | None, limit: int, min_size: int, topic: str |
                    f"{story['started'][:10]} to {story['updated'][:10]}{official}")
         if story["about"]:
             click.echo(f"  about: {', '.join(story['about'])}")
+        if story["topics"]:
+            click.echo(f"  topics: {', '.join(story['topics'])}")
         if story["size"] > 1:  # a single report is its own latest
             latest = story["latest"]
             click.echo(f"  latest: {latest['at'][:10]} #{latest['id']} {latest['title']}")

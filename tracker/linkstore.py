@@ -413,17 +413,30 @@ class LinkStore:
             ORDER BY new_items DESC, s.updated DESC, s.id LIMIT :limit
             """, {"since": _text(since), "topic": topic, "min_size": min_size,
                   "limit": limit}).fetchall()
+        topics = self._topics_of([row["id"] for row in rows])
         out = []
         for row in rows:
             story = dict(row)
             story["officially_announced"] = bool(story["officially_announced"])
             story["about"] = self._about(story["id"], story.pop("centroid"))
+            story["topics"] = topics.get(story["id"], [])
             story["latest"] = dict(self.conn.execute(
                 "SELECT id, title, coalesce(published, first_seen) AS at FROM items "
                 "WHERE storyline_id = ? ORDER BY at DESC, id DESC LIMIT 1",
                 (story["id"],)).fetchone())
             out.append(story)
         return out
+
+    def _topics_of(self, storyline_ids: list[int]) -> dict[int, list[str]]:
+        """The watch topics each storyline's items matched, by name."""
+        topics: dict[int, list[str]] = {}
+        for storyline_id, topic in self.conn.execute(
+                "SELECT DISTINCT i.storyline_id, m.topic FROM items i "
+                "JOIN topic_matches m ON m.item_id = i.id "
+                "WHERE i.storyline_id IN (SELECT value FROM json_each(?)) "
+                "ORDER BY i.storyline_id, m.topic", (json.dumps(storyline_ids),)):
+            topics.setdefault(storyline_id, []).append(topic)
+        return topics
 
     def _about(self, storyline_id: int, stored: str | None) -> list[str]:
         """The words that say what a storyline is about: its centroid's strongest
