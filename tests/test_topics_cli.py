@@ -56,6 +56,12 @@ def test_new_items_are_tagged_and_exported_with_their_topics(tmp_path: Path,
     assert counts == {"budgets": (1, 1), "drones": (2, 2), "nato": (1, 1)}
     table = cli("topics", "list").output
     assert "drones" in table and '"defence budget" OR GDP' in table
+    # Search hits say which watch topics they fall under.
+    hits = {hit["title"]: hit["topics"]
+            for hit in json.loads(cli("search", "drones OR Football", "--json").output)}
+    assert hits["Russian drones violate Polish airspace"] == ["drones", "nato"]
+    assert hits["Football results"] == []
+    assert "; topics: drones, nato\n" in cli("search", "Polish").output
 
 
 def test_search_ranks_filters_and_highlights(tmp_path: Path, feed_server: FeedServer) -> None:

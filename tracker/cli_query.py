@@ -4,6 +4,7 @@ and the `tracker topics` group (list, test, rematch)."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
@@ -35,8 +36,23 @@ def _checked_query(query: str, aliases: Any) -> str:
     return query
 
 
-def _print_hits(hits: list[Hit], total: int | None,
-                stories: dict[int, tuple[int, int]]) -> None:
+@dataclass(frozen=True)
+class _Around:
+    """What is shown beside the hits: each one's storyline and size, and the
+    watch topics it matched."""
+
+    stories: dict[int, tuple[int, int]]
+    topics: dict[int, list[str]]
+
+    @classmethod
+    def of(cls, app: App, hits: list[Hit]) -> _Around:
+        ids = [hit.id for hit in hits]
+        return cls(app.store.links.storylines_of(ids),
+                   {item_id: [topic["name"] for topic in topics]
+                    for item_id, topics in app.store.item_topics(ids).items()})
+
+
+def _print_hits(hits: list[Hit], total: int | None, around: _Around) -> None:
     from rich.text import Text
 
     console = output_console(100)
@@ -57,8 +73,10 @@ def _print_hits(hits: list[Hit], total: int | None,
         if n or total is not None:
             console.print()
         console.print(f"[bold]#{hit.id}[/] {title}")
-        story, size = stories.get(hit.id, (None, 1))
-        indented(f"[dim]{escape(hit.feed)} ({hit.kind}), {when}[/]")
+        story, size = around.stories.get(hit.id, (None, 1))
+        topics = around.topics.get(hit.id)
+        under = f"; topics: {', '.join(topics)}" if topics else ""
+        indented(f"[dim]{escape(hit.feed)} ({hit.kind}), {when}{escape(under)}[/]")
         if hit.url:  # on a line of its own, never broken: to click or copy
             console.print(f"  [dim]{escape(hit.url)}[/]", soft_wrap=True)
         if text:
@@ -68,14 +86,15 @@ def _print_hits(hits: list[Hit], total: int | None,
                      f"tracker story {story}[/]")
 
 
-def _hit_record(hit: Hit, stories: dict[int, tuple[int, int]]) -> dict[str, Any]:
+def _hit_record(hit: Hit, around: _Around) -> dict[str, Any]:
     text, spans = snippet(hit.summary, hit.terms)
-    story, size = stories.get(hit.id, (None, None))
+    story, size = around.stories.get(hit.id, (None, None))
     return {"id": hit.id, "title": hit.title, "url": hit.url, "feed": hit.feed,
             "kind": hit.kind, "published": hit.published, "first_seen": hit.first_seen,
             "matched_terms": list(hit.terms), "snippet": text,
             "snippet_highlights": [list(span) for span in spans],
-            "storyline": story, "storyline_size": size}
+            "storyline": story, "storyline_size": size,
+            "topics": around.topics.get(hit.id, [])}
 
 
 class QueryCommand(click.Command):
@@ -119,12 +138,12 @@ def search(app: App, query: str, limit: int, since: str | None, newest: bool,
     since_time = parse_since(since, app.config.timezone)
     hits = list(islice(find(app.store, query, app.config.aliases, since_time, newest=newest),
                        limit))
-    stories = app.store.links.storylines_of(hit.id for hit in hits)
+    around = _Around.of(app, hits)
     if as_json:
-        click.echo(json.dumps([_hit_record(hit, stories) for hit in hits], indent=2,
+        click.echo(json.dumps([_hit_record(hit, around) for hit in hits], indent=2,
                               ensure_ascii=False))
     else:
-        _print_hits(hits, None, stories)
+        _print_hits(hits, None, around)
         if not hits:
             click.echo("no matching items")
 
@@ -174,7 +193,7 @@ def topics_test(app: App, query: str, since: str | None, limit: int) -> None:
     since_time = parse_since(since, app.config.timezone)
     hits = list(find(app.store, query, app.config.aliases, since_time))
     shown = hits[:limit]
-    _print_hits(shown, len(hits), app.store.links.storylines_of(hit.id for hit in shown))
+    _print_hits(shown, len(hits), _Around.of(app, shown))
 
 
 @topics.command("rematch")
