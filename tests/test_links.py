@@ -684,6 +684,10 @@ def test_stories_of_a_topic_include_threads_whose_earlier_item_matched(feed_serv
               json.loads(cli("stories", "--json").output)}
     assert listed == {drones: ["partnership"], poland: ["airspace"]}
     assert "  topics: airspace\n" in cli("stories", "--topic", "airspace").output
+    # A storyline's timeline says which of its items matched which topic.
+    timeline = json.loads(cli("story", str(drones), "--json").output)["items"]
+    assert [item["topics"] for item in timeline] == [["partnership"], []]
+    assert "(news); topics: partnership\n" in cli("story", str(drones)).output
     unknown = cli("stories", "--topic", "airspce")
     assert unknown.exit_code == 2
     assert "no such topic: airspce (configured: partnership, airspace)" in unknown.output

@@ -359,7 +359,8 @@ def story(app: App, storyline_id: int, as_json: bool) -> None:
         click.echo(f"  {entry['at'][:10]}  {how:<10} #{entry['id']} {entry['title']}")
         click.echo(f"  {'':<23}{entry['feed']} ({entry['feed_kind']})"
                    + (f"; also {', '.join(n for n in entry['seen_in'] if n != entry['feed'])}"
-                      if len(entry["seen_in"]) > 1 else ""))
+                      if len(entry["seen_in"]) > 1 else "")
+                   + (f"; topics: {', '.join(entry['topics'])}" if entry["topics"] else ""))
 
 
 @main.command()

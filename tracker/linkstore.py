@@ -378,12 +378,15 @@ class LinkStore:
                      WHERE l.item_id = i.id AND e.storyline_id = i.storyline_id
                        AND l.kind != 'related' ORDER BY l.score DESC LIMIT 1) AS joined_as,
                    (SELECT json_group_array(g.name) FROM item_feeds x
-                      JOIN feeds g ON g.id = x.feed_id WHERE x.item_id = i.id) AS seen_in
+                      JOIN feeds g ON g.id = x.feed_id WHERE x.item_id = i.id) AS seen_in,
+                   (SELECT json_group_array(m.topic) FROM topic_matches m
+                      WHERE m.item_id = i.id) AS topics
             FROM items i JOIN feeds f ON f.id = i.feed_id
             WHERE i.storyline_id = ? ORDER BY at, i.id
             """, (storyline_id,))]
         for item in story["items"]:
             item["seen_in"] = json.loads(item["seen_in"])
+            item["topics"] = sorted(json.loads(item["topics"]))
         return story
 
     def storylines_of(self, item_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
