@@ -169,3 +169,25 @@ def test_a_daemons_service_logs_an_unwritable_folder_once_and_its_recovery(
         finally:
             service.close()
     assert (blocker / "drones.atom").exists()
+
+
+def test_an_entry_says_which_earlier_story_it_continues(tmp_path: Path,
+                                                        feed_server: FeedServer) -> None:
+    thread = [("UK and Ukraine sign interceptor drone partnership",
+               "Britain and Ukraine agreed to build Ukrainian-designed interceptor drones in "
+               "Britain.", 0),
+              ("UK to build Ukrainian-designed interceptor drones at scale",
+               "Production of the interceptor drones agreed in the UK-Ukraine partnership starts "
+               "in Britain.", 20)]
+    feed_server.add("/feed", Document(rss(thread)))
+    cli = make_cli(tmp_path, feed_server)
+    assert cli("poll", "--all").exit_code == 0
+    drones = tmp_path / "db" / "topic-feeds" / "drones.atom"
+    assert_valid_atom(drones.read_text(encoding="utf-8"))
+    root = ET.parse(drones).getroot()
+    later, first = root.findall("a:entry", ATOM_NS)
+    assert later.findtext("a:summary", namespaces=ATOM_NS) == thread[1][1]
+    assert later.findtext("a:content", namespaces=ATOM_NS) == (
+        f"{thread[1][1]}\n\nContinues: UK and Ukraine sign interceptor drone partnership "
+        "(Defence News, 20 Nov 2026)")
+    assert first.find("a:content", ATOM_NS) is None  # it begins the thread

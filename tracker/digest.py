@@ -28,8 +28,8 @@ from markupsafe import Markup
 
 from tracker.config import DigestSettings
 from tracker.diffing import changes_only, word_diff
-from tracker.link import SAME_STORY_DAYS
 from tracker.normalise import clean_text
+from tracker.report import continues_text
 from tracker.topics import highlight_spans, snippet
 from tracker.wording import counted
 
@@ -119,12 +119,7 @@ def _entry(item: dict[str, Any], tz: ZoneInfo, now: datetime) -> Entry:
         runs = word_diff(f"{item['previous_title']} — {item['previous_summary']}",
                          f"{item['title']} — {item['summary']}")
         changed = changes_only(runs) or "wording"
-    earlier = item.get("continues")
-    continues = None
-    if earlier and earlier["kind"] == "follow_up" and earlier["gap_days"] > SAME_STORY_DAYS:
-        # A thread across days; a related item of the same hour is no news to point at.
-        day = datetime.fromisoformat(earlier["at"]).astimezone(tz).strftime("%-d %b %Y")
-        continues = f"{earlier['title']} ({earlier['feed']}, {day})"
+    continues = continues_text(item.get("continues"), tz)
     return Entry(item["id"], item["title"], http_link(item["url"]), source["name"],
                  source["kind"],
                  _when_text(when, now.astimezone(tz)), text, spans,

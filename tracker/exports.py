@@ -61,8 +61,14 @@ def atom(records: Iterable[dict[str, Any]], title: str, feed_id: str, now: datet
                 ET.SubElement(entry, f"{{{ATOM}}}link", rel="related", href=related["url"],
                               title=related.get("title", ""))
         # RFC 4287 4.1.1: an entry with no alternate link must carry content.
-        text = "content" if not record.get("url") else "summary"
-        ET.SubElement(entry, f"{{{ATOM}}}{text}", type="text").text = record.get("summary") or ""
+        summary = record.get("summary") or ""
+        if record.get("url"):
+            ET.SubElement(entry, f"{{{ATOM}}}summary", type="text").text = summary
+        thread = f"Continues: {record['continues']}" if record.get("continues") else ""
+        if thread or not record.get("url"):
+            # What readers show: the summary, and the earlier story it continues.
+            ET.SubElement(entry, f"{{{ATOM}}}content", type="text").text = "\n\n".join(
+                part for part in (summary, thread) if part)
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode")
 

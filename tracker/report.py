@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from tracker import schedule
+from tracker.link import SAME_STORY_DAYS
 from tracker.models import FeedState, StoredItem
 from tracker.timefmt import to_text
 
@@ -131,6 +133,17 @@ def status_report(feeds: list[FeedState], totals: dict[str, int], now: datetime,
         "daemon": daemon,
         "feeds": entries,
     }
+
+
+def continues_text(earlier: dict[str, Any] | None, tz: ZoneInfo) -> str | None:
+    """The earlier story an item continues, as a line for people ("UK and Ukraine
+    sign drone partnership (Defence News, 1 Jul 2025)"), from `LinkStore.continues`:
+    only a follow-up across days; a same-day report of the same event is no
+    thread to point at."""
+    if not earlier or earlier["kind"] != "follow_up" or earlier["gap_days"] <= SAME_STORY_DAYS:
+        return None
+    day = datetime.fromisoformat(earlier["at"]).astimezone(tz).strftime("%-d %b %Y")
+    return f"{earlier['title']} ({earlier['feed']}, {day})"
 
 
 def item_record(item: StoredItem) -> dict[str, Any]:

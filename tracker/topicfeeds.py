@@ -2,8 +2,9 @@
 
 Alerting tools let people take an alert as a feed as well as by email; here a
 feed reader subscribes to "tracker: air defence" (the file, or a web server
-serving the folder) and sees each new match with its source, topics and the
-earlier stories it continues (`tracker.exports.atom`). A file is replaced only
+serving the folder) and sees each new match with its source, topics, related
+stories and, under its summary, the earlier story it continues, as the digest
+says it (`tracker.exports.atom`). A file is replaced only
 when what it says changed, atomically (`tracker.atomicfile`), so a reader never
 sees half a feed and a web server's Last-Modified and ETag stay put between
 polls that brought nothing: readers' conditional requests get 304.
@@ -15,11 +16,13 @@ import hashlib
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from tracker.archive import export_records
 from tracker.atomicfile import replace_text
 from tracker.config import Config
 from tracker.exports import atom, latest_time
+from tracker.report import continues_text
 from tracker.store import Store
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -59,10 +62,14 @@ def write_topic_feeds(store: Store, config: Config, db_path: Path) -> list[Path]
     if folder is None:
         return []
     folder.mkdir(parents=True, exist_ok=True)
+    timezone = ZoneInfo(config.timezone)
     written = []
     for topic in config.topics:
         records = export_records(store, store.newest_matches(topic.name,
                                                              config.topic_feeds.items))
+        threads = store.links.continues(record["id"] for record in records)
+        for record in records:
+            record["continues"] = continues_text(threads.get(record["id"]), timezone)
         # Dated by its newest entry, not by now: a poll that brought nothing
         # leaves the file as it was (an empty feed by the epoch, for the same reason).
         text = atom(records, f"tracker: {topic.name.replace('_', ' ')}",
