@@ -60,7 +60,8 @@ def test_each_topic_is_a_feed_of_its_newest_matches_rewritten_only_when_it_chang
         tmp_path: Path, feed_server: FeedServer) -> None:
     feed_server.add("/feed", Document(rss(STORIES[:3])))
     cli = make_cli(tmp_path, feed_server)
-    assert cli("poll", "--all").exit_code == 0
+    first = cli("poll", "--all")
+    assert first.exit_code == 0 and "; 3 topic feeds rewritten\n" in first.output
     folder = tmp_path / "db" / "topic-feeds"  # beside the database
     drones, nato, aukus = (folder / "drones.atom", folder / "nato.atom", folder / "aukus.atom")
     for path in (drones, nato, aukus):
@@ -80,7 +81,8 @@ def test_each_topic_is_a_feed_of_its_newest_matches_rewritten_only_when_it_chang
     # Nothing new: no file is rewritten, so a web server's Last-Modified holds.
     stamps = {path: path.stat().st_mtime_ns for path in (drones, nato, aukus)}
     contents = {path: path.read_bytes() for path in stamps}
-    assert cli("poll", "--all").exit_code == 0
+    again = cli("poll", "--all")
+    assert again.exit_code == 0 and "topic feed" not in again.output
     assert {path: path.stat().st_mtime_ns for path in stamps} == stamps
     assert {path: path.read_bytes() for path in stamps} == contents
 

@@ -93,9 +93,12 @@ class PollSummary:
         edited = f", {self.revised_items} updated" if self.revised_items else ""
         linking = (f" (linking {self.linked} to earlier stories: {self.link_seconds:.1f}s)"
                    if self.linked else "")
+        rewritten = (f"; {counted(self.topic_feeds_written, 'topic feed')} rewritten"
+                     if self.topic_feeds_written else "")
         return (f"polled {counted(self.feeds_polled, 'feed')}: {self.feeds_ok} ok "
                 f"({self.feeds_not_modified} unchanged), {self.feeds_failed} failed{deferred}; "
-                f"{counted(self.new_items, 'new item')}{edited} in {self.seconds:.1f}s{linking}")
+                f"{counted(self.new_items, 'new item')}{edited} in {self.seconds:.1f}s{linking}"
+                f"{rewritten}")
 
     def offline(self) -> str | None:
         """What to check when no feed's host resolved (two or more feeds): one
