@@ -684,6 +684,11 @@ def test_stories_of_a_topic_include_threads_whose_earlier_item_matched(feed_serv
               json.loads(cli("stories", "--json").output)}
     assert listed == {drones: ["partnership"], poland: ["airspace"]}
     assert "  topics: airspace\n" in cli("stories", "--topic", "airspace").output
+    # An item says which earlier story it continues, as the digest does.
+    shown = cli("show", str(rows["production"]["id"])).output
+    assert ("  continues: UK and Ukraine sign interceptor drone partnership (Defence News, "
+            "1 Jul 2025)\n") in shown
+    assert "continues:" not in cli("show", str(rows["partnership"]["id"])).output
     # A storyline's timeline says which of its items matched which topic.
     timeline = json.loads(cli("story", str(drones), "--json").output)["items"]
     assert [item["topics"] for item in timeline] == [["partnership"], []]

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -39,7 +40,7 @@ from tracker.config import Config, load_config
 from tracker.diffing import render_diff, word_diff
 from tracker.errors import ConfigError, DeliveryError, StoreError
 from tracker.models import FeedState
-from tracker.report import ago, status_report
+from tracker.report import ago, continues_text, status_report
 from tracker.service import utc_now
 from tracker.wording import counted
 
@@ -278,6 +279,10 @@ def show(app: App, item_id: int, as_json: bool) -> None:
     if item["storyline_id"]:
         click.echo(f"  storyline {item['storyline_id']}: tracker related {item['id']}, "
                    f"tracker story {item['storyline_id']}")
+    thread = continues_text(app.store.links.continues([item_id]).get(item_id),
+                            ZoneInfo(app.config.timezone))
+    if thread:
+        click.echo(f"  continues: {thread}")
     click.echo(f"\n{item['summary']}")
     for number, change in enumerate(changes, start=1):
         click.echo(f"\nEdit {number}, seen {change['replaced_at']}:")
