@@ -28,6 +28,7 @@ from tracker.cli_query import search, topics
 from tracker.cliapp import (
     SINCE_HELP,
     App,
+    check_topics,
     default_config_path,
     default_db_path,
     escape,
@@ -89,13 +90,6 @@ def poll(app: App, all_feeds: bool) -> None:
     if summary.topic_feeds_error:
         click.echo(summary.topic_feeds_error)
     _warn_changed_topics(summary.changed_topics)
-
-
-def _check_topic(config: Config, topic: str | None) -> None:
-    """A `--topic` must name a configured topic: a typo would show nothing."""
-    names = [t.name for t in config.topics]
-    if topic is not None and topic not in names:
-        raise click.UsageError(f"no such topic: {topic} (configured: {', '.join(names) or 'none'})")
 
 
 def _warn_changed_topics(names: list[str]) -> None:
@@ -222,7 +216,7 @@ def export(app: App, fmt: str, topic: str | None, since: str | None, output: Tex
     from tracker.archive import export_records
     from tracker.exports import atom, csv_text, json_feed
 
-    _check_topic(app.config, topic)
+    check_topics(app.config, [] if topic is None else [topic])
     items = list(app.store.items(parse_since(since, app.config.timezone)))
     if topic is not None:
         matched = app.store.matched_ids(topic)
@@ -384,7 +378,7 @@ def stories(app: App, since: str | None, limit: int, min_size: int, topic: str |
     """The storylines that moved: those that gained items lately, the ones that
     gained most first, each with what it is about and its latest item.
     `tracker story ID` shows one."""
-    _check_topic(app.config, topic)
+    check_topics(app.config, [] if topic is None else [topic])
     start = parse_since(since or "7d", app.config.timezone)
     found = app.store.links.active(start, limit, min_size, topic)
     if as_json:

@@ -13,6 +13,7 @@ import click
 from tracker.cliapp import (
     SINCE_HELP,
     App,
+    check_topics,
     escape,
     output_console,
     parse_since,
@@ -206,10 +207,7 @@ def topics_rematch(app: App, names: tuple[str, ...]) -> None:
 
     changed = app.store.sync_topics(app.config.topics)
     known = {topic.name: topic.query for topic in app.config.topics}
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        raise click.UsageError(f"no such topic: {', '.join(unknown)} "
-                               f"(configured: {', '.join(known) or 'none'})")
+    check_topics(app.config, list(names))
     selected = list(names) or changed
     if not selected:
         click.echo("every topic is up to date; name topics to re-match them anyway")

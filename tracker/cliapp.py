@@ -127,6 +127,15 @@ def escape(text: str) -> str:
     return rich_escape(text)
 
 
+def check_topics(config: Config, names: list[str]) -> None:
+    """Each of `names` must be a configured topic: a typo would show nothing."""
+    known = [topic.name for topic in config.topics]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise click.UsageError(f"no such topic: {', '.join(unknown)} "
+                               f"(configured: {', '.join(known) or 'none'})")
+
+
 SINCE_HELP = ("a date (YYYY-MM-DD, midnight in the config's timezone), a date and time, "
               "or a span back from now such as 36h, 7d or 2w")
 
