@@ -217,10 +217,8 @@ def export(app: App, fmt: str, topic: str | None, since: str | None, output: Tex
     from tracker.exports import atom, csv_text, json_feed
 
     check_topics(app.config, [] if topic is None else [topic])
-    items = list(app.store.items(parse_since(since, app.config.timezone)))
-    if topic is not None:
-        matched = app.store.matched_ids(topic)
-        items = [item for item in items if item.id in matched]
+    matched = None if topic is None else app.store.matched_ids(topic)
+    items = list(app.store.items(parse_since(since, app.config.timezone), ids=matched))
     records = export_records(app.store, items, whole_archive=topic is None and since is None)
     title = f"tracker: {topic.replace('_', ' ')}" if topic else "tracker: all items"
     if fmt == "jsonl":

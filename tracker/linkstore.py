@@ -456,11 +456,11 @@ class LinkStore:
     def links_by_item(self, ids: Iterable[int] | None = None) -> dict[int, list[dict[str, Any]]]:
         """Every item's (or those of `ids`) links to earlier items, strongest
         first (for exports)."""
-        only, params = ids_clause(ids, "l.item_id")
+        only, params = ids_condition(ids, "l.item_id")
         links: dict[int, list[dict[str, Any]]] = {}
         for row in self.conn.execute(
                 "SELECT l.item_id, l.related_id, l.kind, l.score, e.title, e.url "
-                f"FROM item_links l JOIN items e ON e.id = l.related_id {only} "
+                f"FROM item_links l JOIN items e ON e.id = l.related_id WHERE {only} "
                 "ORDER BY l.item_id, l.score DESC, l.related_id", params):
             links.setdefault(row[0], []).append(
                 {"id": row[1], "kind": row[2], "score": row[3], "title": row[4],
@@ -487,12 +487,12 @@ class LinkStore:
         return out
 
 
-def ids_clause(ids: Iterable[int] | None, column: str) -> tuple[str, tuple[Any, ...]]:
-    """A WHERE clause keeping the rows whose `column` is one of `ids`, and its
-    parameters; none (every row) when `ids` is None."""
+def ids_condition(ids: Iterable[int] | None, column: str) -> tuple[str, tuple[Any, ...]]:
+    """A condition keeping the rows whose `column` is one of `ids`, and its
+    parameters; true of every row when `ids` is None."""
     if ids is None:
-        return "", ()
-    return f"WHERE {column} IN (SELECT value FROM json_each(?))", (json.dumps(list(ids)),)
+        return "1", ()
+    return f"{column} IN (SELECT value FROM json_each(?))", (json.dumps(list(ids)),)
 
 
 def _text(when: datetime) -> str:

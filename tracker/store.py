@@ -22,7 +22,7 @@ from typing import Any
 
 from tracker.errors import StoreError
 from tracker.link import LinkSettings
-from tracker.linkstore import LinkStore, ids_clause
+from tracker.linkstore import LinkStore, ids_condition
 from tracker.models import FeedConfig, FeedState, Item, StoredItem, TopicConfig
 from tracker.timefmt import from_text, to_text
 from tracker.topics import TopicHit
@@ -555,10 +555,10 @@ class Store:
     def item_topics(self, ids: Iterable[int] | None = None) -> dict[int, list[dict[str, Any]]]:
         """The topics each item matched, with the words that made it (every item's,
         or those of `ids`)."""
-        where, params = ids_clause(ids, "item_id")
+        only, params = ids_condition(ids, "item_id")
         topics: dict[int, list[dict[str, Any]]] = {}
         for row in self.conn.execute("SELECT item_id, topic, terms FROM topic_matches "
-                                     f"{where} ORDER BY topic", params):
+                                     f"WHERE {only} ORDER BY topic", params):
             topics.setdefault(row["item_id"], []).append(
                 {"name": row["topic"], "terms": json.loads(row["terms"])})
         return topics
@@ -685,18 +685,17 @@ class Store:
               ids: Iterable[int] | None = None) -> Iterator[StoredItem]:
         """Every item (or those of `ids`) in the order it was first seen, with the
         feeds it was seen in."""
-        only, only_params = ids_clause(ids, "i.id")
+        only, only_params = ids_condition(ids, "i.id")
         rows = self.conn.execute(
             f"""
-            SELECT * FROM (
-              SELECT i.*, f.name AS feed_name, f.kind AS feed_kind,
-                     (SELECT group_concat(g.name, char(31)) FROM item_feeds x
-                        JOIN feeds g ON g.id = x.feed_id WHERE x.item_id = i.id) AS seen_in
-              FROM items i JOIN feeds f ON f.id = i.feed_id {only})
-            WHERE ? IS NULL OR first_seen >= ?
-            ORDER BY id
+            SELECT i.*, f.name AS feed_name, f.kind AS feed_kind,
+                   (SELECT group_concat(g.name, char(31)) FROM item_feeds x
+                      JOIN feeds g ON g.id = x.feed_id WHERE x.item_id = i.id) AS seen_in
+            FROM items i JOIN feeds f ON f.id = i.feed_id
+            WHERE (? IS NULL OR i.first_seen >= ?) AND {only}
+            ORDER BY i.id
             """,
-            (*only_params, to_text(since), to_text(since)),
+            (to_text(since), to_text(since), *only_params),
         )
         for row in rows:
             yield StoredItem(
