@@ -416,19 +416,28 @@ class LinkStore:
             ORDER BY new_items DESC, s.updated DESC, s.id LIMIT :limit
             """, {"since": _text(since), "topic": topic, "min_size": min_size,
                   "limit": limit}).fetchall()
-        topics = self._topics_of([row["id"] for row in rows])
+        ids = [row["id"] for row in rows]
+        topics, latest = self._topics_of(ids), self._latest_of(ids)
         out = []
         for row in rows:
             story = dict(row)
             story["officially_announced"] = bool(story["officially_announced"])
             story["about"] = self._about(story["id"], story.pop("centroid"))
             story["topics"] = topics.get(story["id"], [])
-            story["latest"] = dict(self.conn.execute(
-                "SELECT id, title, coalesce(published, first_seen) AS at FROM items "
-                "WHERE storyline_id = ? ORDER BY at DESC, id DESC LIMIT 1",
-                (story["id"],)).fetchone())
+            story["latest"] = latest[story["id"]]
             out.append(story)
         return out
+
+    def _latest_of(self, storyline_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """Each storyline's newest item (by publication, else arrival): id, title, at."""
+        return {row[0]: {"id": row[1], "title": row[2], "at": row[3]} for row in self.conn.execute(
+            "SELECT storyline_id, id, title, at FROM ("
+            "  SELECT storyline_id, id, title, coalesce(published, first_seen) AS at,"
+            "         row_number() OVER (PARTITION BY storyline_id"
+            "                            ORDER BY coalesce(published, first_seen) DESC, id DESC)"
+            "           AS newest"
+            "  FROM items WHERE storyline_id IN (SELECT value FROM json_each(?)))"
+            " WHERE newest = 1", (json.dumps(storyline_ids),))}
 
     def _topics_of(self, storyline_ids: list[int]) -> dict[int, list[str]]:
         """The watch topics each storyline's items matched, by name."""
