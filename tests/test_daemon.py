@@ -139,8 +139,10 @@ def test_cli_commands_run_alongside_the_daemon_without_lock_errors(setup: Setup)
                     failures.append(f"{args}: {result.returncode} {result.stderr[-300:]}")
                 setup.feeds["alpha"].count += 1
 
+        backups = setup.tmp / "backups"
+        backups.mkdir()
         commands = [("status", "--json"), ("search", "drone"), ("poll", "--all"),
-                    ("topics", "test", "drone"), ("export",)]
+                    ("topics", "test", "drone"), ("export",), ("backup", str(backups))]
         threads = [threading.Thread(target=worker, args=(c,)) for c in commands]
         for thread in threads:
             thread.start()
@@ -151,6 +153,10 @@ def test_cli_commands_run_alongside_the_daemon_without_lock_errors(setup: Setup)
     finally:
         assert stop(daemon) == 0
     assert failures == []
+    for copy in backups.iterdir():  # each one moment of the database the daemon was writing
+        with sqlite3.connect(copy) as conn:
+            assert conn.execute("SELECT count(*) FROM items").fetchone()[0] == \
+                conn.execute("SELECT count(*) FROM items_fts_docsize").fetchone()[0] > 0
 
 
 def test_a_second_daemon_is_refused_and_takes_over_from_a_dead_one(setup: Setup) -> None:

@@ -14,7 +14,7 @@ from email.utils import make_msgid
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from tracker.config import Config
+from tracker.config import Config, beside_database
 from tracker.digest import DigestContent, build_digest, compose
 from tracker.errors import DeliveryError
 from tracker.mail import Mailer, OutboxMailer, SmtpMailer
@@ -33,7 +33,7 @@ def mailer_for(config: Config, db_path: Path) -> Mailer:
     """SMTP when configured, else an outbox folder of .eml files beside the database."""
     if config.digest.smtp is not None:
         return SmtpMailer(config.digest.smtp)
-    folder = Path(config.digest.outbox) if config.digest.outbox else db_path.parent / "outbox"
+    folder = beside_database(config.digest.outbox or "outbox", db_path)
     return OutboxMailer(folder)
 
 

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from tracker import __version__
+from tracker.cli_backup import backup
 from tracker.cli_feeds import feeds
 from tracker.cli_query import search, topics
 from tracker.cliapp import (
@@ -68,7 +69,7 @@ def main(ctx: click.Context, config_path: Path | None, db_path: Path | None,
     ctx.call_on_close(app.close)
 
 
-for command in (feeds, search, topics):
+for command in (backup, feeds, search, topics):
     main.add_command(command)
 
 
@@ -106,12 +107,14 @@ def status(app: App, as_json: bool) -> None:
     """Show each feed's health, item counts and when it is next due.
 
     Exits 1 when something needs a person: a feed failing for more than a day,
-    or a feed the publisher removed (HTTP 410).
+    a feed the publisher removed (HTTP 410), a daemon that stopped beating, or a
+    backup that failed (until one works again).
     """
     now = utc_now()
     app.store.sync_feeds(app.config.feeds, now)
     feeds = app.store.feeds()
-    report = status_report(feeds, app.store.totals(), now, app.store.heartbeat())
+    report = status_report(feeds, app.store.totals(), now, app.store.heartbeat(),
+                           app.store.backup_state())
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
@@ -188,6 +191,12 @@ def _print_status_table(feeds: list[FeedState], report: dict[str, Any], now: dat
         console.print(f"\n[bold red]{escape(daemon['problem'])}[/]")
     else:
         console.print("\nDaemon never run: start it with `tracker run`.")
+    backup = report["backup"]
+    if backup["problem"]:
+        console.print(f"[bold red]{escape(backup['problem'])}[/]")
+    elif backup["state"] == "ok":
+        console.print(f"Last backup {ago(datetime.fromisoformat(backup['last_ok']), now)}: "
+                      f"{escape(backup['path'])} ({counted(backup['items'], 'item')}).")
     totals = report["totals"]
     waiting = (f" ({totals['waiting_to_link']} waiting to be linked by the next poll)"
                if totals["waiting_to_link"] else "")

@@ -29,8 +29,9 @@ MIN_INTERVAL_SECONDS = 1
 MAX_INTERVAL_SECONDS = 7 * 24 * 3600
 
 _TOP_KEYS = {"allow_private_networks", "allow_addresses", "default_interval", "timezone", "fetch",
-             "feeds", "topics", "aliases", "digest", "links", "topic_feeds"}
+             "feeds", "topics", "aliases", "digest", "links", "topic_feeds", "backup"}
 _TOPIC_FEED_KEYS = {"folder", "items"}
+_BACKUP_KEYS = {"folder", "schedule", "keep"}
 _LINK_KEYS = {"threshold", "related_threshold", "max_links", "window"}
 _DIGEST_KEYS = {"schedule", "include", "topics", "max_items", "send_empty", "to", "from",
                 "outbox", "list_unsubscribe", "lookback", "smtp"}
@@ -102,6 +103,16 @@ class TopicFeedSettings:
 
 
 @dataclass(frozen=True)
+class BackupSettings:
+    """The daemon's own backups: `tracker backup` on a schedule into a folder,
+    keeping the newest few. Off without a folder."""
+
+    folder: str | None = None        # relative: from the database's folder
+    schedule: str = "30 3 * * *"     # cron, in the config's time zone
+    keep: int = 7                    # newest dated backups kept in the folder
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration."""
 
@@ -117,6 +128,15 @@ class Config:
     digest: DigestSettings = field(default_factory=DigestSettings)
     links: LinkSettings = field(default_factory=LinkSettings)
     topic_feeds: TopicFeedSettings = field(default_factory=TopicFeedSettings)
+    backup: BackupSettings = field(default_factory=BackupSettings)
+
+
+def beside_database(folder: str, db_path: Path) -> Path:
+    """A folder named in the config: as written when absolute (`~` expanded),
+    else taken from the database's folder, wherever the command runs from (a
+    daemon under systemd runs from /)."""
+    path = Path(folder).expanduser()
+    return path if path.is_absolute() else db_path.parent / path
 
 
 def parse_duration(value: object) -> int:
@@ -220,27 +240,55 @@ class _Validator:
         digest = self.digest(data.get("digest", {}), [topic.name for topic in topics])
         links = self.links(data.get("links", {}))
         topic_feeds = self.topic_feeds(data.get("topic_feeds", {}))
+        backup = self.backup(data.get("backup", {}))
         return Config(
             path=self.path, feeds=feeds, topics=topics, aliases=aliases,
             allow_private_networks=allow_private,
             allow_addresses=allow_addresses,
             default_interval_seconds=default_interval, timezone=timezone, fetch=fetch,
-            digest=digest, links=links, topic_feeds=topic_feeds,
+            digest=digest, links=links, topic_feeds=topic_feeds, backup=backup,
         )
 
-    def topic_feeds(self, raw: object) -> TopicFeedSettings:
+    def backup(self, raw: object) -> BackupSettings:
+        table = self.table(raw, "backup", _BACKUP_KEYS)
+        schedule = self.cron(table.get("schedule", BackupSettings.schedule), "backup",
+                             "30 3 * * *")
+        return BackupSettings(self.folder(table, "backup"), schedule,
+                              self.up_to_1000(table, "backup", "keep", BackupSettings.keep))
+
+    def table(self, raw: object, name: str, keys: set[str]) -> dict[str, Any]:
+        """An optional table of settings (`[name]`), its keys checked."""
         if not isinstance(raw, dict):
-            raise self.fail("topic_feeds", "must be a table [topic_feeds]", key="topic_feeds")
-        self.check_keys(raw, _TOPIC_FEED_KEYS, "topic_feeds", "topic_feeds")
-        folder = raw.get("folder")
+            raise self.fail(name, f"must be a table [{name}]", key=name)
+        self.check_keys(raw, keys, name, name)
+        return raw
+
+    def folder(self, table: dict[str, Any], name: str) -> str | None:
+        """A table's `folder`: None when not given (what it writes is off)."""
+        folder = table.get("folder")
         if folder is not None and (not isinstance(folder, str) or not folder.strip()):
-            raise self.fail("topic_feeds.folder", "must be a folder name", "topic_feeds", None,
-                            "folder")
-        items = raw.get("items", TopicFeedSettings.items)
-        if isinstance(items, bool) or not isinstance(items, int) or not 1 <= items <= 1000:
-            raise self.fail("topic_feeds.items", "must be a whole number from 1 to 1000",
-                            "topic_feeds", None, "items")
-        return TopicFeedSettings(folder.strip() if folder else None, items)
+            raise self.fail(f"{name}.folder", "must be a folder name", name, None, "folder")
+        return folder.strip() if folder else None
+
+    def up_to_1000(self, table: dict[str, Any], name: str, key: str, default: int) -> int:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
+            raise self.fail(f"{name}.{key}", "must be a whole number from 1 to 1000", name,
+                            None, key)
+        return value
+
+    def cron(self, schedule: object, table: str, example: str) -> str:
+        """A cron expression's shape (five fields); the daemon's scheduler checks the rest."""
+        if not isinstance(schedule, str) or len(schedule.split()) != 5:
+            raise self.fail(f"{table}.schedule", f"{schedule!r} is not a cron expression such "
+                            f"as \"{example}\" (minute hour day month weekday)", table, None,
+                            "schedule")
+        return schedule
+
+    def topic_feeds(self, raw: object) -> TopicFeedSettings:
+        table = self.table(raw, "topic_feeds", _TOPIC_FEED_KEYS)
+        return TopicFeedSettings(self.folder(table, "topic_feeds"), self.up_to_1000(
+            table, "topic_feeds", "items", TopicFeedSettings.items))
 
     def addresses(self, raw: object) -> frozenset[str]:
         """Single private addresses allowed without opening all private networks
@@ -360,12 +408,8 @@ class _Validator:
             raise self.fail("digest", "must be a table [digest]", key="digest")
         self.check_keys(raw, _DIGEST_KEYS, "digest", "digest")
         values: dict[str, Any] = {}
-        schedule = raw.get("schedule", DigestSettings.schedule)
-        if not isinstance(schedule, str) or len(schedule.split()) != 5:
-            raise self.fail("digest.schedule", f"{schedule!r} is not a cron expression such as "
-                            "\"0 7 * * *\" (minute hour day month weekday)", "digest", None,
-                            "schedule")
-        values["schedule"] = schedule
+        values["schedule"] = self.cron(raw.get("schedule", DigestSettings.schedule), "digest",
+                                       "0 7 * * *")
         include = raw.get("include", "topics")
         if include not in ("topics", "all"):
             raise self.fail("digest.include", 'must be "topics" or "all"', "digest", None,

@@ -34,12 +34,14 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from tracker.backup import scheduled_backup
 from tracker.briefing import mailer_for, send_digest
-from tracker.config import Config
-from tracker.errors import ConfigError, DeliveryError, StoreError, TrackerError
+from tracker.config import Config, beside_database
+from tracker.errors import BackupError, ConfigError, DeliveryError, StoreError, TrackerError
 from tracker.memtrim import release_free_memory
 from tracker.service import TrackerService, utc_now
 from tracker.store import Store
+from tracker.wording import counted
 
 log = logging.getLogger("tracker.daemon")
 
@@ -49,14 +51,29 @@ STOP_GRACE_SECONDS = 20
 
 
 def digest_trigger(config: Config) -> CronTrigger:
-    """The digest job's trigger: a cron expression in the config's time zone.
-    CronTrigger works in that zone, so 07:00 stays 07:00 across DST changes."""
+    """The digest job's trigger (ConfigError for an invalid schedule)."""
+    return _cron_trigger(config, "digest.schedule", config.digest.schedule)
+
+
+def backup_trigger(config: Config) -> CronTrigger:
+    """The backup job's trigger (ConfigError for an invalid schedule)."""
+    return _cron_trigger(config, "backup.schedule", config.backup.schedule)
+
+
+def _cron_trigger(config: Config, key: str, expression: str) -> CronTrigger:
+    """A cron expression in the config's time zone. CronTrigger works in that
+    zone, so 07:00 stays 07:00 across DST changes."""
     try:
-        return CronTrigger.from_crontab(config.digest.schedule,
-                                        timezone=ZoneInfo(config.timezone))
+        return CronTrigger.from_crontab(expression, timezone=ZoneInfo(config.timezone))
     except ValueError as exc:
-        raise ConfigError(f"{config.path}: digest.schedule {config.digest.schedule!r} is not "
-                          f"a valid cron expression: {exc}") from None
+        raise ConfigError(f"{config.path}: {key} {expression!r} is not a valid cron "
+                          f"expression: {exc}") from None
+
+
+def check_schedules(config: Config) -> None:
+    """Every cron expression of the config, before the daemon runs it."""
+    digest_trigger(config)
+    backup_trigger(config)
 
 
 class AlreadyRunning(TrackerError):
@@ -130,17 +147,19 @@ class Daemon:
         self.lock.acquire()
         try:
             self.config = self.load()
-            digest_trigger(self.config)
+            check_schedules(self.config)
             self.poll_store = Store.open(self.db_path)
             self.beat_store = Store.open(self.db_path)
             self.service = self.make_service(self.config, self.poll_store)
             self.beat_store.beat(self.pid, utc_now(), started=utc_now())
-            log.info("tracker daemon started (pid %d): %d feeds, %d topics; database %s",
-                     self.pid, len(self.config.feeds), len(self.config.topics), self.db_path)
+            log.info("tracker daemon started (pid %d): %d feeds, %d topics; database %s%s",
+                     self.pid, len(self.config.feeds), len(self.config.topics), self.db_path,
+                     self._backups_text())
             self.scheduler.add_job(self._beat, "interval", seconds=HEARTBEAT_SECONDS,
                                    id="heartbeat")
             self.scheduler.add_job(self._poll, "date", run_date=utc_now(), id="poll")
             self._schedule_digest()
+            self._schedule_backup()
             self.scheduler.start()
             while not self.stop_requested.is_set():
                 self.stop_requested.wait(timeout=1.0)
@@ -185,7 +204,7 @@ class Daemon:
     def _reload(self) -> None:
         try:
             config = self.load()
-            digest_trigger(config)
+            check_schedules(config)
         except ConfigError as exc:
             log.error("config reload refused, still running the previous config: %s", exc)
             return
@@ -197,6 +216,7 @@ class Daemon:
         log.info("config reloaded: %d feeds, %d topics", len(config.feeds), len(config.topics))
         self._schedule_poll(utc_now())
         self._schedule_digest()
+        self._schedule_backup()
 
     # -- jobs --------------------------------------------------------------
 
@@ -250,6 +270,40 @@ class Daemon:
             finally:
                 release_free_memory()
             log.info("digest: %s", result.message)
+
+    def _schedule_backup(self) -> None:
+        """The backup job when `[backup] folder` is set; none otherwise (a reload
+        may have turned it off)."""
+        assert self.config is not None
+        if self.config.backup.folder is None:
+            if self.scheduler.get_job("backup") is not None:
+                self.scheduler.remove_job("backup")
+            return
+        self.scheduler.add_job(self._backup, backup_trigger(self.config), id="backup",
+                               replace_existing=True, misfire_grace_time=3600)
+
+    def _backups_text(self) -> str:
+        assert self.config is not None
+        settings = self.config.backup
+        if settings.folder is None:
+            return ""
+        return (f"; backups to {beside_database(settings.folder, self.db_path)} at "
+                f"{settings.schedule!r} ({self.config.timezone}), {settings.keep} kept")
+
+    def _backup(self) -> None:
+        """Runs beside polls, not between them: it reads through a connection
+        of its own, and SQLite's WAL lets the poll write meanwhile."""
+        assert self.config is not None and self.beat_store is not None
+        now = utc_now()
+        try:
+            written, removed = scheduled_backup(self.config, self.db_path, now)
+        except BackupError as exc:
+            log.error("backup failed: %s", exc)
+            self.beat_store.record_backup(now, error=str(exc))
+            return
+        self.beat_store.record_backup(now, written.path, written.items)
+        deleted = f"; deleted {counted(len(removed), 'older backup')}" if removed else ""
+        log.info("backup: %s%s", written.line(), deleted)
 
     def _beat(self) -> None:
         assert self.beat_store is not None

@@ -10,7 +10,8 @@
     │   ├── TooManyRedirects     a redirect loop or an over-long chain
     │   └── HTTPStatusError      the server answered with an error status
     ├── ParseError               the bytes are not a readable feed
-    └── DeliveryError            a digest could not be delivered (nothing marked sent)
+    ├── DeliveryError            a digest could not be delivered (nothing marked sent)
+    └── BackupError              a backup could not be written (nothing replaced)
 
 Each message is written for the person reading `tracker status`: it names the
 thing and says what went wrong, in one line.
@@ -72,3 +73,8 @@ class ParserFailure(ParseError):
 
 class DeliveryError(TrackerError):
     """The digest was not accepted; it stays pending and the next attempt resends it."""
+
+
+class BackupError(TrackerError):
+    """A backup could not be written; the database and any earlier backup at the
+    destination are as they were."""

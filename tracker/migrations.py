@@ -540,3 +540,19 @@ def words_as_typed(db: Database) -> None:
     conn.executemany("UPDATE storylines SET centroid = ? WHERE id = ?", [
         (as_typed(centroid), storyline) for storyline, centroid in conn.execute(
             "SELECT id, centroid FROM storylines WHERE centroid GLOB '*[^ -~]*'").fetchall()])
+
+
+@migrations(name="0016_backup_state")
+def backup_state(db: Database) -> None:
+    """The last backup (`tracker backup`, or the daemon's), and the last failure
+    if one came after it, for `tracker status`."""
+    _run(db, ["""
+    CREATE TABLE backup_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        last_ok TEXT,        -- when the last good backup was written
+        path TEXT,           -- where
+        items INTEGER,       -- how many items it holds
+        failed TEXT,         -- when a backup failed since the last good one (else NULL)
+        error TEXT           -- and why
+    )
+    """])

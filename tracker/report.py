@@ -110,13 +110,27 @@ def daemon_status(heartbeat: dict[str, Any] | None, now: datetime) -> dict[str, 
             "problem": problem}
 
 
+def backup_status(state: dict[str, Any] | None) -> dict[str, Any]:
+    """The last backup, and whether the last attempt failed (which needs a person
+    until a backup works again: an archive that is not backed up any more)."""
+    if state is None:
+        return {"state": "never", "problem": None}
+    failing = state["error"] is not None
+    problem = f"the last backup failed ({state['failed']}): {state['error']}" if failing else None
+    return {"state": "failing" if failing else "ok", **state, "problem": problem}
+
+
 def status_report(feeds: list[FeedState], totals: dict[str, int], now: datetime,
-                  heartbeat: dict[str, Any] | None = None) -> dict[str, Any]:
+                  heartbeat: dict[str, Any] | None = None,
+                  backup: dict[str, Any] | None = None) -> dict[str, Any]:
     entries = [feed_status(feed, now) for feed in feeds]
     attention = [entry["name"] for entry in entries if entry["problem"]]
     daemon = daemon_status(heartbeat, now)
     if daemon["problem"]:
         attention.append("daemon")
+    backups = backup_status(backup)
+    if backups["problem"]:
+        attention.append("backup")
     return {
         "generated_at": to_text(now),
         "totals": {
@@ -131,6 +145,7 @@ def status_report(feeds: list[FeedState], totals: dict[str, int], now: datetime,
         "needs_attention": attention,
         "ok": not attention,
         "daemon": daemon,
+        "backup": backups,
         "feeds": entries,
     }
 

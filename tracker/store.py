@@ -31,7 +31,7 @@ BUSY_TIMEOUT_SECONDS = 30.0
 # The newest schema migration (tracker/migrations.py; a test keeps this current).
 # A database that has it needs no migrating, and the migration machinery
 # (sqlite-utils) is then not even imported: most runs are a short `poll`.
-NEWEST_MIGRATION = "0015_words_as_typed"
+NEWEST_MIGRATION = "0016_backup_state"
 
 
 _FEED_TIMES = {"last_attempt", "last_success", "failing_since", "next_due", "gone_at",
@@ -654,6 +654,25 @@ class Store:
                 "next_poll = coalesce(?, next_poll), stopped = CASE WHEN ? THEN ? ELSE stopped "
                 "END WHERE id = 1 AND pid = ?",
                 (to_text(now), last_poll, to_text(next_poll), stopped, to_text(now), pid))
+
+    def record_backup(self, now: datetime, path: Path | None = None, items: int = 0,
+                      error: str | None = None) -> None:
+        """Note a backup written to `path` (which clears an earlier failure), or
+        one that failed with `error`."""
+        with self.write():
+            self.conn.execute("INSERT OR IGNORE INTO backup_state (id) VALUES (1)")
+            if error is None:
+                self.conn.execute("UPDATE backup_state SET last_ok = ?, path = ?, items = ?, "
+                                  "failed = NULL, error = NULL WHERE id = 1",
+                                  (to_text(now), str(path), items))
+            else:
+                self.conn.execute("UPDATE backup_state SET failed = ?, error = ? WHERE id = 1",
+                                  (to_text(now), error))
+
+    def backup_state(self) -> dict[str, Any] | None:
+        row = self.conn.execute("SELECT last_ok, path, items, failed, error FROM backup_state "
+                                "WHERE id = 1").fetchone()
+        return dict(row) if row else None
 
     def heartbeat(self) -> dict[str, Any] | None:
         row = self.conn.execute("SELECT * FROM daemon WHERE id = 1").fetchone()

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from tracker.archive import export_records
 from tracker.atomicfile import replace_text
-from tracker.config import Config
+from tracker.config import Config, beside_database
 from tracker.exports import atom, latest_time
 from tracker.report import continues_text
 from tracker.store import Store
@@ -33,10 +33,7 @@ def folder_of(config: Config, db_path: Path) -> Path | None:
     """Where the topic feeds go (a relative folder is taken from the database's
     folder, as the digest outbox is); None when they are off."""
     folder = config.topic_feeds.folder
-    if folder is None:
-        return None
-    path = Path(folder).expanduser()
-    return path if path.is_absolute() else db_path.parent / path
+    return None if folder is None else beside_database(folder, db_path)
 
 
 def not_written(config: Config, db_path: Path, exc: OSError) -> str:

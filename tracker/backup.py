@@ -1,0 +1,181 @@
+"""A consistent, checked copy of the database, taken while the daemon writes to it.
+
+Copying tracker.db with `cp` while the daemon runs is not a backup: the newest
+commits live in tracker.db-wal until a checkpoint moves them into the main
+file, and a copy taken during a write mixes pages of two moments. SQLite's
+`VACUUM INTO` writes one read transaction's snapshot to a new file (compacted:
+free pages left out), without stopping the daemon's writes (WAL lets readers
+and a writer run together).
+
+The copy is written beside its destination under a temporary name, checked
+(`PRAGMA quick_check`, and that it is a tracker database with its items),
+flushed to disk (SQLite does not fsync what VACUUM INTO writes) and only then
+renamed over the destination: a failed backup, a full disk or a crash leaves
+the earlier backup as it was. It gets the database's permissions: an archive
+kept private stays private in its copies.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import sqlite3
+import stat
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from tracker.config import Config, beside_database
+from tracker.errors import BackupError
+from tracker.store import BUSY_TIMEOUT_SECONDS
+from tracker.wording import counted
+
+BACKUP_SUFFIX = ".db"
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+@dataclass(frozen=True)
+class Backup:
+    """A backup written: where, how many items it holds, its size, how long it took."""
+
+    path: Path
+    items: int
+    size: int
+    seconds: float
+
+    def line(self) -> str:
+        """What a person reads of it (the command's output, the daemon's log)."""
+        return (f"backed up {counted(self.items, 'item')} to {self.path} "
+                f"({self.size / 1_048_576:.1f} MB, checked) in {self.seconds:.1f}s")
+
+
+def backup_path(destination: Path, database: Path, now: datetime) -> Path:
+    """The file a backup goes to: `destination` itself, or, when it is a folder,
+    a new file in it named after the database and `now` (UTC), so that a folder
+    keeps a history of backups (`tracker-20261126-033000.db`)."""
+    if destination.is_dir():
+        return destination / f"{database.stem}-{now:%Y%m%d-%H%M%S}{BACKUP_SUFFIX}"
+    return destination
+
+
+def scheduled_backup(config: Config, database: Path, now: datetime) -> tuple[Backup, list[Path]]:
+    """The daemon's backup: a dated file in `[backup] folder` (created if need
+    be), then all but the `keep` newest deleted. Returns it and those deleted."""
+    assert config.backup.folder is not None
+    folder = beside_database(config.backup.folder, database)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BackupError(f"{folder}: cannot create the backup folder ({_reason(exc)}); "
+                          "check [backup] folder in the config") from None
+    written = write_backup(database, folder, now)
+    return written, prune_backups(folder, database, config.backup.keep)
+
+
+def write_backup(database: Path, destination: Path, now: datetime) -> Backup:
+    """Write a checked copy of the tracker database at `database` to
+    `destination` (a file, or a folder for a dated file).
+
+    It reads through a connection of its own, which a daemon's poll does not
+    wait for. BackupError, with nothing at the destination changed, when it
+    cannot be written."""
+    started = time.monotonic()
+    target = backup_path(destination, database, now)
+    _check_target(target, database)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        conn = sqlite3.connect(str(database), timeout=BUSY_TIMEOUT_SECONDS)
+        try:
+            conn.execute("VACUUM INTO ?", (str(temporary),))
+        finally:
+            conn.close()
+        items = _checked(temporary)
+        os.chmod(temporary, stat.S_IMODE(database.stat().st_mode))
+        _flush(temporary)
+        os.replace(temporary, target)
+        _flush(target.parent)
+    except (OSError, sqlite3.Error) as exc:
+        raise BackupError(f"{target}: the backup could not be written ({_reason(exc)}); "
+                          "the database is unchanged"
+                          + (" and so is the earlier backup there" if target.exists() else "")
+                          ) from None
+    finally:
+        temporary.unlink(missing_ok=True)
+    return Backup(target, items, target.stat().st_size, time.monotonic() - started)
+
+
+def dated_backups(folder: Path, database: Path) -> list[Path]:
+    """The dated backups of `database` in `folder` (`backup_path`'s names), oldest first."""
+    name = re.compile(re.escape(database.stem) + r"-\d{8}-\d{6}" + re.escape(BACKUP_SUFFIX))
+    return sorted(path for path in folder.iterdir()
+                  if name.fullmatch(path.name) and path.is_file())
+
+
+def prune_backups(folder: Path, database: Path, keep: int) -> list[Path]:
+    """Delete all but the `keep` newest dated backups of `database` in `folder`;
+    returns those deleted. Other files in the folder are never touched."""
+    backups = dated_backups(folder, database)
+    removed = []
+    for path in backups[:max(0, len(backups) - keep)]:
+        try:
+            path.unlink()
+        except OSError:  # gone already, or not ours to delete: tried again next time
+            continue
+        removed.append(path)
+    return removed
+
+
+def _check_target(target: Path, database: Path) -> None:
+    """Refuse a destination that cannot take a backup, before any work: a missing
+    folder, the database itself, or another database in use (its -wal file
+    beside it: replacing the main file under a live WAL would corrupt it)."""
+    if not target.parent.is_dir():
+        raise BackupError(f"{target.parent}: no such folder; create it first, or name "
+                          "an existing folder or a file in one")
+    if target.exists() and target.resolve() == database.resolve():
+        raise BackupError(f"{target}: that is the database itself; name another file "
+                          "or a folder")
+    for suffix in ("-wal", "-shm"):
+        if target.with_name(target.name + suffix).exists():
+            raise BackupError(f"{target}: a database in use (its {suffix[1:]} file is "
+                              "beside it); back up to another file, or stop what uses it "
+                              "first")
+    if target.is_file() and target.stat().st_size and not _is_sqlite(target):
+        raise BackupError(f"{target}: not an SQLite database, and a backup would replace "
+                          "it; name a new file or a folder")
+
+
+def _is_sqlite(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+
+
+def _checked(copy: Path) -> int:
+    """How many items the copy holds, once SQLite has found it sound and it is a
+    tracker database: a backup nobody checked is a hope."""
+    conn = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
+    try:
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
+        if problems != ["ok"]:
+            raise sqlite3.DatabaseError("the copy failed SQLite's check: "
+                                        + "; ".join(problems[:3]))
+        return int(conn.execute("SELECT count(*) FROM items").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def _flush(path: Path) -> None:
+    """fsync a file or a folder (the rename's entry in it)."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)

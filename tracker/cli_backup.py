@@ -1,0 +1,50 @@
+"""`tracker backup`: a consistent, checked copy of the database (tracker.backup)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tracker.backup import prune_backups, write_backup
+from tracker.cliapp import App, pass_app
+from tracker.errors import BackupError
+from tracker.service import utc_now
+from tracker.wording import counted
+
+
+@click.command()
+@click.argument("destination", type=click.Path(path_type=Path))
+@click.option("--keep", type=click.IntRange(min=1),
+              help="With a folder: keep this many newest backups of this database there, "
+                   "deleting older ones.")
+@pass_app
+def backup(app: App, destination: Path, keep: int | None) -> None:
+    """A consistent, checked copy of the database, safe while the daemon runs.
+
+    DESTINATION is a file, replaced only once the new copy has been checked, or a
+    folder, which gets a new dated file each time (tracker-20261126-030000.db).
+    Copying the database file instead can miss the newest items or mix two
+    moments. Any tracker command reads a backup with --db.
+
+    Example: tracker backup --keep 7 /var/backups/tracker/
+    """
+    if keep is not None and not destination.is_dir():
+        raise click.UsageError(f"--keep needs a folder; {destination} is not one")
+    if not app.db_path.exists():
+        raise click.ClickException(f"{app.db_path}: no database here yet, nothing to back "
+                                   "up (pass --db, or set TRACKER_DB, to the one to copy)")
+    store = app.store  # a file that is not a tracker database is refused, an old one migrated
+    now = utc_now()
+    try:
+        written = write_backup(app.db_path, destination, now)
+    except BackupError as exc:
+        store.record_backup(now, error=str(exc))  # `tracker status` says so until one works
+        raise click.ClickException(str(exc)) from None
+    store.record_backup(now, written.path.absolute(), written.items)
+    click.echo(written.line())
+    if keep is not None:
+        removed = prune_backups(destination, app.db_path, keep)
+        if removed:
+            click.echo(f"deleted {counted(len(removed), 'older backup')}, keeping {keep}")
+
