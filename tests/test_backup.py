@@ -22,6 +22,7 @@ from tracker import backup as backup_module
 from tracker.backup import dated_backups, prune_backups, write_backup
 from tracker.config import load_config, parse_config
 from tracker.daemon import Daemon
+from tracker.dblock import DatabaseLock
 from tracker.errors import BackupError, ConfigError
 from tracker.store import Store
 
@@ -47,8 +48,11 @@ def polled_cli(tmp_path: Path, server: FeedServer, count: int = 5, extra: str = 
 
 
 def items_in(path: Path) -> int:
-    with sqlite3.connect(path) as conn:
+    conn = sqlite3.connect(path)
+    try:
         return int(conn.execute("SELECT count(*) FROM items").fetchone()[0])
+    finally:
+        conn.close()
 
 
 def test_a_backup_is_a_checked_tracker_database_the_cli_reads(
@@ -263,3 +267,64 @@ def test_prune_never_touches_what_it_cannot_delete(tmp_path: Path) -> None:
 def test_write_backup_refuses_before_copying(tmp_path: Path) -> None:
     with pytest.raises(BackupError, match="no such folder"):
         write_backup(tmp_path / "tracker.db", tmp_path / "nope" / "x.db", datetime.now(UTC))
+
+
+def test_restore_puts_a_backup_back_and_keeps_the_database_it_replaces(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    cli = polled_cli(tmp_path, feed_server, count=5)
+    copy = tmp_path / "copy.db"
+    assert cli("backup", str(copy)).exit_code == 0
+    feed_server.add("/feed", Document(rss(8)))
+    assert cli("poll", "--all").exit_code == 0 and items_in(cli.db) == 8
+
+    result = cli("restore", str(copy))
+    assert result.exit_code == 0, result.output
+    assert f"restored 5 items from {copy} into {cli.db}" in result.output
+    assert items_in(cli.db) == 5
+    replaced = next(tmp_path.glob("tracker.db.replaced-*[0-9]"))
+    assert f"kept at {replaced}" in result.output
+    assert items_in(replaced) == 8  # nothing lost: it opens with all it held
+    assert not list(tmp_path.glob(".tracker.db.*"))
+    assert cli("poll", "--all").exit_code == 0 and items_in(cli.db) == 8  # fetched again
+    assert cli("status").exit_code == 0
+
+
+def test_restore_refuses_while_the_database_is_held_or_the_backup_is_unsound(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    cli = polled_cli(tmp_path, feed_server)
+    copy = tmp_path / "copy.db"
+    assert cli("backup", str(copy)).exit_code == 0
+    before = cli.db.read_bytes()
+    lock = DatabaseLock(cli.db)  # as a running daemon holds it
+    lock.acquire()
+    try:
+        result = cli("restore", str(copy))
+    finally:
+        lock.release()
+    assert result.exit_code == 1 and f"(pid {os.getpid()}) is using this database" in result.output
+
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(copy.read_bytes()[:8192])
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE notes (text TEXT)")
+    for backup, message in ((damaged, "not a sound tracker backup"),
+                            (other, "no such table: items"),
+                            (tmp_path / "none.db", "no such file"),
+                            (cli.db, "that is the database itself")):
+        result = cli("restore", str(backup))
+        assert result.exit_code == 1 and message in result.output, result.output
+    assert cli.db.read_bytes() == before
+    assert not list(tmp_path.glob("tracker.db.replaced-*"))
+    assert not list(tmp_path.glob(".tracker.db.*"))
+
+
+def test_a_database_is_moved_aside_with_its_log_files(tmp_path: Path) -> None:
+    database = tmp_path / "tracker.db"
+    for suffix, text in (("", "main"), ("-wal", "log"), ("-shm", "index")):
+        database.with_name(database.name + suffix).write_text(text)
+    aside = tmp_path / "tracker.db.replaced-x"
+    backup_module._move(database, aside)
+    assert not list(tmp_path.glob("tracker.db")) and not list(tmp_path.glob("tracker.db-*"))
+    assert [(aside.with_name(aside.name + s)).read_text() for s in ("", "-wal", "-shm")] == \
+        ["main", "log", "index"]

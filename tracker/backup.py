@@ -106,6 +106,89 @@ def write_backup(database: Path, destination: Path, now: datetime) -> Backup:
     return Backup(target, items, target.stat().st_size, time.monotonic() - started)
 
 
+@dataclass(frozen=True)
+class Restored:
+    """A backup put in place: how many items the database now holds, and where
+    the database it replaced was moved (None: there was none)."""
+
+    items: int
+    replaced: Path | None
+
+
+def restore_backup(backup: Path, database: Path, now: datetime) -> Restored:
+    """Put a checked copy of `backup` in place of the database at `database`.
+
+    Nothing may have the database open (the caller holds its lock, so no
+    daemon runs). The database it replaces is not deleted: it is moved aside,
+    renamed `<name>.replaced-<now>` with its -wal and -shm files, so that it
+    still opens with everything it held (a restore chosen by mistake is undone
+    by moving it back). BackupError, with nothing changed, when the backup is
+    not a sound tracker database or the copy cannot be written."""
+    if not backup.is_file():
+        raise BackupError(f"{backup}: no such file; name a backup written by tracker backup")
+    if database.exists() and backup.resolve() == database.resolve():
+        raise BackupError(f"{backup}: that is the database itself; name a backup")
+    temporary = database.with_name(f".{database.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        try:
+            conn = sqlite3.connect(f"file:{backup}?mode=ro", uri=True,
+                                   timeout=BUSY_TIMEOUT_SECONDS)
+            try:
+                conn.execute("VACUUM INTO ?", (str(temporary),))
+            finally:
+                conn.close()
+            items = _checked(temporary)
+        except sqlite3.Error as exc:
+            raise BackupError(f"{backup}: not a sound tracker backup ({exc}); nothing was "
+                              "changed") from None
+        try:
+            if database.exists():
+                os.chmod(temporary, stat.S_IMODE(database.stat().st_mode))
+            _flush(temporary)
+            replaced = _move_aside(database, now)
+            try:
+                os.replace(temporary, database)
+            except OSError:
+                if replaced is not None:
+                    _move(replaced, database)
+                raise
+            _flush(database.parent)
+        except OSError as exc:
+            raise BackupError(f"{database}: the backup could not be put in place "
+                              f"({_reason(exc)}); the database is as it was") from None
+    finally:
+        temporary.unlink(missing_ok=True)
+    return Restored(items, replaced)
+
+
+def _move_aside(database: Path, now: datetime) -> Path | None:
+    """Move a database out of the way, whole: its write-ahead log checkpointed
+    into it when SQLite can, and whatever -wal and -shm files remain moved
+    with it under the same new name."""
+    if not database.exists():
+        return None
+    try:
+        conn = sqlite3.connect(str(database), timeout=BUSY_TIMEOUT_SECONDS)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+    except sqlite3.Error:  # a damaged database: moved as it is, its log beside it
+        pass
+    aside = database.with_name(f"{database.name}.replaced-{now:%Y%m%d-%H%M%S}")
+    _move(database, aside)
+    return aside
+
+
+def _move(source: Path, target: Path) -> None:
+    """Rename a database file with its -wal and -shm files (those there are)."""
+    for suffix in ("-wal", "-shm"):
+        companion = source.with_name(source.name + suffix)
+        if companion.exists():
+            os.replace(companion, target.with_name(target.name + suffix))
+    os.replace(source, target)
+
+
 def dated_backups(folder: Path, database: Path) -> list[Path]:
     """The dated backups of `database` in `folder` (`backup_path`'s names), oldest first."""
     name = re.compile(re.escape(database.stem) + r"-\d{8}-\d{6}" + re.escape(BACKUP_SUFFIX))

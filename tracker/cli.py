@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from tracker import __version__
-from tracker.cli_backup import backup
+from tracker.cli_backup import backup, restore
 from tracker.cli_feeds import feeds
 from tracker.cli_query import search, topics
 from tracker.cliapp import (
@@ -69,7 +69,7 @@ def main(ctx: click.Context, config_path: Path | None, db_path: Path | None,
     ctx.call_on_close(app.close)
 
 
-for command in (backup, feeds, search, topics):
+for command in (backup, feeds, restore, search, topics):
     main.add_command(command)
 
 
@@ -500,7 +500,8 @@ def run(ctx: click.Context, app: App, log_json: bool) -> None:
     SIGTERM (exit 0). SIGHUP reloads the config; a bad one is reported and the old
     one kept. One line is logged per poll cycle and per notable event; -v adds
     per-feed detail."""
-    from tracker.daemon import AlreadyRunning, Daemon
+    from tracker.daemon import Daemon
+    from tracker.dblock import AlreadyRunning
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLogFormatter() if log_json else logging.Formatter(

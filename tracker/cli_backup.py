@@ -1,4 +1,5 @@
-"""`tracker backup`: a consistent, checked copy of the database (tracker.backup)."""
+"""`tracker backup` and `tracker restore`: a consistent, checked copy of the
+database, and putting one back in its place (tracker.backup)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from tracker.backup import prune_backups, write_backup
+from tracker.backup import prune_backups, restore_backup, write_backup
 from tracker.cliapp import App, pass_app
-from tracker.errors import BackupError
+from tracker.dblock import AlreadyRunning, DatabaseLock
+from tracker.errors import BackupError, StoreError
 from tracker.service import utc_now
 from tracker.wording import counted
 
@@ -48,3 +50,34 @@ def backup(app: App, destination: Path, keep: int | None) -> None:
         if removed:
             click.echo(f"deleted {counted(len(removed), 'older backup')}, keeping {keep}")
 
+
+
+@click.command()
+@click.argument("backup_file", type=click.Path(path_type=Path))
+@pass_app
+def restore(app: App, backup_file: Path) -> None:
+    """Put a backup in place of the database. Stop the daemon first (restore
+    refuses while it runs) and any cron job that uses the database.
+
+    The backup is checked before anything changes. The database it replaces is
+    kept beside it, renamed tracker.db.replaced-20261126-153000 with its -wal and
+    -shm files, so nothing is lost. The next poll fetches again what the feeds
+    still carry from after the backup.
+
+    Example: tracker restore /var/backups/tracker/tracker-20261126-033000.db
+    """
+    lock = DatabaseLock(app.db_path)
+    try:
+        lock.acquire()
+    except (AlreadyRunning, StoreError) as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        restored = restore_backup(backup_file, app.db_path, utc_now())
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        lock.release()
+    click.echo(f"restored {counted(restored.items, 'item')} from {backup_file} into "
+               f"{app.db_path}")
+    if restored.replaced is not None:
+        click.echo(f"the database it replaced is kept at {restored.replaced}")

@@ -10,14 +10,13 @@
 * SIGTERM/SIGINT: stop scheduling, let the poll in flight finish within a grace
   period (fetches not yet started are skipped), exit 0. SIGHUP: reload the
   config, validated first; a bad config is reported and the old one kept.
-* One daemon per database: an exclusive lock on `<db>.lock`, released by the
-  operating system when the process dies, so a new daemon takes over from a
-  dead one at once.
+* One daemon per database: an exclusive lock on `<db>.lock` (tracker.dblock),
+  released by the operating system when the process dies, so a new daemon
+  takes over from a dead one at once.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import signal
@@ -26,7 +25,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import IO
 from zoneinfo import ZoneInfo
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
@@ -37,7 +35,8 @@ from apscheduler.triggers.cron import CronTrigger
 from tracker.backup import scheduled_backup
 from tracker.briefing import mailer_for, send_digest
 from tracker.config import Config, beside_database
-from tracker.errors import BackupError, ConfigError, DeliveryError, StoreError, TrackerError
+from tracker.dblock import DatabaseLock
+from tracker.errors import BackupError, ConfigError, DeliveryError
 from tracker.memtrim import release_free_memory
 from tracker.service import TrackerService, utc_now
 from tracker.store import Store
@@ -74,46 +73,6 @@ def check_schedules(config: Config) -> None:
     """Every cron expression of the config, before the daemon runs it."""
     digest_trigger(config)
     backup_trigger(config)
-
-
-class AlreadyRunning(TrackerError):
-    """Another `tracker run` holds this database."""
-
-
-class DatabaseLock:
-    """An exclusive, process-lifetime lock beside the database file."""
-
-    def __init__(self, db_path: Path) -> None:
-        self.path = db_path.with_name(db_path.name + ".lock")
-        self.handle: IO[str] | None = None
-
-    def acquire(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(self.path, "a+", encoding="ascii")  # noqa: SIM115 (held for life)
-        except OSError as exc:
-            raise StoreError(f"{self.path}: cannot create the daemon's lock beside the database "
-                             f"({exc.strerror or exc}); pass --db PATH or set TRACKER_DB to a "
-                             "place tracker may write") from None
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            handle.close()
-            raise AlreadyRunning(f"another tracker run (pid {holder}) is using this database; "
-                                 "stop it first, or use another --db") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self.handle = handle
-
-    def release(self) -> None:
-        if self.handle is not None:
-            fcntl.flock(self.handle, fcntl.LOCK_UN)
-            self.handle.close()
-            self.handle = None
 
 
 class Daemon:
