@@ -10,6 +10,7 @@ import os
 import sqlite3
 import stat
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from tests.conftest import Cli, write_config
 from tests.feedserver import Document, FeedServer
 from tracker import backup as backup_module
-from tracker.backup import dated_backups, prune_backups, write_backup
+from tracker.backup import dated_backups, prune_backups, scheduled_backup, write_backup
 from tracker.config import load_config, parse_config
 from tracker.daemon import Daemon
 from tracker.dblock import DatabaseLock
@@ -328,3 +329,22 @@ def test_a_database_is_moved_aside_with_its_log_files(tmp_path: Path) -> None:
     assert not list(tmp_path.glob("tracker.db")) and not list(tmp_path.glob("tracker.db-*"))
     assert [(aside.with_name(aside.name + s)).read_text() for s in ("", "-wal", "-shm")] == \
         ["main", "log", "index"]
+
+
+def test_the_daemons_backup_removes_copies_abandoned_a_day_ago(tmp_path: Path) -> None:
+    db = tmp_path / "tracker.db"
+    Store.open(db).close()
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    abandoned = folder / ".tracker-20261120-033000.db.4242.0a1b2c3d.tmp"
+    fresh = folder / ".tracker-20261126-033000.db.4243.0a1b2c3e.tmp"
+    other = folder / ".notes.tmp"
+    for path in (abandoned, fresh, other):
+        path.write_bytes(b"partial")
+    day_ago = time.time() - 86400 - 60
+    os.utime(abandoned, (day_ago, day_ago))
+    os.utime(other, (day_ago, day_ago))
+    config = parse_config('[backup]\nfolder = "backups"', tmp_path / "tracker.toml")
+    written, _ = scheduled_backup(config, db, datetime.now(UTC))
+    assert written.items == 0
+    assert not abandoned.exists() and fresh.exists() and other.exists()

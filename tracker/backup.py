@@ -70,8 +70,30 @@ def scheduled_backup(config: Config, database: Path, now: datetime) -> tuple[Bac
     except OSError as exc:
         raise BackupError(f"{folder}: cannot create the backup folder ({_reason(exc)}); "
                           "check [backup] folder in the config") from None
+    remove_abandoned(folder, database)
     written = write_backup(database, folder, now)
     return written, prune_backups(folder, database, config.backup.keep)
+
+
+ABANDONED_AFTER_SECONDS = 86400
+
+
+def remove_abandoned(folder: Path, database: Path) -> list[Path]:
+    """Delete the temporary files of backups into `folder` that never finished
+    (the process was killed while writing: a copy as large as the database) and
+    are a day old, so none is still being written. Returns those deleted."""
+    name = re.compile(r"\." + re.escape(database.stem) + r"-\d{8}-\d{6}"
+                      + re.escape(BACKUP_SUFFIX) + r"\.\d+\.[0-9a-f]+\.tmp")
+    cutoff = time.time() - ABANDONED_AFTER_SECONDS
+    removed = []
+    for path in folder.iterdir():
+        try:
+            if name.fullmatch(path.name) and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            continue
+    return removed
 
 
 def write_backup(database: Path, destination: Path, now: datetime) -> Backup:
