@@ -4,6 +4,7 @@ signals, reload, one daemon per database, concurrent CLI use, SIGKILL safety."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 import signal
@@ -236,3 +237,29 @@ def test_status_flags_a_daemon_that_stopped_beating(setup: Setup) -> None:
     assert result.returncode == 1
     assert "stopped beating" in result.stdout
     assert json.loads(setup.cli("status", "--json").stdout)["needs_attention"] == ["daemon"]
+
+
+def test_a_poll_stopped_by_a_full_disk_is_one_log_line_and_polls_go_on(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """In-process: the poll job meets the store's full-disk error (raised by a
+    real poll in tests/test_service.py) and logs it without a traceback."""
+    from tracker.daemon import Daemon
+    from tracker.errors import StoreError
+    from tracker.store import Store
+
+    class FullDisk:
+        def poll(self) -> None:
+            raise StoreError(f"{tmp_path}/tracker.db: the disk is full (0.0 MB free there)")
+
+    daemon = Daemon(tmp_path / "tracker.db", lambda: None,  # type: ignore[arg-type,return-value]
+                    lambda config, store: None)  # type: ignore[arg-type,return-value]
+    daemon.service = FullDisk()  # type: ignore[assignment]
+    daemon.poll_store = Store.open(tmp_path / "tracker.db")
+    try:
+        with caplog.at_level(logging.INFO, logger="tracker.daemon"):
+            daemon._poll()
+    finally:
+        daemon.poll_store.close()
+    assert "poll stopped: " in caplog.text and "the disk is full" in caplog.text
+    assert all(record.exc_info is None for record in caplog.records)
+    assert daemon.scheduler.get_job("poll") is not None  # the next poll is scheduled

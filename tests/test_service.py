@@ -8,12 +8,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from tests.conftest import write_config
+import pytest
+
+from tests.conftest import Cli, write_config
 from tests.feedserver import Document, FeedServer
 from tests.test_cli import rss
 from tests.test_fetch import redirect_to
 from tracker.config import Config, load_config
-from tracker.errors import ParserFailure
+from tracker.errors import ParserFailure, StoreError
 from tracker.fetch import Fetcher
 from tracker.parsepool import ParseOutput, ParserPool, parse_document
 from tracker.service import PollSummary, TrackerService, bounded_map
@@ -175,3 +177,41 @@ def test_relative_links_are_resolved_against_where_the_document_came_from(
     assert summary.new_items == 2
     assert urls == {"Coal ban prepared": feed_server.url("/content/c57f1115"),
                     "Diplomats expelled": feed_server.url("/rss/content/a41a1c75")}
+
+
+def test_a_full_disk_stops_the_poll_with_one_clear_error_and_loses_nothing(
+        feed_server: FeedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite's max_page_count makes the database file full, as a full disk does
+    (the same SQLITE_FULL): the poll stops with the store's message, everything
+    stored before stays, and the connection is not left inside a transaction."""
+    first = feed_server.add("/first", Document(rss("Drone deal signed")))
+    config = load_config(write_config(tmp_path / "tracker.toml", [{"name": "F", "url": first}]))
+    db = tmp_path / "tracker.db"
+    poll(config, db, CountingParser())
+    long_titles = [f"Interceptor order {n} " + "word " * 2000 for n in range(40)]
+    feed_server.add("/second", Document(rss(*long_titles, base="https://b.example/")))
+    config = load_config(write_config(tmp_path / "tracker.toml",
+                                      [{"name": "F", "url": first},
+                                       {"name": "G", "url": feed_server.url("/second")}]))
+    opened = Store.open
+
+    def nearly_full(path: Path) -> Store:
+        store = opened(path)
+        pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+        store.conn.execute(f"PRAGMA max_page_count = {pages + 8}")
+        return store
+
+    monkeypatch.setattr(Store, "open", nearly_full)
+    with pytest.raises(StoreError, match=r"the disk is full \([0-9.]+ MB free there\), so "
+                                         "nothing more could be stored; free some space"):
+        poll(config, db, CountingParser())
+    cli = Cli(tmp_path / "tracker.toml", db)
+    result = cli("poll", "--all")
+    assert result.exit_code == 1 and "Error: " in result.output
+    assert "the disk is full" in result.output and "Traceback" not in result.output
+
+    monkeypatch.undo()
+    with Store.open(db) as store:
+        assert [row[0] for row in store.conn.execute("SELECT title FROM items")] == \
+            ["Drone deal signed"]
+    assert poll(config, db, CountingParser()).new_items == 40  # once there is room

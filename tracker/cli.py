@@ -49,7 +49,18 @@ from tracker.wording import counted
 EXIT_NEEDS_ATTENTION = 1
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class TrackerGroup(click.Group):
+    """Commands whose database cannot be written (a full disk) end with the
+    store's one-line message, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StoreError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
               envvar="TRACKER_CONFIG", show_envvar=True,
               help="Config file (TOML). Default: ./config/tracker.toml or the project's.")

@@ -36,7 +36,7 @@ from tracker.backup import scheduled_backup
 from tracker.briefing import mailer_for, send_digest
 from tracker.config import Config, beside_database
 from tracker.dblock import DatabaseLock
-from tracker.errors import BackupError, ConfigError, DeliveryError
+from tracker.errors import BackupError, ConfigError, DeliveryError, StoreError
 from tracker.memtrim import release_free_memory
 from tracker.service import TrackerService, utc_now
 from tracker.store import Store
@@ -186,7 +186,11 @@ class Daemon:
                 if self.stop_requested.is_set():
                     return
                 assert self.service is not None and self.poll_store is not None
-                summary = self.service.poll()
+                try:
+                    summary = self.service.poll()
+                except StoreError as exc:  # a full disk: said once a cycle, not as a traceback
+                    log.error("poll stopped: %s", exc)
+                    return
                 if summary.feeds_polled or summary.feeds_deferred:
                     log.info("poll: %s", summary.line())
                 if offline := summary.offline():
@@ -222,7 +226,7 @@ class Daemon:
             try:
                 result = send_digest(self.poll_store, self.config,
                                      mailer_for(self.config, self.db_path), utc_now())
-            except DeliveryError as exc:
+            except (DeliveryError, StoreError) as exc:
                 log.error("digest not delivered (it stays pending and the next run resends "
                           "it): %s", exc)
                 return
@@ -241,6 +245,14 @@ class Daemon:
         self.scheduler.add_job(self._backup, backup_trigger(self.config), id="backup",
                                replace_existing=True, misfire_grace_time=3600)
 
+    def _record_backup(self, now: datetime, path: Path | None = None, items: int = 0,
+                       error: str | None = None) -> None:
+        assert self.beat_store is not None
+        try:
+            self.beat_store.record_backup(now, path, items, error)
+        except StoreError as exc:
+            log.error("backup not recorded for tracker status: %s", exc)
+
     def _backups_text(self) -> str:
         assert self.config is not None
         settings = self.config.backup
@@ -258,15 +270,18 @@ class Daemon:
             written, removed = scheduled_backup(self.config, self.db_path, now)
         except BackupError as exc:
             log.error("backup failed: %s", exc)
-            self.beat_store.record_backup(now, error=str(exc))
+            self._record_backup(now, error=str(exc))
             return
-        self.beat_store.record_backup(now, written.path, written.items)
+        self._record_backup(now, written.path, written.items)
         deleted = f"; deleted {counted(len(removed), 'older backup')}" if removed else ""
         log.info("backup: %s%s", written.line(), deleted)
 
     def _beat(self) -> None:
         assert self.beat_store is not None
-        self.beat_store.beat(self.pid, utc_now())
+        try:
+            self.beat_store.beat(self.pid, utc_now())
+        except StoreError as exc:  # the poll reports a full disk; every 15 s would drown it
+            log.debug("heartbeat not written: %s", exc)
 
     def _job_event(self, event: JobExecutionEvent) -> None:
         if event.code == EVENT_JOB_MISSED:

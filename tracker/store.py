@@ -11,6 +11,7 @@ transaction per feed.
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -174,10 +175,14 @@ class Store:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield
-            except BaseException:
-                self.conn.execute("ROLLBACK")
+                self.conn.execute("COMMIT")
+            except BaseException as exc:
+                if self.conn.in_transaction:  # SQLite may have rolled it back itself
+                    self.conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError) and \
+                        exc.sqlite_errorcode == sqlite3.SQLITE_FULL:
+                    raise StoreError(disk_full(self.path)) from None
                 raise
-            self.conn.execute("COMMIT")
 
     # -- feeds -------------------------------------------------------------
 
@@ -740,6 +745,17 @@ def _foreign_tables(conn: sqlite3.Connection) -> list[str]:
     ).fetchone():
         return []
     return tables
+
+
+def disk_full(path: Path) -> str:
+    """What to tell a person when SQLite cannot write for want of space."""
+    try:
+        free = f"{shutil.disk_usage(path.parent).free / 1_048_576:.1f} MB free there"
+    except OSError:
+        free = "its disk"
+    return (f"{path}: the disk is full ({free}), so nothing more could be stored; free "
+            "some space and poll again: what was stored before is kept, and feeds not "
+            "stored this time are fetched again")
 
 
 def _reason(exc: BaseException) -> str:
