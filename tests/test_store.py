@@ -3,6 +3,7 @@ and writing through one from several threads."""
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import subprocess
@@ -17,6 +18,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sqlite_utils import Database
 
+from tests.conftest import Cli, write_config
+from tests.feedserver import Document, FeedServer
+from tests.test_cli import rss
+from tracker import store as store_module
 from tracker.errors import StoreError
 from tracker.migrations import migrations
 from tracker.store import NEWEST_MIGRATION, Store
@@ -335,3 +340,50 @@ def test_topic_counts_over_the_last_day_week_and_all_time(tmp_path: Path) -> Non
               for row in store.topic_summary(NOW)}
     store.close()
     assert counts == {"drones": (1, 2, 3), "quiet": (0, 0, 0)}
+
+
+def read_only_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process may not write the database (as for an analyst beside the
+    daemon's service account): what tracker checks, since a test run as root may
+    write anything. SQLite then opens it read-only for real."""
+    monkeypatch.setattr(store_module, "_may_write", lambda path: False)
+
+
+def test_a_database_this_user_may_only_read_serves_every_reading_command(
+        tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = feed_server.add("/feed", Document(rss("Drone deal signed", "NATO jets scrambled")))
+    config = write_config(tmp_path / "tracker.toml", [{"name": "F", "url": url}],
+                          extra="[topics.drones]\nquery = 'drone'")
+    cli = Cli(config, tmp_path / "tracker.db")
+    assert cli("poll", "--all").exit_code == 0
+    before = cli.db.read_bytes()
+    read_only_here(monkeypatch)
+    write_config(config, [{"name": "F", "url": url}, {"name": "G", "url": url + "?g"}],
+                 extra="[topics.drones]\nquery = 'drone'\n[topics.nato]\nquery = 'NATO'")
+    for args in (("search", "drone"), ("show", "1"), ("related", "1"), ("stories",),
+                 ("export",), ("topics", "list"), ("topics", "test", "NATO"), ("status",),
+                 ("digest", "--preview", "--html", str(tmp_path / "d.html")),
+                 ("backup", str(tmp_path / "copy.db"))):
+        result = cli(*args)
+        assert result.exit_code == 0, (args, result.output)
+    status = cli("status", "--json")
+    assert [feed["name"] for feed in json.loads(status.output)["feeds"]] == ["F"]  # as stored
+    result = cli("poll", "--all")
+    assert result.exit_code == 1
+    assert "tracker may only read this database here (no write permission)" in result.output
+    assert "run it as a user who may write the database" in result.output
+    assert cli.db.read_bytes() == before
+    with Store.open(tmp_path / "copy.db") as copy:  # read-only too, as a copy of one
+        assert copy.read_only and copy.conn.execute("SELECT count(*) FROM items").fetchone()[0] == 2
+
+
+def test_a_read_only_database_from_an_earlier_tracker_says_it_needs_upgrading(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrations.apply(Database(conn), stop_before=NEWEST_MIGRATION)
+    conn.close()
+    read_only_here(monkeypatch)
+    with pytest.raises(StoreError, match="written by an earlier tracker, and upgrading it needs "
+                                         "write access"):
+        Store.open(path)

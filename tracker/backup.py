@@ -29,7 +29,7 @@ from pathlib import Path
 
 from tracker.config import Config, beside_database
 from tracker.errors import BackupError
-from tracker.store import BUSY_TIMEOUT_SECONDS
+from tracker.store import BUSY_TIMEOUT_SECONDS, reading_connection
 from tracker.wording import counted
 
 BACKUP_SUFFIX = ".db"
@@ -108,7 +108,7 @@ def write_backup(database: Path, destination: Path, now: datetime) -> Backup:
     _check_target(target, database)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        conn = sqlite3.connect(str(database), timeout=BUSY_TIMEOUT_SECONDS)
+        conn = reading_connection(database)
         try:
             conn.execute("VACUUM INTO ?", (str(temporary),))
         finally:

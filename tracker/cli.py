@@ -122,7 +122,8 @@ def status(app: App, as_json: bool) -> None:
     backup that failed (until one works again).
     """
     now = utc_now()
-    app.store.sync_feeds(app.config.feeds, now)
+    if not app.store.read_only:  # else the feeds as the database last knew them
+        app.store.sync_feeds(app.config.feeds, now)
     feeds = app.store.feeds()
     report = status_report(feeds, app.store.totals(), now, app.store.heartbeat(),
                            app.store.backup_state())
@@ -455,7 +456,12 @@ def digest(app: App, mode: str, html_path: Path) -> None:
     if content is None:
         click.echo("nothing new since the last digest; none would be sent")
         return
-    html_path.write_text(content.html, encoding="utf-8")
+    try:
+        html_path.write_text(content.html, encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"{html_path}: cannot write the HTML part "
+                                   f"({exc.strerror or exc}); pass --html FILE in a folder you "
+                                   "may write") from None
     click.echo(f"Subject: {content.subject}\n")
     click.echo(content.text)
     click.echo(f"(HTML part written to {html_path}; nothing was sent or marked delivered)",

@@ -41,9 +41,11 @@ def backup(app: App, destination: Path, keep: int | None) -> None:
     try:
         written = write_backup(app.db_path, destination, now)
     except BackupError as exc:
-        store.record_backup(now, error=str(exc))  # `tracker status` says so until one works
+        if not store.read_only:  # `tracker status` says so until one works
+            store.record_backup(now, error=str(exc))
         raise click.ClickException(str(exc)) from None
-    store.record_backup(now, written.path.absolute(), written.items)
+    if not store.read_only:
+        store.record_backup(now, written.path.absolute(), written.items)
     click.echo(written.line())
     if keep is not None:
         removed = prune_backups(destination, app.db_path, keep)

@@ -159,7 +159,8 @@ def topics() -> None:
 @pass_app
 def topics_list(app: App, as_json: bool) -> None:
     """Each topic with its query and matches in the last day, week and in all."""
-    app.store.sync_topics(app.config.topics)
+    if not app.store.read_only:  # else the topics as the database last knew them
+        app.store.sync_topics(app.config.topics)
     rows = app.store.topic_summary(utc_now())
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))

@@ -11,6 +11,7 @@ transaction per feed.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import threading
@@ -20,6 +21,7 @@ from dataclasses import fields
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from tracker.errors import StoreError
 from tracker.link import LinkSettings
@@ -91,9 +93,13 @@ def unreadable_mark(body_hash: str) -> str:
 class Store:
     """A tracker database file. Open with `Store.open(path)`."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path, read_only: bool = False) -> None:
         self.conn = conn
         self.path = path
+        # Opened by a user who may read the file but not write it (an analyst
+        # beside the daemon's service account, a backup on read-only media):
+        # the commands that only read work; a write is refused by `write`.
+        self.read_only = read_only
         self.links = LinkStore(conn, path)
         # A transaction belongs to the connection, not the thread: two threads
         # writing through one Store (the daemon's heartbeat job and its poll)
@@ -110,15 +116,21 @@ class Store:
         opened, is not an SQLite database, or is another application's: a
         mistyped --db must not end in a traceback, nor in tracker's tables
         written into someone else's database."""
+        read_only = path.exists() and not _may_write(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None,
-                                   check_same_thread=False)
+            if read_only:
+                conn = _connect_read_only(path)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS,
+                                       isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
             foreign = _foreign_tables(conn)
-            if not foreign:
+            if not foreign and not read_only:
                 conn.execute("PRAGMA journal_mode = WAL")
+        except StoreError:
+            raise
         except (OSError, sqlite3.OperationalError) as exc:
             raise StoreError(f"{path}: cannot create or open the database ({_reason(exc)}); "
                              "pass --db PATH or set TRACKER_DB to a place tracker may "
@@ -134,8 +146,14 @@ class Store:
                              "file name (the file was left as it is)")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
-        store = cls(conn, path)
+        store = cls(conn, path, read_only)
         if not store._has_migration(NEWEST_MIGRATION):
+            if read_only:
+                conn.close()
+                raise StoreError(f"{path}: written by an earlier tracker, and upgrading it needs "
+                                 "write access, which tracker has not here: run a tracker "
+                                 "command once as a user who may write it (the daemon does "
+                                 "when it starts)")
             from sqlite_utils import Database
 
             from tracker.migrations import migrations
@@ -171,6 +189,10 @@ class Store:
     def write(self) -> Iterator[None]:
         """A write transaction that takes the write lock up front (BEGIN IMMEDIATE),
         one thread at a time on this connection."""
+        if self.read_only:
+            raise StoreError(f"{self.path}: tracker may only read this database here (no "
+                             "write permission), and this command writes to it; run it as a "
+                             "user who may write the database, such as the daemon's")
         with self._writing:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
@@ -180,7 +202,7 @@ class Store:
                 if self.conn.in_transaction:  # SQLite may have rolled it back itself
                     self.conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.OperationalError) and \
-                        exc.sqlite_errorcode == sqlite3.SQLITE_FULL:
+                        exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_FULL:
                     raise StoreError(disk_full(self.path)) from None
                 raise
 
@@ -730,6 +752,48 @@ class Store:
                 seen_in=tuple((row["seen_in"] or "").split("\x1f")) if row["seen_in"] else (),
                 storyline_id=row["storyline_id"],
             )
+
+
+def _may_write(path: Path) -> bool:
+    """Whether this process may write the database file and create its -wal and
+    -shm files beside it (False on read-only media, even for root)."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def reading_connection(path: Path) -> sqlite3.Connection:
+    """A connection of its own to the database at `path` for a long read (a
+    backup): read-only when this process may not write it."""
+    if _may_write(path):
+        return sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS)
+    return _connect_read_only(path)
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that only reads. SQLite reads a WAL database read-only
+    through its -shm file, which exists while a writer (the daemon) has it
+    open; with none open and no right to create one, a database left whole (no
+    -wal file: its last writer closed it cleanly) is read as immutable. A
+    writer that starts meanwhile could make such a read fail; it cannot make it
+    change the file."""
+    uri = "file:" + quote(str(path.resolve()))
+    conn = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=BUSY_TIMEOUT_SECONDS,
+                           isolation_level=None, check_same_thread=False)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        # No -shm file and no right to create one: SQLITE_READONLY_DIRECTORY,
+        # or SQLITE_CANTOPEN on read-only media.
+        if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY):
+            raise
+        if path.with_name(path.name + "-wal").exists():
+            raise StoreError(f"{path}: tracker may only read it here, and cannot while its "
+                             f"write-ahead log ({path.name}-wal) is left without its -shm "
+                             "file; ask for write access to its folder, or read a copy made "
+                             "by tracker backup") from None
+    return sqlite3.connect(uri + "?immutable=1", uri=True, isolation_level=None,
+                           check_same_thread=False)
 
 
 def _foreign_tables(conn: sqlite3.Connection) -> list[str]:
