@@ -366,3 +366,13 @@ def test_digest_topics_must_be_configured_topics() -> None:
     config = parse_config("[topics.drones]\nquery = 'drone'\n[digest]\ntopics = ['drones']\n",
                           Path("tracker.toml"))
     assert config.digest.topics == ("drones",)
+
+
+def test_a_preview_whose_html_cannot_be_written_says_where_and_what_to_do(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    cli = make_cli(tmp_path, feed_server, None)
+    cli("poll")
+    result = cli("digest", "--preview", "--html", str(tmp_path / "missing" / "d.html"))
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'missing' / 'd.html'}: cannot write the HTML part" in result.output
+    assert "pass --html FILE in a folder you may write" in result.output
