@@ -73,9 +73,12 @@ def test_poll_summary_status_and_export(feed_server: FeedServer, cli_factory) ->
     assert good_status["last_status"] == 200 and good_status["bytes"] > 100
     assert bad_status["consecutive_failures"] == 1 and "not a feed" in bad_status["last_error"]
     # Two unrelated headlines: two storylines, both linked by the poll.
+    database_bytes = report["totals"].pop("database_bytes")
     assert report["totals"] == {"feeds": 2, "failing": 1, "items": 2, "storylines": 2,
                                 "waiting_to_link": 0, "never_polled": 0}
-    assert "2 items in 2 storylines." in cli("status").output
+    on_disk = [cli.db, cli.db.with_name("tracker.db-wal")]
+    assert database_bytes == sum(path.stat().st_size for path in on_disk if path.exists()) > 0
+    assert re.search(r"2 items in 2 storylines; database [0-9.]+ MB\.", cli("status").output)
 
     table = cli("status")
     lines = table.output.splitlines()

@@ -214,7 +214,8 @@ def _print_status_table(feeds: list[FeedState], report: dict[str, Any], now: dat
                if totals["waiting_to_link"] else "")
     console.print(f"{counted(totals['feeds'], 'feed')}, {totals['failing']} failing, "
                   f"{counted(totals['items'], 'item')} in "
-                  f"{counted(totals['storylines'], 'storyline')}{waiting}. "
+                  f"{counted(totals['storylines'], 'storyline')}{waiting}; database "
+                  f"{totals['database_bytes'] / 1_048_576:.1f} MB. "
                   "Bytes, timings and URLs: tracker status --json")
     if report["needs_attention"]:
         console.print(f"[bold red]Needs attention:[/] "

@@ -141,6 +141,7 @@ def status_report(feeds: list[FeedState], totals: dict[str, int], now: datetime,
             # New items stored but not linked yet (a poll stopped before linking).
             "waiting_to_link": totals["waiting_to_link"],
             "never_polled": sum(1 for feed in feeds if feed.last_attempt is None),
+            "database_bytes": totals["database_bytes"],  # with its -wal file
         },
         "needs_attention": attention,
         "ok": not attention,

@@ -725,7 +725,12 @@ class Store:
                        AS failing
             """
         ).fetchone()
-        return dict(row)
+        return {**dict(row), "database_bytes": self.file_bytes()}
+
+    def file_bytes(self) -> int:
+        """The database's size on disk, its write-ahead log included."""
+        return sum(path.stat().st_size for path in
+                   (self.path, self.path.with_name(self.path.name + "-wal")) if path.exists())
 
     def items(self, since: datetime | None = None,
               ids: Iterable[int] | None = None) -> Iterator[StoredItem]:
