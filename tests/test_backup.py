@@ -348,3 +348,4 @@ def test_the_daemons_backup_removes_copies_abandoned_a_day_ago(tmp_path: Path) -
     written, _ = scheduled_backup(config, db, datetime.now(UTC))
     assert written.items == 0
     assert not abandoned.exists() and fresh.exists() and other.exists()
+

@@ -21,7 +21,10 @@ class DatabaseLock:
     """An exclusive, process-lifetime lock beside the database file."""
 
     def __init__(self, db_path: Path) -> None:
-        self.path = db_path.with_name(db_path.name + ".lock")
+        # Beside the file itself: a database reached through a symbolic link
+        # or another spelling of its path has one lock, not one per path.
+        real = db_path.resolve()
+        self.path = real.with_name(real.name + ".lock")
         self.handle: IO[str] | None = None
 
     def acquire(self) -> None:
