@@ -263,3 +263,21 @@ def test_a_poll_stopped_by_a_full_disk_is_one_log_line_and_polls_go_on(
     assert "poll stopped: " in caplog.text and "the disk is full" in caplog.text
     assert all(record.exc_info is None for record in caplog.records)
     assert daemon.scheduler.get_job("poll") is not None  # the next poll is scheduled
+
+
+def test_a_database_moved_away_under_the_daemon_stops_it(setup: Setup) -> None:
+    """Otherwise it writes on into the moved file while every command reads a
+    new, empty one where the database was."""
+    daemon = setup.start()
+    try:
+        wait_for(lambda: item_count(setup.db) == 3)
+        for suffix in ("", "-wal", "-shm"):  # as a person moves a database, whole
+            setup.tmp.joinpath("tracker.db" + suffix).rename(setup.tmp / f"moved.db{suffix}")
+        assert daemon.wait(timeout=30) == 1
+    finally:
+        if daemon.poll() is None:
+            stop(daemon)
+    log = setup.log.read_text()
+    assert f"{setup.db} was deleted, moved or replaced while the daemon had it open" in log
+    assert "tracker daemon stopped" in log
+    assert item_count(setup.tmp / "moved.db") == 3

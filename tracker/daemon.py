@@ -75,6 +75,15 @@ def check_schedules(config: Config) -> None:
     backup_trigger(config)
 
 
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """Which file a path names (device and inode); None when there is none."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 class Daemon:
     """Runs polls on schedule until told to stop."""
 
@@ -120,13 +129,25 @@ class Daemon:
             self._schedule_digest()
             self._schedule_backup()
             self.scheduler.start()
+            status = 0
+            database_file = file_identity(self.db_path)
             while not self.stop_requested.is_set():
                 self.stop_requested.wait(timeout=1.0)
+                if file_identity(self.db_path) != database_file:
+                    log.error("%s was deleted, moved or replaced while the daemon had it open; "
+                              "stopping, so that nothing more is written where no command "
+                              "reads it. Start tracker run again (after putting the old file "
+                              "back, if it was moved by mistake)", self.db_path)
+                    status = 1
+                    self.stop_requested.set()
+                    if self.service is not None:
+                        self.service.stopping.set()
+                    break
                 if self.reload_requested.is_set():
                     self.reload_requested.clear()
                     self._reload()
             self._stop()
-            return 0
+            return status
         finally:
             self.lock.release()
 
