@@ -99,9 +99,9 @@ def test_a_failed_backup_leaves_the_earlier_one_and_status_says_so_until_one_wor
     assert "Last backup" in cli("status").output and cli("status").exit_code == 0
 
     def broken(path: Path) -> int:
-        raise sqlite3.DatabaseError("the copy failed SQLite's check: page 3 is never used")
+        raise sqlite3.DatabaseError("SQLite's check found it damaged: page 3 is never used")
 
-    monkeypatch.setattr(backup_module, "_checked", broken)
+    monkeypatch.setattr(backup_module, "checked_item_count", broken)
     result = cli("backup", str(copy))
     assert result.exit_code == 1
     assert "page 3 is never used" in result.output

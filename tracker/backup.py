@@ -12,11 +12,13 @@ The copy is written beside its destination under a temporary name, checked
 flushed to disk (SQLite does not fsync what VACUUM INTO writes) and only then
 renamed over the destination: a failed backup, a full disk or a crash leaves
 the earlier backup as it was. It gets the database's permissions: an archive
-kept private stays private in its copies.
+kept private stays private in its copies. This module handles the files; the
+SQL (copying, checking, checkpointing) is the store's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -29,7 +31,7 @@ from pathlib import Path
 
 from tracker.config import Config, beside_database
 from tracker.errors import BackupError
-from tracker.store import BUSY_TIMEOUT_SECONDS, reading_connection
+from tracker.store import checked_item_count, checkpoint, copy_database
 from tracker.wording import counted
 
 BACKUP_SUFFIX = ".db"
@@ -108,12 +110,8 @@ def write_backup(database: Path, destination: Path, now: datetime) -> Backup:
     _check_target(target, database)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        conn = reading_connection(database)
-        try:
-            conn.execute("VACUUM INTO ?", (str(temporary),))
-        finally:
-            conn.close()
-        items = _checked(temporary)
+        copy_database(database, temporary)
+        items = checked_item_count(temporary)
         os.chmod(temporary, stat.S_IMODE(database.stat().st_mode))
         _flush(temporary)
         os.replace(temporary, target)
@@ -153,13 +151,8 @@ def restore_backup(backup: Path, database: Path, now: datetime) -> Restored:
     temporary = database.with_name(f".{database.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         try:
-            conn = sqlite3.connect(f"file:{backup}?mode=ro", uri=True,
-                                   timeout=BUSY_TIMEOUT_SECONDS)
-            try:
-                conn.execute("VACUUM INTO ?", (str(temporary),))
-            finally:
-                conn.close()
-            items = _checked(temporary)
+            copy_database(backup, temporary)
+            items = checked_item_count(temporary)
         except sqlite3.Error as exc:
             raise BackupError(f"{backup}: not a sound tracker backup ({exc}); nothing was "
                               "changed") from None
@@ -189,14 +182,8 @@ def _move_aside(database: Path, now: datetime) -> Path | None:
     with it under the same new name."""
     if not database.exists():
         return None
-    try:
-        conn = sqlite3.connect(str(database), timeout=BUSY_TIMEOUT_SECONDS)
-        try:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            conn.close()
-    except sqlite3.Error:  # a damaged database: moved as it is, its log beside it
-        pass
+    with contextlib.suppress(sqlite3.Error):  # a damaged one is moved as it is, log and all
+        checkpoint(database)
     aside = database.with_name(f"{database.name}.replaced-{now:%Y%m%d-%H%M%S}")
     _move(database, aside)
     return aside
@@ -255,20 +242,6 @@ def _check_target(target: Path, database: Path) -> None:
 def _is_sqlite(path: Path) -> bool:
     with path.open("rb") as handle:
         return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
-
-
-def _checked(copy: Path) -> int:
-    """How many items the copy holds, once SQLite has found it sound and it is a
-    tracker database: a backup nobody checked is a hope."""
-    conn = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
-    try:
-        problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
-        if problems != ["ok"]:
-            raise sqlite3.DatabaseError("the copy failed SQLite's check: "
-                                        + "; ".join(problems[:3]))
-        return int(conn.execute("SELECT count(*) FROM items").fetchone()[0])
-    finally:
-        conn.close()
 
 
 def _flush(path: Path) -> None:

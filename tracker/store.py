@@ -765,12 +765,45 @@ def _may_write(path: Path) -> bool:
     return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
-def reading_connection(path: Path) -> sqlite3.Connection:
-    """A connection of its own to the database at `path` for a long read (a
-    backup): read-only when this process may not write it."""
-    if _may_write(path):
-        return sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS)
-    return _connect_read_only(path)
+# -- whole database files (tracker.backup) --------------------------------
+
+
+def copy_database(source: Path, target: Path) -> None:
+    """Write one moment of the database at `source` to the new file `target`
+    (SQLite's VACUUM INTO: one read transaction's snapshot, compacted), through
+    a connection of its own, read-only when this process may not write it, so
+    that a daemon's writes go on meanwhile. sqlite3.Error when it cannot."""
+    conn = (sqlite3.connect(str(source), timeout=BUSY_TIMEOUT_SECONDS) if _may_write(source)
+            else _connect_read_only(source))
+    try:
+        conn.execute("VACUUM INTO ?", (str(target),))
+    finally:
+        conn.close()
+
+
+def checked_item_count(path: Path) -> int:
+    """How many items the database file at `path` holds, once SQLite's check
+    has found it sound and it is a tracker database (sqlite3.Error otherwise)."""
+    conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
+    try:
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check")]
+        if problems != ["ok"]:
+            raise sqlite3.DatabaseError("SQLite's check found it damaged: "
+                                        + "; ".join(problems[:3]))
+        return int(conn.execute("SELECT count(*) FROM items").fetchone()[0])
+    finally:
+        conn.close()
+
+
+def checkpoint(path: Path) -> None:
+    """Move what the database's write-ahead log holds into its main file (so
+    that the file alone is the whole database); sqlite3.Error when SQLite
+    cannot (a damaged file)."""
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_SECONDS)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:
