@@ -134,14 +134,8 @@ class Daemon:
             while not self.stop_requested.is_set():
                 self.stop_requested.wait(timeout=1.0)
                 if file_identity(self.db_path) != database_file:
-                    log.error("%s was deleted, moved or replaced while the daemon had it open; "
-                              "stopping, so that nothing more is written where no command "
-                              "reads it. Start tracker run again (after putting the old file "
-                              "back, if it was moved by mistake)", self.db_path)
+                    self._database_gone()
                     status = 1
-                    self.stop_requested.set()
-                    if self.service is not None:
-                        self.service.stopping.set()
                     break
                 if self.reload_requested.is_set():
                     self.reload_requested.clear()
@@ -150,6 +144,17 @@ class Daemon:
             return status
         finally:
             self.lock.release()
+
+    def _database_gone(self) -> None:
+        """The database file was moved, deleted or replaced: writing on into the
+        file the daemon has open would go where no command reads."""
+        log.error("%s was deleted, moved or replaced while the daemon had it open; stopping, "
+                  "so that nothing more is written where no command reads it. Start tracker "
+                  "run again (after putting the old file back, if it was moved by mistake)",
+                  self.db_path)
+        self.stop_requested.set()
+        if self.service is not None:
+            self.service.stopping.set()
 
     def _install_signals(self) -> None:
         def stop(signum: int, _frame: FrameType | None) -> None:
