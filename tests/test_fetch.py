@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import gzip
 import ipaddress
+import json
 import ssl
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import pytest
 import trustme
 
 from tests.feedserver import Document, FeedServer
+from tests.proxyserver import ProxyServer
 from tracker.addresses import forbidden_reason
-from tracker.config import FetchSettings
+from tracker.config import FetchSettings, parse_config
 from tracker.errors import (
     BlockedAddressError,
+    ConfigError,
     DeadlineError,
     FetchError,
     HTTPStatusError,
@@ -304,3 +308,98 @@ def test_error_statuses_say_what_they_usually_mean(feed_server: FeedServer, fetc
     with pytest.raises(HTTPStatusError) as info:
         fetcher.fetch(url)
     assert info.value.status == status and hint in str(info.value)
+
+
+# -- through a proxy ([fetch] proxy) ------------------------------------------
+
+
+@pytest.fixture
+def proxy() -> Iterator[ProxyServer]:
+    server = ProxyServer().start()
+    yield server
+    server.stop()
+
+
+def proxied(proxy_url: str, allow_private: bool = True,
+            exempt: frozenset[str] = frozenset()) -> Fetcher:
+    return Fetcher(FetchSettings(timeout=5.0, connect_timeout=2.0, max_bytes=1_000_000,
+                                 proxy=proxy_url), allow_private=allow_private,
+                   exempt_addresses=exempt)
+
+
+def test_feeds_are_fetched_through_the_proxy_conditionally(
+        feed_server: FeedServer, proxy: ProxyServer) -> None:
+    url = feed_server.add("/feed", Document(FEED))
+    with proxied(proxy.url) as client:
+        first = client.fetch(url)
+        again = client.fetch(url, etag=first.etag)
+    assert (first.status, first.content, again.status) == (200, FEED, 304)
+    assert proxy.requests == [f"GET {url} HTTP/1.1"] * 2  # absolute form: the proxy's to send
+    assert [request.path for request in feed_server.requests] == ["/feed", "/feed"]
+
+
+def test_https_feeds_go_through_a_tunnel_with_their_certificates_checked(
+        tls_server: FeedServer, tls_authority: trustme.CA, proxy: ProxyServer) -> None:
+    with proxied(proxy.url) as client:
+        with pytest.raises(FetchError, match="CERTIFICATE_VERIFY_FAILED"):
+            client.fetch(tls_server.url("/feed"))
+        tls_authority.configure_trust(client.certificates.ready())
+        result = client.fetch(tls_server.url("/feed"))
+    assert (result.status, result.content) == (200, FEED)
+    host = tls_server.url("/").split("//")[1].rstrip("/")
+    assert proxy.requests[-1] == f"CONNECT {host} HTTP/1.1"
+
+
+def test_a_proxy_on_a_private_address_is_allowed_but_private_feeds_are_not(
+        feed_server: FeedServer, proxy: ProxyServer) -> None:
+    """The operator chose the proxy (here on 127.0.0.1); a feed URL naming a
+    private address is refused before the proxy is asked, as without one."""
+    url = feed_server.add("/feed", Document(FEED))
+    with proxied(proxy.url, allow_private=False) as client:
+        with pytest.raises(BlockedAddressError, match="it is a loopback address"):
+            client.fetch(url)
+        with pytest.raises(BlockedAddressError, match="loopback"):
+            client.fetch("http://localhost:1/feed")
+        # A name this machine cannot resolve is the proxy's to resolve.
+        with pytest.raises(HTTPStatusError, match="502 Bad Gateway"):
+            client.fetch("http://feeds.example.invalid/rss")
+    assert proxy.requests == ["GET http://feeds.example.invalid/rss HTTP/1.1"]
+    with proxied(proxy.url, allow_private=False, exempt=frozenset({"127.0.0.1"})) as client:
+        assert client.fetch(url).status == 200  # an exempt address, as without a proxy
+
+
+def test_a_redirect_to_a_private_address_is_refused_through_the_proxy(
+        feed_server: FeedServer, proxy: ProxyServer) -> None:
+    feed_server.add("/hop", redirect_to("http://10.0.0.1/admin"))
+    with proxied(proxy.url, allow_private=False, exempt=frozenset({"127.0.0.1"})) as client, \
+            pytest.raises(BlockedAddressError, match=r"10\.0\.0\.1.*private address"):
+        client.fetch(feed_server.url("/hop"))
+    assert proxy.requests == [f"GET {feed_server.url('/hop')} HTTP/1.1"]  # not the hop
+
+
+def test_proxy_credentials_are_sent_and_a_dead_proxy_is_named(feed_server: FeedServer) -> None:
+    url = feed_server.add("/feed", Document(FEED))
+    guarded = ProxyServer(credentials=("analyst", "s3cret")).start()
+    try:
+        with proxied(guarded.url) as client, \
+                pytest.raises(HTTPStatusError, match="407 Proxy Authentication Required: the "
+                                                     "proxy wants credentials"):
+            client.fetch(url)
+        address = guarded.url.replace("http://", "http://analyst:s3cret@")
+        with proxied(address) as client:
+            assert client.fetch(url).content == FEED
+    finally:
+        guarded.stop()
+    with proxied(guarded.url) as client, \
+            pytest.raises(FetchError, match=rf"network error \(through the proxy "
+                                            rf"{guarded.url}\)") as raised:
+        client.fetch(url)
+    assert "s3cret" not in str(raised.value)
+
+
+@pytest.mark.parametrize("value", ["proxy.example.org:3128", "socks5://p:1080", "http://p",
+                                   "http://p:3128/path", 3128, ""])
+def test_a_proxy_setting_that_is_not_a_proxy_address_is_refused(value: object) -> None:
+    text = f"[fetch]\nproxy = {json.dumps(value)}\n"
+    with pytest.raises(ConfigError, match=r"fetch\.proxy: .* is not a proxy address such as"):
+        parse_config(text, Path("tracker.toml"))

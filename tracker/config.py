@@ -39,7 +39,7 @@ _SMTP_KEYS = {"host", "port", "security", "username_env", "password_env", "timeo
 _FEED_KEYS = {"url", "name", "kind", "interval", "paused"}
 _TOPIC_KEYS = {"query"}
 _FETCH_KEYS = {"timeout", "connect_timeout", "max_bytes", "concurrency", "per_host", "user_agent",
-               "parse_timeout", "parse_memory_mb", "parse_workers"}
+               "parse_timeout", "parse_memory_mb", "parse_workers", "proxy"}
 
 # "90s", "1h30m", "15 minutes", "2 weeks": a unit is its letter or its name.
 _DURATION_PART = re.compile(r"(\d+)\s*(s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?"
@@ -62,6 +62,7 @@ class FetchSettings:
     user_agent: str = (
         "tracker/{version} (defence-policy feed monitor; +https://github.com/tracker-project/tracker)"
     )
+    proxy: str | None = None  # "http://proxy.example.org:3128": every fetch goes through it
 
 
 @dataclass(frozen=True)
@@ -513,7 +514,23 @@ class _Validator:
                 raise self.fail("fetch.user_agent", "must be a non-empty string",
                                 "fetch", None, "user_agent")
             values["user_agent"] = raw["user_agent"].strip()
+        if "proxy" in raw:
+            values["proxy"] = self.proxy(raw["proxy"])
         return FetchSettings(**{**defaults.__dict__, **values})
+
+    def proxy(self, value: object) -> str:
+        """An HTTP(S) proxy's URL: scheme, host and port, credentials if it needs them."""
+        parts = urlsplit(value.strip()) if isinstance(value, str) else None
+        try:
+            port = parts.port if parts else None
+        except ValueError:
+            port = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname \
+                or port is None or parts.path not in ("", "/") or parts.query:
+            raise self.fail("fetch.proxy", f"{value!r} is not a proxy address such as "
+                            "\"http://proxy.example.org:3128\" (http or https, a host and "
+                            "its port)", "fetch", None, "proxy")
+        return parts.geturl()
 
     def links(self, raw: object) -> LinkSettings:
         """Related-story thresholds: similarities between 0 and 1, the window in days."""

@@ -11,11 +11,14 @@ The bounds that httpx does not give on its own live here:
   plain bytes declared as gzip read as they are, each with a warning: XML
   never begins with gzip's magic bytes, so nothing is guessed;
 * redirects followed by hand, at most `MAX_REDIRECTS` hops, http(s) only;
-* an address check on every connection, after DNS (see `tracker.addresses`).
+* an address check on every connection, after DNS (see `tracker.addresses`);
+  through a proxy (`[fetch] proxy`), on every URL's name before it is handed
+  to the proxy (`check_through_proxy`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import email.utils
 import socket
@@ -133,10 +136,11 @@ class _GuardedBackend(httpcore.SyncBackend):
     """
 
     def __init__(self, allow_private: bool, exempt: frozenset[str],
-                 certificates: Certificates) -> None:
+                 certificates: Certificates, proxy_host: str | None = None) -> None:
         self.allow_private = allow_private
         self.exempt = exempt
         self.certificates = certificates
+        self.proxy_host = proxy_host  # chosen by the operator: may be a private address
 
     def connect_tcp(
         self,
@@ -147,7 +151,8 @@ class _GuardedBackend(httpcore.SyncBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         try:
-            addresses = resolve(host, port, self.allow_private, self.exempt)
+            addresses = resolve(host, port, self.allow_private or host == self.proxy_host,
+                                self.exempt)
         except OSError as exc:
             raise httpcore.ConnectError(str(exc)) from None
         last_error: Exception | None = None
@@ -169,16 +174,50 @@ class _GuardedBackend(httpcore.SyncBackend):
 
 
 def _guarded_transport(allow_private: bool, exempt: frozenset[str], limits: httpx.Limits,
-                       certificates: Certificates) -> httpx.HTTPTransport:
+                       certificates: Certificates, proxy: str | None) -> httpx.HTTPTransport:
+    """httpx's transport on a connection pool whose every connection goes
+    through `_GuardedBackend`: straight to the feeds' servers, or to the proxy
+    (plain requests for http:// feeds, a CONNECT tunnel for https:// ones, TLS
+    to the feed's server inside it, with the same certificates)."""
     transport = httpx.HTTPTransport(verify=certificates.context, trust_env=False, limits=limits)
-    transport._pool = httpcore.ConnectionPool(
-        ssl_context=certificates.context,
-        max_connections=limits.max_connections,
-        max_keepalive_connections=limits.max_keepalive_connections,
-        keepalive_expiry=limits.keepalive_expiry,
-        network_backend=_GuardedBackend(allow_private, exempt, certificates),
-    )
+    pool: dict[str, Any] = {
+        "ssl_context": certificates.context,
+        "max_connections": limits.max_connections,
+        "max_keepalive_connections": limits.max_keepalive_connections,
+        "keepalive_expiry": limits.keepalive_expiry,
+    }
+    if proxy is None:
+        transport._pool = httpcore.ConnectionPool(
+            network_backend=_GuardedBackend(allow_private, exempt, certificates), **pool)
+        return transport
+    through = httpx.Proxy(proxy)
+    transport._pool = httpcore.HTTPProxy(
+        proxy_url=httpcore.URL(scheme=through.url.raw_scheme, host=through.url.raw_host,
+                               port=through.url.port, target=b"/"),
+        proxy_auth=through.raw_auth,
+        proxy_ssl_context=certificates.context if through.url.scheme == "https" else None,
+        network_backend=_GuardedBackend(allow_private, exempt, certificates,
+                                        proxy_host=through.url.host),
+        **pool)
     return transport
+
+
+def check_through_proxy(url: str, allow_private: bool, exempt: frozenset[str]) -> None:
+    """The address check for a URL the proxy will connect to: a name that
+    resolves here to an address tracker may not contact is refused, as it would
+    be without a proxy. A name this machine cannot resolve is the proxy's to
+    resolve (networks behind a proxy often resolve only their own names); from
+    there on the proxy's own rules decide."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    with contextlib.suppress(OSError):  # not a BlockedAddressError: that one stops the fetch
+        resolve(parts.hostname or "", port, allow_private, exempt)
+
+
+def _shown(proxy: str | None) -> str:
+    """A proxy's address without its credentials, for messages and logs."""
+    parts = urlsplit(proxy or "")
+    return f"{parts.scheme}://{parts.hostname}:{parts.port}"
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
@@ -210,6 +249,9 @@ def _status_hint(status: int) -> str:
     if status in (401, 403):
         return (": the site refuses this reader (some block automated requests: check the "
                 "URL in a browser, and set fetch.user_agent to name you with a contact)")
+    if status == 407:
+        return (": the proxy wants credentials (give them in [fetch] proxy, as "
+                "http://user:password@host:port)")
     if status == 404:
         return (": no feed at this address (moved? `tracker feeds add` with the site's "
                 "address finds the feed its pages advertise)")
@@ -229,9 +271,11 @@ class Fetcher:
         limits = httpx.Limits(max_connections=max(settings.concurrency * 2, 10),
                               max_keepalive_connections=settings.concurrency)
         self.certificates = Certificates()
+        self.allow_private = allow_private
+        self.exempt_addresses = exempt_addresses
         self.client = httpx.Client(
             transport=_guarded_transport(allow_private, exempt_addresses, limits,
-                                         self.certificates),
+                                         self.certificates, settings.proxy),
             timeout=httpx.Timeout(settings.timeout, connect=settings.connect_timeout),
             headers={"User-Agent": settings.user_agent.format(version=__version__),
                      "Accept": ACCEPT},
@@ -263,7 +307,9 @@ class Fetcher:
                 ) from None
             raise FetchError(f"timed out: {exc or type(exc).__name__}") from None
         except httpx.HTTPError as exc:
-            raise FetchError(f"network error: {exc or type(exc).__name__}") from None
+            through = f" (through the proxy {_shown(self.settings.proxy)})" \
+                if self.settings.proxy else ""
+            raise FetchError(f"network error{through}: {exc or type(exc).__name__}") from None
         finally:
             _deadline.reset(token)
 
@@ -281,6 +327,8 @@ class Fetcher:
             scheme = urlsplit(current).scheme
             if scheme not in ("http", "https"):
                 raise FetchError(f"refused to follow a redirect to a non-HTTP URL: {current}")
+            if self.settings.proxy:
+                check_through_proxy(current, self.allow_private, self.exempt_addresses)
             with self.client.stream("GET", current, headers=headers) as response:
                 if response.status_code in REDIRECTS:
                     downloaded += response.num_bytes_downloaded
