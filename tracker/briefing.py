@@ -8,7 +8,7 @@ one repeat, never a skipped item.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 from pathlib import Path
@@ -59,9 +59,51 @@ def send_digest(store: Store, config: Config, mailer: Mailer, now: datetime) -> 
     content = prepare(store, config, now)
     if content is None:
         return DigestResult(False, "nothing new since the last digest; none sent")
+    return _deliver(store, config, mailer, now, content, "digest")
+
+
+ALERT_LOOKBACK = timedelta(days=1)  # an item first seen longer ago is not news to alert
+
+
+def alert_topics(config: Config) -> tuple[str, ...]:
+    return tuple(topic.name for topic in config.topics if topic.alert)
+
+
+def prepare_alert(store: Store, config: Config, now: datetime) -> DigestContent | None:
+    """The alert due now: the matches of the alerting topics (`alert = true`)
+    first seen in the last day that no alert has carried, or None. A topic
+    newly set to alert therefore reports at most a day's matches, not its past."""
+    topics = alert_topics(config)
+    if not topics:
+        return None
+    items = store.undelivered(now - ALERT_LOOKBACK, kind="alert")
+    if not items:
+        return None
+    threads = store.links.continues(item["id"] for item in items)
+    for item in items:
+        item["continues"] = threads.get(item["id"])
+    settings = replace(config.digest, topics=topics, include="topics", send_empty=False)
+    return build_digest(items, [], now, settings, config.timezone, title="Alert",
+                        more_command=f"tracker export --since 1d --topic {topics[0]}",
+                        headline_subject=True)
+
+
+def send_alert(store: Store, config: Config, mailer: Mailer, now: datetime) -> DigestResult:
+    """Email the alerting topics' new matches, if any, as a digest is sent:
+    recorded first, marked delivered only once accepted (DeliveryError leaves
+    it pending for the next poll). The daily digest still carries them."""
+    content = prepare_alert(store, config, now)
+    if content is None:
+        return DigestResult(False, "no new matches of the alerting topics")
+    return _deliver(store, config, mailer, now, content, "alert")
+
+
+def _deliver(store: Store, config: Config, mailer: Mailer, now: datetime,
+             content: DigestContent, kind: str) -> DigestResult:
     domain = config.digest.sender.rsplit("@", 1)[-1] or "localhost"
     digest = store.pending_digest(
-        now, lambda digest_id: make_msgid(idstring=f"tracker-digest-{digest_id}", domain=domain))
+        now, lambda digest_id: make_msgid(idstring=f"tracker-{kind}-{digest_id}", domain=domain),
+        kind)
     store.fill_digest(digest["id"], content.subject, content.items)
     recipients = list(config.digest.to) or [config.digest.sender]
     message = compose(content, sender=config.digest.sender, recipients=recipients,

@@ -88,9 +88,11 @@ for command in (backup, feeds, restore, search, topics):
 @click.option("--all", "all_feeds", is_flag=True, help="Poll every feed now, due or not.")
 @pass_app
 def poll(app: App, all_feeds: bool) -> None:
-    """Poll the feeds that are due once, store new items, print a summary.
+    """Poll the feeds that are due once, store new items, print a summary, and
+    email the new matches of topics with alert = true.
 
-    Exits 0 when the poll ran, even if some feeds failed (see `tracker status`).
+    Exits 0 when the poll ran, even if some feeds failed (see `tracker status`)
+    or an alert could not be delivered (it is sent with the next poll).
     """
     with app.service() as service:
         summary = service.poll(all_feeds=all_feeds)
@@ -102,6 +104,25 @@ def poll(app: App, all_feeds: bool) -> None:
     if summary.topic_feeds_error:
         click.echo(summary.topic_feeds_error)
     _warn_changed_topics(summary.changed_topics)
+    _send_alert(app)
+
+
+def _send_alert(app: App) -> None:
+    """After a poll, the alerting topics' new matches (`alert = true`), as the
+    daemon sends them: a poll run from cron alerts too."""
+    from tracker.briefing import alert_topics, mailer_for, send_alert
+
+    if not alert_topics(app.config):
+        return
+    try:
+        result = send_alert(app.store, app.config, mailer_for(app.config, app.db_path),
+                            utc_now())
+    except DeliveryError as exc:
+        click.echo(f"alert not delivered (it stays pending and the next poll resends it): "
+                   f"{exc}")
+        return
+    if result.sent:
+        click.echo(f"alert: {result.message}")
 
 
 def _warn_changed_topics(names: list[str]) -> None:
@@ -482,6 +503,9 @@ def _check_digest(app: App) -> None:
     chosen = f" of {', '.join(settings.topics)}" if settings.topics is not None else ""
     click.echo(f"schedule: {settings.schedule} ({app.config.timezone}); include: "
                f"{settings.include}{chosen}; at most {settings.max_items} items")
+    alerting = [topic.name for topic in app.config.topics if topic.alert]
+    if alerting:
+        click.echo(f"alerts: after each poll, the new matches of {', '.join(alerting)}")
     if settings.smtp is None:
         folder = mailer_for(app.config, app.db_path)
         assert isinstance(folder, OutboxMailer)

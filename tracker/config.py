@@ -37,7 +37,7 @@ _DIGEST_KEYS = {"schedule", "include", "topics", "max_items", "send_empty", "to"
                 "outbox", "list_unsubscribe", "lookback", "smtp"}
 _SMTP_KEYS = {"host", "port", "security", "username_env", "password_env", "timeout"}
 _FEED_KEYS = {"url", "name", "kind", "interval", "paused"}
-_TOPIC_KEYS = {"query"}
+_TOPIC_KEYS = {"query", "alert"}
 _FETCH_KEYS = {"timeout", "connect_timeout", "max_bytes", "concurrency", "per_host", "user_agent",
                "parse_timeout", "parse_memory_mb", "parse_workers", "proxy"}
 
@@ -401,7 +401,10 @@ class _Validator:
             except QuerySyntaxError as exc:
                 raise self.fail(where, f"query {query.strip()!r}: {exc}", where, None,
                                 "query") from None
-            topics.append(TopicConfig(name=name, query=query.strip()))
+            alert = table.get("alert", False)
+            if not isinstance(alert, bool):
+                raise self.fail(where, "alert must be true or false", where, None, "alert")
+            topics.append(TopicConfig(name=name, query=query.strip(), alert=alert))
         return tuple(topics)
 
     def digest(self, raw: object, topic_names: list[str]) -> DigestSettings:

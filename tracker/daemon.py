@@ -33,7 +33,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from tracker.backup import scheduled_backup
-from tracker.briefing import mailer_for, send_digest
+from tracker.briefing import alert_topics, mailer_for, send_alert, send_digest
 from tracker.config import Config, beside_database
 from tracker.dblock import DatabaseLock
 from tracker.errors import BackupError, ConfigError, DeliveryError, StoreError
@@ -221,6 +221,7 @@ class Daemon:
                     log.info("poll: %s", summary.line())
                 if offline := summary.offline():
                     log.warning("%s", offline)
+                self._alert()
                 if summary.changed_topics:
                     log.info("topic queries changed: %s; run `tracker topics rematch` to "
                              "re-evaluate the archive", ", ".join(summary.changed_topics))
@@ -234,6 +235,22 @@ class Daemon:
             release_free_memory()  # what the poll freed, while the daemon waits for the next
             if not self.stop_requested.is_set():
                 self._schedule_poll(next_run)
+
+    def _alert(self) -> None:
+        """The alerting topics' new matches, emailed after the poll that stored
+        them (in the poll's turn: one message at a time)."""
+        assert self.config is not None and self.poll_store is not None
+        if not alert_topics(self.config):
+            return
+        try:
+            result = send_alert(self.poll_store, self.config,
+                                mailer_for(self.config, self.db_path), utc_now())
+        except (DeliveryError, StoreError) as exc:
+            log.error("alert not delivered (it stays pending and the next poll resends it): "
+                      "%s", exc)
+            return
+        if result.sent:
+            log.info("alert: %s", result.message)
 
     def _schedule_poll(self, when: datetime) -> None:
         self.scheduler.add_job(self._poll, "date", run_date=when, id="poll",

@@ -159,10 +159,12 @@ def _fold_same_stories(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def build_digest(items: list[dict[str, Any]], feed_problems: list[tuple[str, str]], now: datetime,
                  settings: DigestSettings, timezone: str, title: str = "Defence policy digest",
-                 more_command: str = "tracker search") -> DigestContent | None:
+                 more_command: str = "tracker search",
+                 headline_subject: bool = False) -> DigestContent | None:
     """Group items by topic (newest first), cap them, render both parts.
     `feed_problems` are (feed, what is wrong) for the feeds failing or gone
-    quiet, whose news the digest may be missing.
+    quiet, whose news the digest may be missing. `headline_subject`: a message
+    of one item (an alert) is subjected by its headline.
 
     Returns None when there is nothing to say and `send_empty` is off.
     """
@@ -192,8 +194,11 @@ def build_digest(items: list[dict[str, Any]], feed_problems: list[tuple[str, str
                      ([t["name"] for t in item["topics"]] or ["(no topic)"]))
     topic_count = len(counts)
     date = now.astimezone(tz).strftime("%-d %b")
-    subject = header_text(f"{title}, {date}: {len(items)} new in "
-                          f"{counted(topic_count, 'topic')}")
+    if headline_subject and len(items) == 1:
+        subject = header_text(f"{title}: {items[0]['title']} ({', '.join(counts)})")
+    else:
+        subject = header_text(f"{title}, {date}: {len(items)} new in "
+                              f"{counted(topic_count, 'topic')}")
     context = {
         # Items come newest first, so sections are ordered by their newest item.
         "title": title, "date": now.astimezone(tz).strftime("%A %-d %B %Y"),

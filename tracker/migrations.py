@@ -556,3 +556,22 @@ def backup_state(db: Database) -> None:
         error TEXT           -- and why
     )
     """])
+
+
+@migrations(name="0017_alerts")
+def alerts(db: Database) -> None:
+    """Alerts (a topic's new matches emailed after the poll that stored them)
+    are kept as digests are, recorded before sending and marked delivered after:
+    `kind` tells the two apart, and an item alerted is still in the next digest."""
+    _run(db, [
+        "ALTER TABLE digests ADD COLUMN kind TEXT NOT NULL DEFAULT 'digest' "
+        "CHECK (kind IN ('digest', 'alert'))",
+        "DROP VIEW digest_history",
+        """
+        CREATE VIEW digest_history AS
+        SELECT d.id, d.kind, d.subject, d.status, d.created, d.delivered_at, d.attempts,
+               d.last_error,
+               (SELECT count(*) FROM digest_items x WHERE x.digest_id = d.id) AS items
+        FROM digests d
+        """,
+    ])

@@ -37,6 +37,7 @@ class TopicConfig:
 
     name: str
     query: str
+    alert: bool = False  # its new matches emailed as soon as a poll stores them
 
 
 @dataclass(frozen=True)

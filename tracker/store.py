@@ -34,7 +34,7 @@ BUSY_TIMEOUT_SECONDS = 30.0
 # The newest schema migration (tracker/migrations.py; a test keeps this current).
 # A database that has it needs no migrating, and the migration machinery
 # (sqlite-utils) is then not even imported: most runs are a short `poll`.
-NEWEST_MIGRATION = "0016_backup_state"
+NEWEST_MIGRATION = "0017_alerts"
 
 
 _FEED_TIMES = {"last_attempt", "last_success", "failing_since", "next_due", "gone_at",
@@ -606,10 +606,10 @@ class Store:
 
     # -- digests -----------------------------------------------------------
 
-    def undelivered(self, since: datetime) -> list[dict[str, Any]]:
-        """Items first seen since `since` that no delivered digest has carried yet,
-        newest first, with their feed, every feed they were seen in (name, kind),
-        and topics."""
+    def undelivered(self, since: datetime, kind: str = "digest") -> list[dict[str, Any]]:
+        """Items first seen since `since` that no delivered digest (or alert, by
+        `kind`) has carried yet, newest first, with their feed, every feed they
+        were seen in (name, kind), and topics."""
         rows = self.conn.execute(
             f"""
             SELECT i.id, i.title, i.summary, i.url, i.published, i.first_seen,
@@ -625,20 +625,23 @@ class Store:
             FROM items i JOIN feeds f ON f.id = i.feed_id
             WHERE coalesce(i.revised_at, i.first_seen) >= ? AND NOT EXISTS (
                 SELECT 1 FROM digest_items d JOIN digests g ON g.id = d.digest_id
-                WHERE d.item_id = i.id AND g.status = 'delivered'
+                WHERE d.item_id = i.id AND g.status = 'delivered' AND g.kind = ?
                   AND coalesce(d.content_hash, i.content_hash) = i.content_hash)
             ORDER BY coalesce(i.published, i.first_seen) DESC, i.id DESC
-            """, (to_text(since),))
+            """, (to_text(since), kind))
         return [_with_json(row) for row in rows]
 
-    def pending_digest(self, now: datetime, message_id: Callable[[int], str]) -> dict[str, Any]:
-        """The digest not yet delivered, or a new one: a retry keeps its Message-ID."""
+    def pending_digest(self, now: datetime, message_id: Callable[[int], str],
+                       kind: str = "digest") -> dict[str, Any]:
+        """The digest (or alert) not yet delivered, or a new one: a retry keeps
+        its Message-ID."""
         with self.write():
-            row = self.conn.execute("SELECT * FROM digests WHERE status = 'pending' "
-                                    "ORDER BY id LIMIT 1").fetchone()
+            row = self.conn.execute("SELECT * FROM digests WHERE status = 'pending' AND kind = ? "
+                                    "ORDER BY id LIMIT 1", (kind,)).fetchone()
             if row is None:
                 cursor = self.conn.execute(
-                    "INSERT INTO digests (created, message_id) VALUES (?, '')", (to_text(now),))
+                    "INSERT INTO digests (created, message_id, kind) VALUES (?, '', ?)",
+                    (to_text(now), kind))
                 digest_id = int(cursor.lastrowid or 0)
                 self.conn.execute("UPDATE digests SET message_id = ? WHERE id = ?",
                                   (message_id(digest_id), digest_id))

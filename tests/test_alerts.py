@@ -1,0 +1,156 @@
+"""Alerts: a topic with `alert = true` has its new matches emailed after the
+poll that stored them, through a real SMTP server (aiosmtpd on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli, write_config
+from tests.feedserver import Document, FeedServer
+from tests.test_digest import Inbox, smtp  # noqa: F401 (the fixture)
+from tests.test_service import CountingParser, poll
+from tracker.config import load_config, parse_config
+from tracker.daemon import Daemon
+from tracker.errors import ConfigError
+from tracker.store import Store
+
+T0 = datetime.now(UTC) - timedelta(hours=3)
+
+
+def rss(titles: list[str]) -> bytes:
+    """Newest first, as feeds are; each item keeps its link and date as more arrive."""
+    items = "".join(f"<item><title>{title}</title><link>https://e.org/{n}</link>"
+                    f"<description>{title}.</description>"
+                    f"<pubDate>{format_datetime(T0 + timedelta(minutes=n))}</pubDate></item>"
+                    for n, title in reversed(list(enumerate(reversed(titles)))))
+    return f'<rss version="2.0"><channel><title>F</title>{items}</channel></rss>'.encode()
+
+
+class Setup:
+    def __init__(self, tmp_path: Path, server: FeedServer, port: int | None) -> None:
+        self.server = server
+        self.titles = ["NATO invokes Article 4 after drone incursion",
+                       "Defence budget rises to 2.5 per cent"]
+        self.feed = server.add("/feed", Document(rss(self.titles)))
+        self.tmp_path = tmp_path
+        self.port = port
+        self.cli = Cli(self.write(alert=True), tmp_path / "tracker.db")
+
+    def write(self, alert: bool) -> Path:
+        lines = ["[digest]", 'to = ["analyst@example.org"]', 'from = "tracker@example.org"']
+        if self.port is not None:
+            lines += ["[digest.smtp]", 'host = "127.0.0.1"', f"port = {self.port}",
+                      'security = "none"', "timeout = 5"]
+        lines += ["[topics.nato]", "query = 'NATO'", f"alert = {json.dumps(alert)}",
+                  "[topics.budgets]", "query = 'budget'"]
+        return write_config(self.tmp_path / "tracker.toml",
+                            [{"name": "NATO news", "url": self.feed, "interval": "1s"}],
+                            extra="\n".join(lines))
+
+    def publish(self, *titles: str) -> None:
+        self.titles = [*titles, *self.titles]
+        self.server.add("/feed", Document(rss(self.titles)))
+
+
+@pytest.fixture
+def alerting(tmp_path: Path, feed_server: FeedServer,
+             smtp: tuple[Inbox, int]) -> Iterator[tuple[Setup, Inbox]]:  # noqa: F811
+    inbox, port = smtp
+    yield Setup(tmp_path, feed_server, port), inbox
+
+
+def test_an_alerting_topics_new_matches_are_emailed_after_the_poll(
+        alerting: tuple[Setup, Inbox]) -> None:
+    setup, inbox = alerting
+    result = setup.cli("poll", "--all")
+    assert result.exit_code == 0, result.output
+    assert "alert: sent 'Alert: NATO invokes Article 4 after drone incursion (nato)'" \
+        in result.output
+    (message,) = inbox.messages
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "NATO invokes Article 4" in text and "Defence budget" not in text  # not alerting
+    assert setup.cli("poll", "--all").exit_code == 0
+    assert len(inbox.messages) == 1  # nothing new: nothing sent
+
+    setup.publish("NATO jets scrambled over the Baltic", "NATO to meet on Friday")
+    result = setup.cli("poll", "--all")
+    assert "alert: sent 'Alert, " in result.output and "2 new in 1 topic" in result.output
+    text = inbox.messages[1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "NATO jets scrambled" in text and "NATO to meet" in text
+    assert "Article 4" not in text  # alerted already
+
+    assert "alerts: after each poll, the new matches of nato" in \
+        setup.cli("digest", "--check").output
+    digest = setup.cli("digest", "--preview", "--html", str(setup.tmp_path / "d.html"))
+    assert "NATO invokes Article 4" in digest.output  # the digest still carries them all
+    assert "Defence budget rises" in digest.output
+
+
+def test_an_alert_the_server_refused_is_sent_with_the_next_poll(
+        alerting: tuple[Setup, Inbox]) -> None:
+    setup, inbox = alerting
+    inbox.fail_data_with = "451 4.3.0 try again later"
+    result = setup.cli("poll", "--all")
+    assert result.exit_code == 0
+    assert "alert not delivered (it stays pending and the next poll resends it)" in result.output
+    assert "451" in result.output
+    inbox.fail_data_with = None
+    setup.publish("NATO jets scrambled over the Baltic")
+    assert "alert: sent" in setup.cli("poll", "--all").output
+    (message,) = inbox.messages
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "NATO invokes Article 4" in text and "NATO jets scrambled" in text
+    with sqlite3.connect(setup.cli.db) as conn:
+        rows = conn.execute("SELECT kind, status, attempts FROM digest_history").fetchall()
+    assert rows == [("alert", "delivered", 2)]  # one alert, its Message-ID kept
+
+
+def test_a_topic_set_to_alert_reports_its_new_matches_not_its_past(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    setup = Setup(tmp_path, feed_server, port=None)  # no SMTP: .eml files in the outbox
+    setup.cli = Cli(setup.write(alert=False), tmp_path / "tracker.db")
+    assert setup.cli("poll", "--all").exit_code == 0
+    with sqlite3.connect(setup.cli.db) as conn:  # stored two days ago
+        conn.execute("UPDATE items SET first_seen = ?",
+                     ((datetime.now(UTC) - timedelta(days=2)).isoformat(),))
+    setup.write(alert=True)
+    result = setup.cli("poll", "--all")
+    assert "alert" not in result.output
+    setup.publish("NATO jets scrambled over the Baltic")
+    assert "alert: sent 'Alert: NATO jets scrambled over the Baltic (nato)'" in \
+        setup.cli("poll", "--all").output
+    (eml,) = (tmp_path / "outbox").glob("*.eml")
+    assert "Article 4" not in eml.read_text(encoding="utf-8")
+
+
+def test_the_daemon_alerts_after_its_poll(
+        tmp_path: Path, feed_server: FeedServer, caplog: pytest.LogCaptureFixture) -> None:
+    setup = Setup(tmp_path, feed_server, port=None)
+    config = load_config(setup.cli.config)
+    daemon = Daemon(setup.cli.db, lambda: config,
+                    lambda config, store: None)  # type: ignore[arg-type,return-value]
+    daemon.config = config
+    daemon.poll_store = Store.open(setup.cli.db)
+    try:
+        assert setup.cli("poll", "--all").exit_code == 0  # alerted by the CLI's poll
+        setup.publish("NATO jets scrambled over the Baltic")
+        poll(config, setup.cli.db, CountingParser())  # the service's poll: no alerting
+        with caplog.at_level(logging.INFO, logger="tracker.daemon"):
+            daemon._alert()
+    finally:
+        daemon.poll_store.close()
+    assert "alert: sent 'Alert: NATO jets scrambled over the Baltic (nato)'" in caplog.text
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 2
+
+
+def test_alert_must_be_true_or_false() -> None:
+    with pytest.raises(ConfigError, match=r"topics\.nato: alert must be true or false"):
+        parse_config("[topics.nato]\nquery = 'NATO'\nalert = 'yes'\n", Path("tracker.toml"))
