@@ -75,10 +75,14 @@ def export_records(store: Store, items: Sequence[StoredItem],
     ids = None if whole_archive else [item.id for item in items]
     topics = store.item_topics(ids)
     links = store.links.links_by_item(ids)
+    stars = store.stars(ids)
     records = []
     for item in items:
         record = item_record(item)
         record["topics"] = topics.get(item.id, [])
         record["related"] = links.get(item.id, [])
+        star = stars.get(item.id)
+        record["starred"] = star["starred_at"] if star else None
+        record["note"] = star["note"] if star else None
         records.append(record)
     return records

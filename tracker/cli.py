@@ -26,6 +26,7 @@ from tracker import __version__
 from tracker.cli_backup import backup, restore
 from tracker.cli_feeds import feeds
 from tracker.cli_query import search, topics
+from tracker.cli_stars import star, starred, unstar
 from tracker.cliapp import (
     SINCE_HELP,
     App,
@@ -80,7 +81,7 @@ def main(ctx: click.Context, config_path: Path | None, db_path: Path | None,
     ctx.call_on_close(app.close)
 
 
-for command in (backup, feeds, restore, search, topics):
+for command in (backup, feeds, restore, search, star, starred, topics, unstar):
     main.add_command(command)
 
 
@@ -248,10 +249,12 @@ def _print_status_table(feeds: list[FeedState], report: dict[str, Any], now: dat
               default="jsonl", show_default=True, help="Output format.")
 @click.option("--topic", help="Only items that matched this topic.")
 @click.option("--since", help=f"Only items first seen since then: {SINCE_HELP}.")
+@click.option("--starred", "only_starred", is_flag=True, help="Only starred items (tracker star).")
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
               help="Write to this file instead of standard output.")
 @pass_app
-def export(app: App, fmt: str, topic: str | None, since: str | None, output: TextIO) -> None:
+def export(app: App, fmt: str, topic: str | None, since: str | None, only_starred: bool,
+           output: TextIO) -> None:
     """Export stored items with the topics they matched, their storyline and the
     earlier stories they relate to: JSON lines (one object per item), CSV for
     spreadsheets, or an Atom 1.0 / JSON Feed 1.1 document that any feed reader can
@@ -260,9 +263,12 @@ def export(app: App, fmt: str, topic: str | None, since: str | None, output: Tex
     from tracker.exports import atom, csv_text, json_feed
 
     check_topics(app.config, [] if topic is None else [topic])
-    matched = None if topic is None else app.store.matched_ids(topic)
-    items = list(app.store.items(parse_since(since, app.config.timezone), ids=matched))
-    records = export_records(app.store, items, whole_archive=topic is None and since is None)
+    chosen = None if topic is None else app.store.matched_ids(topic)
+    if only_starred:
+        starred_ids = set(app.store.stars())
+        chosen = starred_ids if chosen is None else chosen & starred_ids
+    items = list(app.store.items(parse_since(since, app.config.timezone), ids=chosen))
+    records = export_records(app.store, items, whole_archive=chosen is None and since is None)
     title = f"tracker: {topic.replace('_', ' ')}" if topic else "tracker: all items"
     if fmt == "jsonl":
         for record in records:
@@ -295,11 +301,12 @@ def show(app: App, item_id: int, as_json: bool) -> None:
             "title": render_diff(word_diff(before["title"], after["title"])),
             "summary": render_diff(word_diff(before["summary"], after["summary"])),
         })
+    kept = app.store.stars([item_id]).get(item_id)
     if as_json:
         click.echo(json.dumps({**{k: item[k] for k in (
             "id", "title", "url", "feed", "kind", "seen_in", "published", "updated",
             "first_seen", "revised_at", "summary", "topics", "storyline_id")},
-            "revisions": changes},
+            "starred": kept, "revisions": changes},
             indent=2, ensure_ascii=False))
         return
     click.echo(f"#{item['id']} {item['title']}")
@@ -318,6 +325,9 @@ def show(app: App, item_id: int, as_json: bool) -> None:
                             ZoneInfo(app.config.timezone))
     if thread:
         click.echo(f"  continues: {thread}")
+    if kept:
+        click.echo(f"  starred {kept['starred_at']}" + (f": {kept['note']}" if kept["note"]
+                                                         else ""))
     click.echo(f"\n{item['summary']}")
     for number, change in enumerate(changes, start=1):
         click.echo(f"\nEdit {number}, seen {change['replaced_at']}:")

@@ -17,7 +17,7 @@ from typing import Any
 
 ATOM = "http://www.w3.org/2005/Atom"
 CSV_COLUMNS = ("id", "feed", "feed_kind", "title", "url", "published", "first_seen", "topics",
-               "seen_in", "storyline", "related", "summary")
+               "seen_in", "storyline", "related", "summary", "starred", "note")
 
 
 def _entry_id(record: dict[str, Any]) -> str:

@@ -575,3 +575,16 @@ def alerts(db: Database) -> None:
         FROM digests d
         """,
     ])
+
+
+@migrations(name="0018_stars")
+def stars(db: Database) -> None:
+    """Items a person starred (`tracker star`), with a note: what to come back
+    to, for a brief or a report."""
+    _run(db, ["""
+    CREATE TABLE stars (
+        item_id INTEGER PRIMARY KEY REFERENCES items(id),
+        starred_at TEXT NOT NULL,
+        note TEXT
+    )
+    """, "CREATE INDEX stars_starred_at ON stars(starred_at)"])

@@ -34,7 +34,7 @@ BUSY_TIMEOUT_SECONDS = 30.0
 # The newest schema migration (tracker/migrations.py; a test keeps this current).
 # A database that has it needs no migrating, and the migration machinery
 # (sqlite-utils) is then not even imported: most runs are a short `poll`.
-NEWEST_MIGRATION = "0017_alerts"
+NEWEST_MIGRATION = "0018_stars"
 
 
 _FEED_TIMES = {"last_attempt", "last_success", "failing_since", "next_due", "gone_at",
@@ -603,6 +603,35 @@ class Store:
             "LIMIT ?", (topic, limit))]
         found = {item.id: item for item in self.items(ids=ids)}
         return [found[item_id] for item_id in ids if item_id in found]
+
+    # -- stars -------------------------------------------------------------
+
+    def star(self, item_id: int, now: datetime, note: str | None) -> bool:
+        """Star an item (a star already there keeps its time; a note given
+        replaces the old one). False when there is no such item."""
+        with self.write():
+            if self.conn.execute("SELECT 1 FROM items WHERE id = ?", (item_id,)).fetchone() is None:
+                return False
+            self.conn.execute(
+                "INSERT INTO stars (item_id, starred_at, note) VALUES (?, ?, ?) "
+                "ON CONFLICT (item_id) DO UPDATE SET note = coalesce(excluded.note, note)",
+                (item_id, to_text(now), note))
+        return True
+
+    def unstar(self, item_id: int) -> bool:
+        """False when the item was not starred."""
+        with self.write():
+            return self.conn.execute("DELETE FROM stars WHERE item_id = ?",
+                                     (item_id,)).rowcount > 0
+
+    def stars(self, ids: Iterable[int] | None = None) -> dict[int, dict[str, Any]]:
+        """The starred items (or those of `ids` that are), newest star first:
+        item id -> its star's time and note."""
+        only, params = ids_condition(ids, "item_id")
+        return {row["item_id"]: {"starred_at": row["starred_at"], "note": row["note"]}
+                for row in self.conn.execute(
+                    f"SELECT item_id, starred_at, note FROM stars WHERE {only} "
+                    "ORDER BY starred_at DESC, item_id DESC", params)}
 
     # -- digests -----------------------------------------------------------
 
