@@ -102,6 +102,9 @@ def test_an_alert_the_server_refused_is_sent_with_the_next_poll(
     assert result.exit_code == 0
     assert "alert not delivered (it stays pending and the next poll resends it)" in result.output
     assert "451" in result.output
+    report = json.loads(setup.cli("status", "--json").output)
+    assert "alert" in report["needs_attention"]
+    assert report["undelivered"][0]["problem"].startswith("the alert of ")
     inbox.fail_data_with = None
     setup.publish("NATO jets scrambled over the Baltic")
     assert "alert: sent" in setup.cli("poll", "--all").output
@@ -111,6 +114,7 @@ def test_an_alert_the_server_refused_is_sent_with_the_next_poll(
     with sqlite3.connect(setup.cli.db) as conn:
         rows = conn.execute("SELECT kind, status, attempts FROM digest_history").fetchall()
     assert rows == [("alert", "delivered", 2)]  # one alert, its Message-ID kept
+    assert json.loads(setup.cli("status", "--json").output)["undelivered"] == []
 
 
 def test_a_topic_set_to_alert_reports_its_new_matches_not_its_past(

@@ -157,6 +157,13 @@ def test_smtp_failures_lose_nothing_and_the_retry_keeps_its_message_id(
                 "dropped": "closed the connection"}[failure]
     assert expected in result.output
     assert inbox.messages == []
+    status = cli("status", "--json")  # mail that does not arrive needs a person
+    report = json.loads(status.output)
+    assert status.exit_code == 1 and "digest" in report["needs_attention"]
+    (undelivered,) = report["undelivered"]
+    assert undelivered["kind"] == "digest" and undelivered["attempts"] == 1
+    assert expected in undelivered["problem"]
+    assert "is not delivered after 1 attempt: " in cli("status").output
     # The server comes back; new items arrived meanwhile; the next send has everything, once.
     inbox.fail_data_with, inbox.drop_connection = None, False
     feed_server.add("/feed", Document(rss([*HOSTILE_TITLES, "Late drone news"])))
@@ -171,6 +178,8 @@ def test_smtp_failures_lose_nothing_and_the_retry_keeps_its_message_id(
     with sqlite3.connect(cli.db) as conn:
         rows = conn.execute("SELECT status, attempts, message_id FROM digests").fetchall()
     assert rows == [("delivered", 2, message["Message-ID"].strip())]
+    report = json.loads(cli("status", "--json").output)
+    assert report["undelivered"] == [] and "digest" not in report["needs_attention"]
 
 
 def test_preview_sends_nothing_and_marks_nothing(tmp_path: Path, feed_server: FeedServer,

@@ -140,15 +140,16 @@ def status(app: App, as_json: bool) -> None:
     """Show each feed's health, item counts and when it is next due.
 
     Exits 1 when something needs a person: a feed failing for more than a day,
-    a feed the publisher removed (HTTP 410), a daemon that stopped beating, or a
-    backup that failed (until one works again).
+    a feed the publisher removed (HTTP 410), a daemon that stopped beating, a
+    digest or alert the mail server refused, or a backup that failed (until one
+    works again).
     """
     now = utc_now()
     if not app.store.read_only:  # else the feeds as the database last knew them
         app.store.sync_feeds(app.config.feeds, now)
     feeds = app.store.feeds()
     report = status_report(feeds, app.store.totals(), now, app.store.heartbeat(),
-                           app.store.backup_state())
+                           app.store.backup_state(), app.store.failing_deliveries())
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
@@ -225,6 +226,8 @@ def _print_status_table(feeds: list[FeedState], report: dict[str, Any], now: dat
         console.print(f"\n[bold red]{escape(daemon['problem'])}[/]")
     else:
         console.print("\nDaemon never run: start it with `tracker run`.")
+    for undelivered in report["undelivered"]:
+        console.print(f"[bold red]{escape(undelivered['problem'])}[/]")
     backup = report["backup"]
     if backup["problem"]:
         console.print(f"[bold red]{escape(backup['problem'])}[/]")

@@ -44,6 +44,8 @@ from tracker.wording import counted
 
 log = logging.getLogger("tracker.daemon")
 
+DIGEST_RETRY = timedelta(minutes=15)  # the first retry of a digest not delivered
+DIGEST_RETRY_LONGEST = timedelta(hours=4)
 HEARTBEAT_SECONDS = 15  # tracker.report.HEARTBEAT_STALE_AFTER must stay well above this
 MAX_POLL_WAIT_SECONDS = 60
 STOP_GRACE_SECONDS = 20
@@ -106,6 +108,7 @@ class Daemon:
         self.poll_store: Store | None = None
         self.beat_store: Store | None = None
         self.poll_lock = threading.Lock()
+        self.digest_retry: timedelta | None = None  # the wait before the last retry
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -270,12 +273,25 @@ class Daemon:
                 result = send_digest(self.poll_store, self.config,
                                      mailer_for(self.config, self.db_path), utc_now())
             except (DeliveryError, StoreError) as exc:
-                log.error("digest not delivered (it stays pending and the next run resends "
-                          "it): %s", exc)
+                self._retry_digest(exc)
                 return
             finally:
                 release_free_memory()
+            self.digest_retry = None
             log.info("digest: %s", result.message)
+
+    def _retry_digest(self, exc: Exception) -> None:
+        """A digest the mail server refused (or never answered) is tried again in
+        15 minutes, then 30, 60 ... up to 4 hours apart, not only at its next
+        scheduled time, a day later: a mail server's minutes of trouble should
+        not cost a day's digest."""
+        self.digest_retry = (DIGEST_RETRY if self.digest_retry is None
+                             else min(self.digest_retry * 2, DIGEST_RETRY_LONGEST))
+        when = utc_now() + self.digest_retry
+        log.error("digest not delivered (it stays pending, tried again at %s UTC): %s",
+                  when.strftime("%H:%M"), exc)
+        self.scheduler.add_job(self._digest, "date", run_date=when, id="digest-retry",
+                               replace_existing=True)
 
     def _schedule_backup(self) -> None:
         """The backup job when `[backup] folder` is set; none otherwise (a reload

@@ -120,9 +120,19 @@ def backup_status(state: dict[str, Any] | None) -> dict[str, Any]:
     return {"state": "failing" if failing else "ok", **state, "problem": problem}
 
 
+def delivery_problems(failing: list[dict[str, Any]]) -> list[str]:
+    """A line for each digest or alert that could not be delivered: mail that
+    does not arrive looks like a quiet day unless someone says so."""
+    return [f"the {row['kind']} of {row['created'][:16].replace('T', ' ')} UTC is not "
+            f"delivered after {row['attempts']} "
+            f"attempt{'' if row['attempts'] == 1 else 's'}: {row['last_error']}"
+            for row in failing]
+
+
 def status_report(feeds: list[FeedState], totals: dict[str, int], now: datetime,
                   heartbeat: dict[str, Any] | None = None,
-                  backup: dict[str, Any] | None = None) -> dict[str, Any]:
+                  backup: dict[str, Any] | None = None,
+                  failing_deliveries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     entries = [feed_status(feed, now) for feed in feeds]
     attention = [entry["name"] for entry in entries if entry["problem"]]
     daemon = daemon_status(heartbeat, now)
@@ -131,6 +141,8 @@ def status_report(feeds: list[FeedState], totals: dict[str, int], now: datetime,
     backups = backup_status(backup)
     if backups["problem"]:
         attention.append("backup")
+    deliveries = failing_deliveries or []
+    attention += sorted({row["kind"] for row in deliveries})
     return {
         "generated_at": to_text(now),
         "totals": {
@@ -147,6 +159,8 @@ def status_report(feeds: list[FeedState], totals: dict[str, int], now: datetime,
         "ok": not attention,
         "daemon": daemon,
         "backup": backups,
+        "undelivered": [{**row, "problem": problem} for row, problem
+                        in zip(deliveries, delivery_problems(deliveries), strict=True)],
         "feeds": entries,
     }
 

@@ -688,6 +688,13 @@ class Store:
                 "INSERT OR REPLACE INTO digest_items (digest_id, item_id, content_hash) "
                 "VALUES (?, ?, ?)", [(digest_id, i, h) for i, h in items])
 
+    def failing_deliveries(self) -> list[dict[str, Any]]:
+        """Digests and alerts not delivered whose last attempt failed, oldest
+        first: what `tracker status` reports until they go out."""
+        return [dict(row) for row in self.conn.execute(
+            "SELECT kind, created, subject, attempts, last_error FROM digests "
+            "WHERE status = 'pending' AND last_error IS NOT NULL ORDER BY id")]
+
     def digest_attempt(self, digest_id: int, error: str | None, now: datetime) -> None:
         """One delivery attempt: delivered when `error` is None, else still pending."""
         with self.write():
