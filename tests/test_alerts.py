@@ -158,3 +158,20 @@ def test_the_daemon_alerts_after_its_poll(
 def test_alert_must_be_true_or_false() -> None:
     with pytest.raises(ConfigError, match=r"topics\.nato: alert must be true or false"):
         parse_config("[topics.nato]\nquery = 'NATO'\nalert = 'yes'\n", Path("tracker.toml"))
+
+
+def test_a_feeds_old_items_stored_as_new_are_not_alerted(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    setup = Setup(tmp_path, feed_server, port=None)
+    old = "NATO summit agreed spending rise"  # published weeks ago, seen only now
+    body = rss(setup.titles).replace(b"<channel><title>F</title>", (
+        "<channel><title>F</title><item><title>" + old + "</title><link>https://e.org/old"
+        "</link><pubDate>" + format_datetime(T0 - timedelta(days=20)) +
+        "</pubDate></item>").encode())
+    feed_server.add("/feed", Document(body))
+    assert "alert: sent 'Alert: NATO invokes Article 4 after drone incursion (nato)'" in \
+        setup.cli("poll", "--all").output
+    (eml,) = (tmp_path / "outbox").glob("*.eml")
+    assert old not in eml.read_text(encoding="utf-8")
+    digest = setup.cli("digest", "--preview", "--html", str(tmp_path / "d.html")).output
+    assert old in digest  # the digest has it

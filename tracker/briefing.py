@@ -71,12 +71,17 @@ def alert_topics(config: Config) -> tuple[str, ...]:
 
 def prepare_alert(store: Store, config: Config, now: datetime) -> DigestContent | None:
     """The alert due now: the matches of the alerting topics (`alert = true`)
-    first seen in the last day that no alert has carried, or None. A topic
-    newly set to alert therefore reports at most a day's matches, not its past."""
+    first seen and published in the last day that no alert has carried, or
+    None. A topic newly set to alert therefore reports at most a day's
+    matches, not its past, and a new feed's old items are not alerted."""
     topics = alert_topics(config)
     if not topics:
         return None
-    items = store.undelivered(now - ALERT_LOOKBACK, kind="alert")
+    since = now - ALERT_LOOKBACK
+    # News, not a feed's back catalogue: a first poll stores weeks of old items
+    # as new, and those belong in the digest, not in an alert.
+    items = [item for item in store.undelivered(since, kind="alert")
+             if datetime.fromisoformat(item["published"] or item["first_seen"]) >= since]
     if not items:
         return None
     threads = store.links.continues(item["id"] for item in items)
