@@ -349,3 +349,19 @@ def test_the_daemons_backup_removes_copies_abandoned_a_day_ago(tmp_path: Path) -
     assert written.items == 0
     assert not abandoned.exists() and fresh.exists() and other.exists()
 
+
+
+def test_without_a_destination_the_configs_backup_folder_is_used(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    cli = polled_cli(tmp_path, feed_server, extra='[backup]\nfolder = "nightly"\nkeep = 1')
+    folder = tmp_path / "nightly"
+    (folder).mkdir()
+    (folder / "tracker-20260101-030000.db").write_bytes(b"")
+    result = cli("backup")
+    assert result.exit_code == 0, result.output
+    assert f"to {folder}/tracker-" in result.output and "keeping 1" in result.output
+    (kept,) = dated_backups(folder, cli.db)
+    assert items_in(kept) == 5
+    bare = Cli(write_config(tmp_path / "bare.toml", []), cli.db)
+    result = bare("backup")
+    assert result.exit_code == 2 and "or set [backup] folder in the config" in result.output

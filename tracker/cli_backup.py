@@ -9,6 +9,7 @@ import click
 
 from tracker.backup import prune_backups, restore_backup, write_backup
 from tracker.cliapp import App, pass_app
+from tracker.config import beside_database
 from tracker.dblock import AlreadyRunning, DatabaseLock
 from tracker.errors import BackupError, StoreError
 from tracker.service import utc_now
@@ -16,21 +17,30 @@ from tracker.wording import counted
 
 
 @click.command()
-@click.argument("destination", type=click.Path(path_type=Path))
+@click.argument("destination", type=click.Path(path_type=Path), required=False)
 @click.option("--keep", type=click.IntRange(min=1),
               help="With a folder: keep this many newest backups of this database there, "
                    "deleting older ones.")
 @pass_app
-def backup(app: App, destination: Path, keep: int | None) -> None:
+def backup(app: App, destination: Path | None, keep: int | None) -> None:
     """A consistent, checked copy of the database, safe while the daemon runs.
 
     DESTINATION is a file, replaced only once the new copy has been checked, or a
     folder, which gets a new dated file each time (tracker-20261126-030000.db).
-    Copying the database file instead can miss the newest items or mix two
-    moments. Any tracker command reads a backup with --db.
+    Without it, the config's [backup] folder, keeping its `keep` newest. Copying
+    the database file instead can miss the newest items or mix two moments. Any
+    tracker command reads a backup with --db.
 
     Example: tracker backup --keep 7 /var/backups/tracker/
     """
+    if destination is None:
+        settings = app.config.backup
+        if settings.folder is None:
+            raise click.UsageError("name a DESTINATION (a file or a folder), or set [backup] "
+                                   "folder in the config")
+        destination = beside_database(settings.folder, app.db_path)
+        destination.mkdir(parents=True, exist_ok=True)
+        keep = keep or settings.keep
     if keep is not None and not destination.is_dir():
         raise click.UsageError(f"--keep needs a folder; {destination} is not one")
     if not app.db_path.exists():
@@ -51,7 +61,6 @@ def backup(app: App, destination: Path, keep: int | None) -> None:
         removed = prune_backups(destination, app.db_path, keep)
         if removed:
             click.echo(f"deleted {counted(len(removed), 'older backup')}, keeping {keep}")
-
 
 
 @click.command()
