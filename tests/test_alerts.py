@@ -72,8 +72,8 @@ def test_an_alerting_topics_new_matches_are_emailed_after_the_poll(
     setup, inbox = alerting
     result = setup.cli("poll", "--all")
     assert result.exit_code == 0, result.output
-    assert "alert: sent 'Alert: NATO invokes Article 4 after drone incursion (nato)'" \
-        in result.output
+    assert "alert: sent 'Alert: NATO invokes Article 4 after drone incursion (nato)' (1 item) " \
+        "via SMTP server" in result.output
     (message,) = inbox.messages
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "NATO invokes Article 4" in text and "Defence budget" not in text  # not alerting

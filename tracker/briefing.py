@@ -20,6 +20,7 @@ from tracker.errors import DeliveryError
 from tracker.mail import Mailer, OutboxMailer, SmtpMailer
 from tracker.report import feed_quiet
 from tracker.store import Store
+from tracker.wording import counted
 
 
 @dataclass(frozen=True)
@@ -120,5 +121,5 @@ def _deliver(store: Store, config: Config, mailer: Mailer, now: datetime,
         store.digest_attempt(digest["id"], str(exc), now)
         raise
     store.digest_attempt(digest["id"], None, now)
-    return DigestResult(True, f"sent {content.subject!r} ({content.total} items) via {where}",
-                        content)
+    return DigestResult(True, f"sent {content.subject!r} ({counted(content.total, 'item')}) "
+                              f"via {where}", content)
