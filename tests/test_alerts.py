@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -175,3 +177,73 @@ def test_a_feeds_old_items_stored_as_new_are_not_alerted(
     assert old not in eml.read_text(encoding="utf-8")
     digest = setup.cli("digest", "--preview", "--html", str(tmp_path / "d.html")).output
     assert old in digest  # the digest has it
+
+
+class Webhook:
+    """A chat service's incoming webhook on 127.0.0.1: keeps what is posted to
+    it, or answers with an error status on demand."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict[str, object]] = []
+        self.fail_with: int | None = None
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                status = hook.fail_with or 200
+                if status == 200:
+                    hook.posts.append({"path": self.path, **json.loads(body)})
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/T0K3N"
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    hook = Webhook()
+    yield hook
+    hook.server.shutdown()
+    hook.server.server_close()
+
+
+def test_alerts_go_to_a_chat_webhook_named_by_an_environment_variable(
+        tmp_path: Path, feed_server: FeedServer, webhook: Webhook,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    setup = Setup(tmp_path, feed_server, port=None)
+    config = setup.cli.config
+    config.write_text(config.read_text() + '\n[alerts]\nwebhook_env = "TRACKER_ALERT_WEBHOOK"\n')
+    result = setup.cli("poll", "--all")
+    assert "alert not delivered" in result.output
+    assert "environment variable TRACKER_ALERT_WEBHOOK is not set" in result.output
+
+    monkeypatch.setenv("TRACKER_ALERT_WEBHOOK", webhook.url)
+    webhook.fail_with = 500
+    result = setup.cli("poll", "--all")
+    assert "alerts webhook 127.0.0.1: the server answered 500" in result.output
+    assert "T0K3N" not in result.output  # the address is a secret: its host only
+    assert json.loads(setup.cli("status", "--json").output)["undelivered"][0]["kind"] == "alert"
+
+    webhook.fail_with = None
+    result = setup.cli("poll", "--all")
+    assert "alert: sent 'Alert: NATO invokes Article 4 after drone incursion (nato)' (1 item) " \
+        "via webhook 127.0.0.1" in result.output
+    (post,) = webhook.posts
+    assert post["path"] == "/hooks/T0K3N"
+    text = str(post["text"])
+    assert text.startswith("Alert: NATO invokes Article 4 after drone incursion (nato)\n\n")
+    assert "https://e.org/1" in text and "Defence budget" not in text
+    assert not (tmp_path / "outbox").exists()  # not emailed as well
+
+
+def test_webhook_env_must_name_an_environment_variable() -> None:
+    with pytest.raises(ConfigError, match=r"alerts\.webhook_env: must name an environment "):
+        parse_config('[alerts]\nwebhook_env = "https://hooks.example/x"\n', Path("t.toml"))

@@ -20,6 +20,7 @@ from tracker.errors import DeliveryError
 from tracker.mail import Mailer, OutboxMailer, SmtpMailer
 from tracker.report import feed_quiet
 from tracker.store import Store
+from tracker.webhook import WebhookMailer
 from tracker.wording import counted
 
 
@@ -92,6 +93,13 @@ def prepare_alert(store: Store, config: Config, now: datetime) -> DigestContent 
     return build_digest(items, [], now, settings, config.timezone, title="Alert",
                         more_command=f"tracker export --since 1d --topic {topics[0]}",
                         headline_subject=True)
+
+
+def alert_mailer(config: Config, db_path: Path) -> Mailer:
+    """The chat webhook when `[alerts] webhook_env` names one, else the digest's mail."""
+    if config.alerts.webhook_env:
+        return WebhookMailer(config.alerts.webhook_env, config.fetch.proxy)
+    return mailer_for(config, db_path)
 
 
 def send_alert(store: Store, config: Config, mailer: Mailer, now: datetime) -> DigestResult:

@@ -111,12 +111,12 @@ def poll(app: App, all_feeds: bool) -> None:
 def _send_alert(app: App) -> None:
     """After a poll, the alerting topics' new matches (`alert = true`), as the
     daemon sends them: a poll run from cron alerts too."""
-    from tracker.briefing import alert_topics, mailer_for, send_alert
+    from tracker.briefing import alert_mailer, alert_topics, send_alert
 
     if not alert_topics(app.config):
         return
     try:
-        result = send_alert(app.store, app.config, mailer_for(app.config, app.db_path),
+        result = send_alert(app.store, app.config, alert_mailer(app.config, app.db_path),
                             utc_now())
     except DeliveryError as exc:
         click.echo(f"alert not delivered (it stays pending and the next poll resends it): "

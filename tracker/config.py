@@ -29,9 +29,11 @@ MIN_INTERVAL_SECONDS = 1
 MAX_INTERVAL_SECONDS = 7 * 24 * 3600
 
 _TOP_KEYS = {"allow_private_networks", "allow_addresses", "default_interval", "timezone", "fetch",
-             "feeds", "topics", "aliases", "digest", "links", "topic_feeds", "backup"}
+             "feeds", "topics", "aliases", "digest", "links", "topic_feeds", "backup",
+              "alerts"}
 _TOPIC_FEED_KEYS = {"folder", "items"}
 _BACKUP_KEYS = {"folder", "schedule", "keep"}
+_ALERT_KEYS = {"webhook_env"}
 _LINK_KEYS = {"threshold", "related_threshold", "max_links", "window"}
 _DIGEST_KEYS = {"schedule", "include", "topics", "max_items", "send_empty", "to", "from",
                 "outbox", "list_unsubscribe", "lookback", "smtp"}
@@ -104,6 +106,14 @@ class TopicFeedSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    """Where alerts (topics with `alert = true`) go: by the digest's email, or,
+    with `webhook_env`, to the chat webhook whose address that variable holds."""
+
+    webhook_env: str | None = None
+
+
+@dataclass(frozen=True)
 class BackupSettings:
     """The daemon's own backups: `tracker backup` on a schedule into a folder,
     keeping the newest few. Off without a folder."""
@@ -130,6 +140,7 @@ class Config:
     links: LinkSettings = field(default_factory=LinkSettings)
     topic_feeds: TopicFeedSettings = field(default_factory=TopicFeedSettings)
     backup: BackupSettings = field(default_factory=BackupSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
 
 
 def beside_database(folder: str, db_path: Path) -> Path:
@@ -242,13 +253,24 @@ class _Validator:
         links = self.links(data.get("links", {}))
         topic_feeds = self.topic_feeds(data.get("topic_feeds", {}))
         backup = self.backup(data.get("backup", {}))
+        alerts = self.alerts(data.get("alerts", {}))
         return Config(
             path=self.path, feeds=feeds, topics=topics, aliases=aliases,
             allow_private_networks=allow_private,
             allow_addresses=allow_addresses,
             default_interval_seconds=default_interval, timezone=timezone, fetch=fetch,
-            digest=digest, links=links, topic_feeds=topic_feeds, backup=backup,
+            digest=digest, links=links, topic_feeds=topic_feeds, backup=backup, alerts=alerts,
         )
+
+    def alerts(self, raw: object) -> AlertSettings:
+        table = self.table(raw, "alerts", _ALERT_KEYS)
+        name = table.get("webhook_env")
+        if name is not None and (not isinstance(name, str)
+                                 or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)):
+            raise self.fail("alerts.webhook_env", "must name an environment variable (such as "
+                            "TRACKER_ALERT_WEBHOOK) that holds the webhook's address", "alerts",
+                            None, "webhook_env")
+        return AlertSettings(name)
 
     def backup(self, raw: object) -> BackupSettings:
         table = self.table(raw, "backup", _BACKUP_KEYS)

@@ -33,7 +33,13 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from tracker.backup import scheduled_backup
-from tracker.briefing import alert_topics, mailer_for, send_alert, send_digest
+from tracker.briefing import (
+    alert_mailer,
+    alert_topics,
+    mailer_for,
+    send_alert,
+    send_digest,
+)
 from tracker.config import Config, beside_database
 from tracker.dblock import DatabaseLock
 from tracker.errors import BackupError, ConfigError, DeliveryError, StoreError
@@ -247,7 +253,7 @@ class Daemon:
             return
         try:
             result = send_alert(self.poll_store, self.config,
-                                mailer_for(self.config, self.db_path), utc_now())
+                                alert_mailer(self.config, self.db_path), utc_now())
         except (DeliveryError, StoreError) as exc:
             log.error("alert not delivered (it stays pending and the next poll resends it): "
                       "%s", exc)

@@ -53,7 +53,7 @@ from tracker.models import FetchResult
 # process, for a client tracker never runs. Marking the module absent makes
 # httpx fall back to its stub, as when they are not installed.
 sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
-import httpx  # noqa: E402
+import httpx as httpx  # noqa: E402  (re-exported: tracker.webhook posts with it)
 
 MAX_REDIRECTS = 5
 PERMANENT_REDIRECTS = {301, 308}

@@ -1,0 +1,50 @@
+"""Deliver an alert to a chat channel's incoming webhook (Slack, Mattermost,
+Rocket.Chat, Google Chat: a JSON body with its text in "text"), instead of
+by email.
+
+It is a `Mailer` like the SMTP and outbox ones, so an alert is bookkept the
+same way: recorded before, delivered only once the webhook answered 2xx. The
+webhook's URL is a secret (it carries the token that lets anyone post), so it
+is read from the environment variable the config names, at send time, and
+messages name only its host.
+"""
+
+from __future__ import annotations
+
+import os
+from email.message import EmailMessage
+from urllib.parse import urlsplit
+
+from tracker.errors import DeliveryError
+from tracker.fetch import httpx  # its command-line client kept out (see there)
+
+WEBHOOK_TIMEOUT = 20.0
+
+
+class WebhookMailer:
+    def __init__(self, url_env: str, proxy: str | None = None,
+                 timeout: float = WEBHOOK_TIMEOUT) -> None:
+        self.url_env = url_env
+        self.proxy = proxy
+        self.timeout = timeout
+
+    def send(self, message: EmailMessage, recipients: list[str]) -> str:
+        url = os.environ.get(self.url_env, "").strip()
+        if not url:
+            raise DeliveryError(f"alerts webhook: environment variable {self.url_env} is not "
+                                "set (it holds the webhook's address)")
+        host = urlsplit(url).hostname or "?"
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise DeliveryError(f"alerts webhook: {self.url_env} is not an http(s) address")
+        text = message.get_body(("plain",))
+        body = text.get_content() if text is not None else ""
+        payload = {"text": f"{message['Subject']}\n\n{body.strip()}"}
+        try:
+            with httpx.Client(timeout=self.timeout, proxy=self.proxy, trust_env=False) as client:
+                response = client.post(url, json=payload)
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"alerts webhook {host}: {exc or type(exc).__name__}") from None
+        if not response.is_success:
+            raise DeliveryError(f"alerts webhook {host}: the server answered "
+                                f"{response.status_code} {response.reason_phrase}".rstrip())
+        return f"webhook {host}"
