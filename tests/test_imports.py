@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+from tests.conftest import write_config
 
 
 def test_the_cli_loads_no_table_drawing_migrations_or_template_libraries() -> None:
@@ -31,3 +34,17 @@ def test_a_parser_worker_loads_feedparser_and_little_else() -> None:
     # Each worker is a whole process: the fetcher's httpx and the store's
     # sqlite3 would be ~10 MB more in every one.
     assert not loaded & {"lxml", "httpx", "sqlite3", "click"}
+
+
+def test_a_poll_without_alerting_topics_loads_no_digest_machinery(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "tracker.toml", [], extra="[topics.nato]\nquery = 'NATO'")
+    code = ("import atexit, json, sys; from tracker.cli import main; "
+            "atexit.register(lambda: print(json.dumps(sorted({m.split('.')[0] "
+            "for m in sys.modules})), file=sys.stderr)); "
+            f"sys.argv = ['tracker', '--config', {str(config)!r}, '--db', "
+            f"{str(tmp_path / 'tracker.db')!r}, 'poll']; main()")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.stdout.startswith("polled 0 feeds"), run.stdout + run.stderr
+    loaded = set(json.loads(run.stderr.strip().splitlines()[-1]))
+    # A topic with alert = true brings them in, after the poll; none here.
+    assert not loaded & {"jinja2", "nh3", "markupsafe", "rich", "apscheduler"}

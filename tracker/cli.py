@@ -111,10 +111,10 @@ def poll(app: App, all_feeds: bool) -> None:
 def _send_alert(app: App) -> None:
     """After a poll, the alerting topics' new matches (`alert = true`), as the
     daemon sends them: a poll run from cron alerts too."""
-    from tracker.briefing import alert_mailer, alert_topics, send_alert
+    if not any(topic.alert for topic in app.config.topics):
+        return  # before importing the digest's templates and sanitiser: most polls have none
+    from tracker.briefing import alert_mailer, send_alert
 
-    if not alert_topics(app.config):
-        return
     try:
         result = send_alert(app.store, app.config, alert_mailer(app.config, app.db_path),
                             utc_now())
