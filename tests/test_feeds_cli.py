@@ -186,3 +186,45 @@ def test_an_edit_keeps_the_config_files_permissions(tmp_path: Path) -> None:
     cli.config.chmod(0o644)
     assert cli("feeds", "pause", "MoD").exit_code == 0
     assert cli.config.stat().st_mode & 0o777 == 0o644  # not a temporary file's 0600
+
+
+DEFENCE_FEED = (
+    b'<rss version="2.0"><channel><title>Defence Desk</title>'
+    b"<item><title>Drone strike on depot</title><link>https://d.org/1</link>"
+    b"<pubDate>Mon, 17 Nov 2025 09:00:00 GMT</pubDate></item>"
+    b"<item><title>New drone factory opens</title><link>https://d.org/2</link>"
+    b"<pubDate>Wed, 19 Nov 2025 09:00:00 GMT</pubDate></item>"
+    b"<item><title>Budget day</title><link>https://d.org/3</link>"
+    b"<pubDate>Tue, 18 Nov 2025 09:00:00 GMT</pubDate></item>"
+    b"</channel></rss>")
+
+
+def test_test_says_what_a_feed_would_bring_without_adding_or_storing(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    cli = cli_for(tmp_path)
+    feed_server.add("/feed.xml", Document(DEFENCE_FEED))
+    page = feed_server.add("/", Document(PAGE, content_type="text/html"))
+    before = cli.config.read_text()
+    result = cli("feeds", "test", page)  # a site's page: the feed it advertises
+    assert result.exit_code == 0, result.output
+    feed_url = feed_server.url("/feed.xml")
+    lines = result.output.splitlines()
+    assert lines[0] == f"Defence Desk <{feed_url}>"
+    assert lines[1] == "  3 items; newest 2025-11-19 09:00, oldest 2025-11-17"
+    assert lines[2] == "  topics: drones (2)"
+    assert lines[3:6] == ["  2025-11-19  New drone factory opens  [drones]",
+                          "  2025-11-18  Budget day",
+                          "  2025-11-17  Drone strike on depot  [drones]"]
+    assert lines[-1] == f"Add it with: tracker feeds add {feed_url}"
+    assert cli.config.read_text() == before and not cli.db.exists()
+
+    report = json.loads(cli("feeds", "test", feed_url, "--json").output)
+    assert report["items"] == 3 and report["topics"] == {"drones": 2}
+    assert report["newest_items"][0]["title"] == "New drone factory opens"
+    assert report["configured"] is False
+
+    cli("feeds", "add", feed_url)
+    again = cli("feeds", "test", feed_url).output
+    assert "(already in the config)" in again and "Add it with" not in again
+    missing = cli("feeds", "test", feed_server.url("/nothing"))
+    assert missing.exit_code == 1 and "404" in missing.output

@@ -4,10 +4,11 @@ OPML in and out, editing the config file in place (tracker.feedfile)."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import click
@@ -15,8 +16,10 @@ import click
 from tracker.cliapp import App, pass_app
 from tracker.errors import ConfigError, FetchError, ParseError
 from tracker.fetch import Fetcher
+from tracker.models import Item, ParsedFeed
 from tracker.parse import parse_feed
 from tracker.service import utc_now
+from tracker.timefmt import to_text
 from tracker.wording import counted
 
 if TYPE_CHECKING:
@@ -25,7 +28,7 @@ if TYPE_CHECKING:
 
 @click.group()
 def feeds() -> None:
-    """Manage feeds: list, add (with discovery), remove, pause, resume, OPML in and out.
+    """Manage feeds: list, test, add (with discovery), remove, pause, resume, OPML in and out.
     Edits keep the config file's comments and layout."""
 
 
@@ -96,22 +99,96 @@ def feeds_add(app: App, url: str, name: str | None, kind: str, interval: str | N
 
 def _resolve_feed(fetcher: Fetcher, url: str) -> tuple[str, str | None]:
     """The feed URL and title behind `url`: itself, or the first feed its page links to."""
+    feed_url, parsed, _ = _fetch_feed(fetcher, url)
+    return feed_url, parsed.title
+
+
+def _fetch_feed(fetcher: Fetcher, url: str) -> tuple[str, ParsedFeed, str | None]:
+    """The feed behind `url` (itself, or the first feed its page links to),
+    parsed, with the fetch's warning if it had one."""
     from tracker.opml import discover_feeds
 
     fetched = fetcher.fetch(url)
     assert fetched.content is not None
     try:
-        parsed = parse_feed(fetched.content, fetched.headers)
-        return fetched.final_url, parsed.title
+        return fetched.final_url, parse_feed(fetched.content, fetched.headers), fetched.warning
     except ParseError:
         html = fetched.content.decode("utf-8", "replace")
         found = discover_feeds(html, fetched.final_url)
         if not found:
             raise
-        feed_url = found[0][0]
-        fetched = fetcher.fetch(feed_url)
+        fetched = fetcher.fetch(found[0][0])
         assert fetched.content is not None
-        return fetched.final_url, parse_feed(fetched.content, fetched.headers).title
+        return (fetched.final_url, parse_feed(fetched.content, fetched.headers),
+                fetched.warning)
+
+
+SHOWN_ITEMS = 5
+
+
+@feeds.command("test")
+@click.argument("url")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def feeds_test(app: App, url: str, as_json: bool) -> None:
+    """Fetch URL once and say what tracker would read from it, without adding it
+    or storing anything: the feed (or the one a page advertises), how many items,
+    how often it publishes, its newest items, and which watch topics they match.
+
+    Example: tracker feeds test https://www.gov.uk/government/organisations/ministry-of-defence.atom
+    """
+    from tracker.normalise import normalise_feed
+    from tracker.query import Document
+    from tracker.topics import TopicSet
+
+    config = app.config
+    with Fetcher(config.fetch, config.allow_private_networks, config.allow_addresses) as fetcher:
+        try:
+            feed_url, parsed, warning = _fetch_feed(fetcher, url)
+        except (FetchError, ParseError) as exc:
+            raise click.ClickException(f"{url}: {exc}") from None
+    items = normalise_feed(parsed, feed_url, feed_url)
+    topics = TopicSet(config.topics, config.aliases)
+    name = parsed.title or urlsplit(feed_url).hostname or feed_url
+    hits = [[hit.topic for hit in topics.match(Document.of(item.title, item.summary, name))]
+            for item in items]
+    dates = sorted(date for item in items if (date := item.dated) is not None)
+    report: dict[str, Any] = {
+        "url": feed_url, "title": parsed.title, "items": len(items),
+        "dated": len(dates), "newest": to_text(dates[-1]) if dates else None,
+        "oldest": to_text(dates[0]) if dates else None,
+        "warnings": [w for w in (warning, parsed.warning) if w],
+        "configured": any(feed.url == feed_url for feed in config.feeds),
+        "topics": dict(Counter(topic for found in hits for topic in found).most_common()),
+        "newest_items": [{"title": item.title, "published": to_text(item.dated),
+                          "url": item.url, "topics": found}
+                         for item, found in sorted(zip(items, hits, strict=True),
+                                                   key=_newest_first)[:SHOWN_ITEMS]],
+    }
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{parsed.title or '(no title)'} <{feed_url}>"
+               + (" (already in the config)" if report["configured"] else ""))
+    span = (f"; newest {dates[-1]:%Y-%m-%d %H:%M}, oldest {dates[0]:%Y-%m-%d}" if dates
+            else "; none dated")
+    click.echo(f"  {counted(len(items), 'item')}{span}")
+    for text in report["warnings"]:
+        click.echo(f"  warning: {text}")
+    matched = report["topics"]
+    click.echo("  topics: " + (", ".join(f"{topic} ({count})" for topic, count in matched.items())
+                               if matched else "none of the watch topics match its items"))
+    for entry in report["newest_items"]:
+        when = (entry["published"] or "undated")[:10]
+        found = f"  [{', '.join(entry['topics'])}]" if entry["topics"] else ""
+        click.echo(f"  {when}  {entry['title']}{found}")
+    if not report["configured"]:
+        click.echo(f"Add it with: tracker feeds add {feed_url}")
+
+
+def _newest_first(pair: tuple[Item, list[str]]) -> tuple[bool, float]:
+    dated = pair[0].dated
+    return dated is None, -dated.timestamp() if dated else 0.0
 
 
 @feeds.command("remove")
