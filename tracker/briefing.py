@@ -64,10 +64,11 @@ def send_digest(store: Store, config: Config, mailer: Mailer, now: datetime) -> 
     return _deliver(store, config, mailer, now, content, "digest")
 
 
-ALERT_LOOKBACK = timedelta(days=1)  # an item first seen longer ago is not news to alert
+ALERT_LOOKBACK = timedelta(days=1)  # seen or published longer ago: not news to alert
 
 
 def alert_topics(config: Config) -> tuple[str, ...]:
+    """The topics whose matches are alerted (`alert = true`)."""
     return tuple(topic.name for topic in config.topics if topic.alert)
 
 

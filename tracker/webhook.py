@@ -22,6 +22,9 @@ WEBHOOK_TIMEOUT = 20.0
 
 
 class WebhookMailer:
+    """Posts each message's subject and plain-text part to the webhook at the
+    address the environment variable `url_env` holds."""
+
     def __init__(self, url_env: str, proxy: str | None = None,
                  timeout: float = WEBHOOK_TIMEOUT) -> None:
         self.url_env = url_env
@@ -43,7 +46,8 @@ class WebhookMailer:
             with httpx.Client(timeout=self.timeout, proxy=self.proxy, trust_env=False) as client:
                 response = client.post(url, json=payload)
         except httpx.HTTPError as exc:
-            raise DeliveryError(f"alerts webhook {host}: {exc or type(exc).__name__}") from None
+            reason = (str(exc) or type(exc).__name__).replace(url, host)  # never the token
+            raise DeliveryError(f"alerts webhook {host}: {reason}") from None
         if not response.is_success:
             raise DeliveryError(f"alerts webhook {host}: the server answered "
                                 f"{response.status_code} {response.reason_phrase}".rstrip())
