@@ -387,14 +387,22 @@ def _story_head(story: dict[str, Any] | None) -> dict[str, Any] | None:
 @main.command()
 @click.argument("storyline_id", type=int)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (stable keys).")
+@click.option("--markdown", "as_markdown", is_flag=True,
+              help="Markdown, to paste into a brief or a report.")
 @pass_app
-def story(app: App, storyline_id: int, as_json: bool) -> None:
+def story(app: App, storyline_id: int, as_json: bool, as_markdown: bool) -> None:
     """A storyline's timeline: its items oldest first, with their sources and how
-    each joined (same_story: another report; follow_up: a later development)."""
+    each joined (same_story: another report; follow_up: a later development).
+    --markdown writes it to paste into a brief: dated, linked, attributed."""
     found = app.store.links.storyline(storyline_id)
     if found is None:
         raise click.ClickException(f"no storyline {storyline_id} (`tracker stories` lists "
                                    "those that moved; `tracker related ITEM` names an item's)")
+    if as_markdown:
+        from tracker.markdown import story_markdown
+
+        click.echo(story_markdown(found), nl=False)
+        return
     if as_json:
         click.echo(json.dumps({**(_story_head(found) or {}), "about": found["about"],
                                "items": found["items"]}, indent=2, ensure_ascii=False))

@@ -44,8 +44,10 @@ def unstar(app: App, item_id: int) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (stable keys).")
+@click.option("--markdown", "as_markdown", is_flag=True,
+              help="Markdown, to paste into a brief or a report.")
 @pass_app
-def starred(app: App, as_json: bool) -> None:
+def starred(app: App, as_json: bool, as_markdown: bool) -> None:
     """The starred items, most recently starred first, with their notes."""
     stars = app.store.stars()
     items = {item.id: item for item in app.store.items(ids=list(stars))}
@@ -54,6 +56,11 @@ def starred(app: App, as_json: bool) -> None:
              **star} for item_id, star in stars.items() if item_id in items]
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
+        return
+    if as_markdown:
+        from tracker.markdown import starred_markdown
+
+        click.echo(starred_markdown(rows), nl=False)
         return
     if not rows:
         click.echo("no starred items: tracker star ITEM [--note TEXT] keeps one")

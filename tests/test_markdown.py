@@ -1,0 +1,47 @@
+"""Storylines and starred items as Markdown: hostile titles stay text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import Cli, write_config
+from tests.feedserver import Document, FeedServer
+from tracker.markdown import escape, link
+
+
+def test_markup_in_feed_text_is_escaped_and_only_web_links_are_links() -> None:
+    assert escape("<script>alert(1)</script> *NATO* [jets]") == \
+        r"\<script\>alert\(1\)\</script\> \*NATO\* \[jets\]"
+    assert escape("Line\nbreak  |  table") == r"Line break \| table"
+    assert link("Click [me]", "javascript:alert(1)") == r"Click \[me\]"
+    assert link("Deal", "https://e.org/a (b)>c") == "[Deal](<https://e.org/a%20(b)%3Ec>)"
+
+
+def test_a_storyline_and_the_starred_items_as_markdown(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    feed = (b'<rss version="2.0"><channel><title>F</title>'
+            b"<item><title>UK and Ukraine sign interceptor drone partnership</title>"
+            b"<link>https://e.org/1</link><description>Interceptor drones for Ukraine, built "
+            b"with Britain.</description><pubDate>Tue, 01 Jul 2025 09:00:00 GMT</pubDate></item>"
+            b"<item><title>UK to mass-produce Ukraine's interceptor drones</title>"
+            b"<link>https://e.org/2</link><description>Interceptor drones for Ukraine, built "
+            b"in Britain.</description><pubDate>Mon, 03 Nov 2025 09:00:00 GMT</pubDate></item>"
+            b"</channel></rss>")
+    url = feed_server.add("/feed", Document(feed))
+    cli = Cli(write_config(tmp_path / "tracker.toml", [{"name": "Defence_News", "url": url,
+                                                        "kind": "official"}]),
+              tmp_path / "tracker.db")
+    assert cli("poll", "--all").exit_code == 0
+    story = cli("story", "1", "--markdown").output
+    assert story.startswith("## UK and Ukraine sign interceptor drone partnership\n\n2 items, "
+                            "2025-07-01 to 2025-11-03; officially announced.")
+    assert "- **2025-07-01**: [UK and Ukraine sign interceptor drone partnership]" \
+           "(<https://e.org/1>) (Defence\\_News)" in story
+    assert "- **2025-11-03** (follow-up): [UK to mass\\-produce" not in story  # '-' is text
+    assert "(follow-up): [UK to mass-produce Ukraine's interceptor drones](<https://e.org/2>)" \
+        in story
+    cli("star", "2", "--note", "for the *Tuesday* brief")
+    starred = cli("starred", "--markdown").output
+    assert starred == ("## Starred\n\n- **2025-11-03** [UK to mass-produce Ukraine's interceptor "
+                       "drones](<https://e.org/2>) (Defence\\_News) — for the \\*Tuesday\\* "
+                       "brief\n")

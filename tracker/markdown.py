@@ -1,0 +1,56 @@
+"""Storylines and starred items as Markdown, to paste into a brief or a report.
+
+Feed text is hostile here too: every character Markdown would read as markup
+(emphasis, links, raw HTML, tables) is escaped, and only http(s) links become
+links, so a title can neither inject HTML into a rendered document nor turn a
+`javascript:` URL into a link.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+_MARKUP = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
+
+
+def escape(text: str) -> str:
+    """Text that Markdown shows as it is (one line)."""
+    return _MARKUP.sub(r"\\\1", " ".join(text.split()))
+
+
+def link(title: str, url: str | None) -> str:
+    """The title as a link to `url` when it is http(s), else as text."""
+    if url and urlsplit(url).scheme in ("http", "https"):
+        return f"[{escape(title)}](<{url.replace('>', '%3E').replace(' ', '%20')}>)"
+    return escape(title)
+
+
+def story_markdown(story: dict[str, Any]) -> str:
+    """A storyline (`LinkStore.storyline`) as a heading, a line on what it is
+    about, and its items oldest first, each dated, linked and attributed."""
+    lines = [f"## {escape(story['title'])}", ""]
+    official = "; officially announced" if story["officially_announced"] else ""
+    about = f" About: {escape(', '.join(story['about']))}." if story["about"] else ""
+    lines += [f"{story['size']} items, {story['started'][:10]} to {story['updated'][:10]}"
+              f"{official}.{about}", ""]
+    for entry in story["items"]:
+        how = {"same_story": " (same story)", "follow_up": " (follow-up)"}.get(
+            entry["joined_as"] or "", "")
+        also = [name for name in entry["seen_in"] if name != entry["feed"]]
+        source = escape(entry["feed"]) + (f", also {escape(', '.join(also))}" if also else "")
+        lines.append(f"- **{entry['at'][:10]}**{how}: {link(entry['title'], entry['url'])} "
+                     f"({source})")
+    return "\n".join(lines) + "\n"
+
+
+def starred_markdown(rows: list[dict[str, Any]]) -> str:
+    """Starred items (`tracker starred`) as a list, each with its note."""
+    lines = ["## Starred", ""]
+    for row in rows:
+        when = (row["published"] or "")[:10]
+        note = f" — {escape(row['note'])}" if row["note"] else ""
+        dated = f"**{when}** " if when else ""
+        lines.append(f"- {dated}{link(row['title'], row['url'])} ({escape(row['feed'])}){note}")
+    return "\n".join(lines) + "\n"
