@@ -362,6 +362,11 @@ def test_without_a_destination_the_configs_backup_folder_is_used(
     assert f"to {folder}/tracker-" in result.output and "keeping 1" in result.output
     (kept,) = dated_backups(folder, cli.db)
     assert items_in(kept) == 5
+    (tmp_path / "blocked").write_text("a file, not a folder")
+    blocked = Cli(write_config(tmp_path / "blocked.toml", [],
+                               extra='[backup]\nfolder = "blocked/nightly"'), cli.db)
+    result = blocked("backup")
+    assert result.exit_code == 1 and "cannot create the backup folder" in result.output
     bare = Cli(write_config(tmp_path / "bare.toml", []), cli.db)
     result = bare("backup")
     assert result.exit_code == 2 and "or set [backup] folder in the config" in result.output

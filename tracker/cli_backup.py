@@ -39,7 +39,12 @@ def backup(app: App, destination: Path | None, keep: int | None) -> None:
             raise click.UsageError("name a DESTINATION (a file or a folder), or set [backup] "
                                    "folder in the config")
         destination = beside_database(settings.folder, app.db_path)
-        destination.mkdir(parents=True, exist_ok=True)
+        try:
+            destination.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise click.ClickException(f"{destination}: cannot create the backup folder "
+                                       f"({exc.strerror or exc}); check [backup] folder in "
+                                       "the config") from None
         keep = keep or settings.keep
     if keep is not None and not destination.is_dir():
         raise click.UsageError(f"--keep needs a folder; {destination} is not one")
