@@ -228,3 +228,23 @@ def test_test_says_what_a_feed_would_bring_without_adding_or_storing(
     assert "(already in the config)" in again and "Add it with" not in again
     missing = cli("feeds", "test", feed_server.url("/nothing"))
     assert missing.exit_code == 1 and "404" in missing.output
+
+
+def test_feed_commands_go_through_the_configured_proxy(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    from tests.proxyserver import ProxyServer
+
+    proxy = ProxyServer().start()
+    try:
+        config = tmp_path / "tracker.toml"
+        config.write_text(CONFIG.replace("allow_private_networks = true",
+                                         f'allow_private_networks = true\n[fetch]\n'
+                                         f'proxy = "{proxy.url}"\n', 1)
+                          .replace("\n[[feeds]]", "\n\n[[feeds]]", 1), encoding="utf-8")
+        cli = Cli(config, tmp_path / "tracker.db")
+        url = feed_server.add("/feed.xml", Document(DEFENCE_FEED))
+        assert cli("feeds", "test", url).exit_code == 0
+        assert cli("feeds", "add", url).exit_code == 0
+    finally:
+        proxy.stop()
+    assert proxy.requests == [f"GET {url} HTTP/1.1"] * 2
