@@ -225,7 +225,11 @@ def test_alerts_go_to_a_chat_webhook_named_by_an_environment_variable(
     assert "alert not delivered" in result.output
     assert "environment variable TRACKER_ALERT_WEBHOOK is not set" in result.output
 
+    check = setup.cli("digest", "--check")
+    assert check.exit_code == 1 and "TRACKER_ALERT_WEBHOOK is not set" in check.output
     monkeypatch.setenv("TRACKER_ALERT_WEBHOOK", webhook.url)
+    check = setup.cli("digest", "--check").output
+    assert "alerts go to the webhook in TRACKER_ALERT_WEBHOOK (host 127.0.0.1)" in check
     webhook.fail_with = 500
     result = setup.cli("poll", "--all")
     assert "alerts webhook 127.0.0.1: the server answered 500" in result.output

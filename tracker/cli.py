@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import click
@@ -527,6 +529,13 @@ def _check_digest(app: App) -> None:
     alerting = [topic.name for topic in app.config.topics if topic.alert]
     if alerting:
         click.echo(f"alerts: after each poll, the new matches of {', '.join(alerting)}")
+    webhook = app.config.alerts.webhook_env
+    if webhook:
+        if not os.environ.get(webhook, "").strip():
+            raise click.ClickException(f"[alerts] webhook_env: environment variable {webhook} "
+                                       "is not set (it holds the webhook's address)")
+        click.echo(f"alerts go to the webhook in {webhook} "
+                   f"(host {urlsplit(os.environ[webhook]).hostname})")
     if settings.smtp is None:
         folder = mailer_for(app.config, app.db_path)
         assert isinstance(folder, OutboxMailer)
