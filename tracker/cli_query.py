@@ -125,9 +125,11 @@ class QueryCommand(click.Command):
 @click.option("--newest", is_flag=True,
               help="Newest first (by publication date) instead of best first.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of results.")
+@click.option("--markdown", "as_markdown", is_flag=True,
+              help="A Markdown list, to paste into a brief or a report.")
 @pass_app
 def search(app: App, query: str, limit: int, since: str | None, newest: bool,
-           as_json: bool) -> None:
+           as_json: bool, as_markdown: bool) -> None:
     """Full-text search of the archive in the topic query language, best first
     (or --newest first).
 
@@ -143,6 +145,10 @@ def search(app: App, query: str, limit: int, since: str | None, newest: bool,
     if as_json:
         click.echo(json.dumps([_hit_record(hit, around) for hit in hits], indent=2,
                               ensure_ascii=False))
+    elif as_markdown:
+        from tracker.markdown import hits_markdown
+
+        click.echo(hits_markdown(query, [_hit_record(hit, around) for hit in hits]), nl=False)
     else:
         _print_hits(hits, None, around)
         if not hits:

@@ -9,6 +9,7 @@ links, so a title can neither inject HTML into a rendered document nor turn a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,10 +48,20 @@ def story_markdown(story: dict[str, Any]) -> str:
 
 def starred_markdown(rows: list[dict[str, Any]]) -> str:
     """Starred items (`tracker starred`) as a list, each with its note."""
-    lines = ["## Starred", ""]
+    return _listed("Starred", rows, lambda row: row["note"])
+
+
+def hits_markdown(query: str, rows: list[dict[str, Any]]) -> str:
+    """Search results (`tracker search`) as a list under the query."""
+    return _listed(f"Search: {query}", rows, lambda row: None)
+
+
+def _listed(heading: str, rows: list[dict[str, Any]],
+            note_of: Callable[[dict[str, Any]], str | None]) -> str:
+    lines = [f"## {escape(heading)}", ""]
     for row in rows:
-        when = (row["published"] or "")[:10]
-        note = f" — {escape(row['note'])}" if row["note"] else ""
+        when = (row["published"] or row.get("first_seen") or "")[:10]
+        note = f" — {escape(text)}" if (text := note_of(row)) else ""
         dated = f"**{when}** " if when else ""
         lines.append(f"- {dated}{link(row['title'], row['url'])} ({escape(row['feed'])}){note}")
     return "\n".join(lines) + "\n"
