@@ -41,8 +41,9 @@ class DatabaseLock:
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
             handle.close()
-            raise AlreadyRunning(f"another tracker run (pid {holder}) is using this database; "
-                                 "stop it first, or use another --db") from None
+            raise AlreadyRunning(f"another tracker run (pid {holder}) is using this database "
+                                 "(a daemon, or a restore putting a backup in place); stop "
+                                 "it first, or use another --db") from None
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
