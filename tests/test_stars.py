@@ -62,6 +62,9 @@ def test_export_starred_keeps_the_notes_and_combines_with_a_topic(cli: Cli) -> N
     assert [json.loads(line)["id"] for line in drones] == [1]
     everything = [json.loads(line) for line in cli("export").output.splitlines()]
     assert [r["starred"] is not None for r in everything] == [True, True, False]
+    atom = cli("export", "--starred", "--topic", "drones", "--format", "atom").output
+    assert "<title>tracker: starred drones</title>" in atom
+    assert "tag:tracker,2026:export/starred/drones" in atom
     table = list(csv.DictReader(io.StringIO(cli("export", "--format", "csv", "--starred")
                                             .output.lstrip("\ufeff"))))
     assert [(row["id"], row["note"]) for row in table] == [("1", "for the brief"), ("2", "")]

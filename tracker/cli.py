@@ -274,7 +274,9 @@ def export(app: App, fmt: str, topic: str | None, since: str | None, only_starre
         chosen = starred_ids if chosen is None else chosen & starred_ids
     items = list(app.store.items(parse_since(since, app.config.timezone), ids=chosen))
     records = export_records(app.store, items, whole_archive=chosen is None and since is None)
-    title = f"tracker: {topic.replace('_', ' ')}" if topic else "tracker: all items"
+    name = " ".join(filter(None, ["starred" if only_starred else None,
+                                  topic.replace("_", " ") if topic else None]))
+    title = f"tracker: {name or 'all items'}"
     if fmt == "jsonl":
         for record in records:
             output.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -282,7 +284,8 @@ def export(app: App, fmt: str, topic: str | None, since: str | None, only_starre
         output.write(csv_text(records))
     elif fmt == "atom":
         newest = list(reversed(records))
-        output.write(atom(newest, title, f"tag:tracker,2026:export/{topic or 'all'}", utc_now()))
+        key = "/".join(filter(None, ["starred" if only_starred else None, topic])) or "all"
+        output.write(atom(newest, title, f"tag:tracker,2026:export/{key}", utc_now()))
     else:
         output.write(json_feed(list(reversed(records)), title) + "\n")
 
