@@ -67,17 +67,12 @@ def send_digest(store: Store, config: Config, mailer: Mailer, now: datetime) -> 
 ALERT_LOOKBACK = timedelta(days=1)  # seen or published longer ago: not news to alert
 
 
-def alert_topics(config: Config) -> tuple[str, ...]:
-    """The topics whose matches are alerted (`alert = true`)."""
-    return tuple(topic.name for topic in config.topics if topic.alert)
-
-
 def prepare_alert(store: Store, config: Config, now: datetime) -> DigestContent | None:
     """The alert due now: the matches of the alerting topics (`alert = true`)
     first seen and published in the last day that no alert has carried, or
     None. A topic newly set to alert therefore reports at most a day's
     matches, not its past, and a new feed's old items are not alerted."""
-    topics = alert_topics(config)
+    topics = config.alert_topics
     if not topics:
         return None
     since = now - ALERT_LOOKBACK

@@ -113,7 +113,7 @@ def poll(app: App, all_feeds: bool) -> None:
 def _send_alert(app: App) -> None:
     """After a poll, the alerting topics' new matches (`alert = true`), as the
     daemon sends them: a poll run from cron alerts too."""
-    if not any(topic.alert for topic in app.config.topics):
+    if not app.config.alert_topics:
         return  # before importing the digest's templates and sanitiser: most polls have none
     from tracker.briefing import alert_mailer, send_alert
 
@@ -529,9 +529,9 @@ def _check_digest(app: App) -> None:
     chosen = f" of {', '.join(settings.topics)}" if settings.topics is not None else ""
     click.echo(f"schedule: {settings.schedule} ({app.config.timezone}); include: "
                f"{settings.include}{chosen}; at most {settings.max_items} items")
-    alerting = [topic.name for topic in app.config.topics if topic.alert]
-    if alerting:
-        click.echo(f"alerts: after each poll, the new matches of {', '.join(alerting)}")
+    if app.config.alert_topics:
+        click.echo("alerts: after each poll, the new matches of "
+                   f"{', '.join(app.config.alert_topics)}")
     webhook = app.config.alerts.webhook_env
     if webhook:
         if not os.environ.get(webhook, "").strip():

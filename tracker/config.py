@@ -142,6 +142,11 @@ class Config:
     backup: BackupSettings = field(default_factory=BackupSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
 
+    @property
+    def alert_topics(self) -> tuple[str, ...]:
+        """The topics whose new matches are alerted after each poll (`alert = true`)."""
+        return tuple(topic.name for topic in self.topics if topic.alert)
+
 
 def beside_database(folder: str, db_path: Path) -> Path:
     """A folder named in the config: as written when absolute (`~` expanded),

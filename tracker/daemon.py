@@ -35,7 +35,6 @@ from apscheduler.triggers.cron import CronTrigger
 from tracker.backup import scheduled_backup
 from tracker.briefing import (
     alert_mailer,
-    alert_topics,
     mailer_for,
     send_alert,
     send_digest,
@@ -249,7 +248,7 @@ class Daemon:
         """The alerting topics' new matches, emailed after the poll that stored
         them (in the poll's turn: one message at a time)."""
         assert self.config is not None and self.poll_store is not None
-        if not alert_topics(self.config):
+        if not self.config.alert_topics:
             return
         try:
             result = send_alert(self.poll_store, self.config,
