@@ -62,9 +62,9 @@ def backup_path(destination: Path, database: Path, now: datetime) -> Path:
     return destination
 
 
-def scheduled_backup(config: Config, database: Path, now: datetime) -> tuple[Backup, list[Path]]:
-    """The daemon's backup: a dated file in `[backup] folder` (created if need
-    be), then all but the `keep` newest deleted. Returns it and those deleted."""
+def backup_folder(config: Config, database: Path) -> Path:
+    """The config's `[backup] folder` (beside the database when relative),
+    created if need be; BackupError when it cannot be."""
     assert config.backup.folder is not None
     folder = beside_database(config.backup.folder, database)
     try:
@@ -72,6 +72,13 @@ def scheduled_backup(config: Config, database: Path, now: datetime) -> tuple[Bac
     except OSError as exc:
         raise BackupError(f"{folder}: cannot create the backup folder ({_reason(exc)}); "
                           "check [backup] folder in the config") from None
+    return folder
+
+
+def scheduled_backup(config: Config, database: Path, now: datetime) -> tuple[Backup, list[Path]]:
+    """The daemon's backup: a dated file in `[backup] folder` (created if need
+    be), then all but the `keep` newest deleted. Returns it and those deleted."""
+    folder = backup_folder(config, database)
     remove_abandoned(folder, database)
     written = write_backup(database, folder, now)
     return written, prune_backups(folder, database, config.backup.keep)

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from tracker.backup import prune_backups, restore_backup, write_backup
+from tracker.backup import backup_folder, prune_backups, restore_backup, write_backup
 from tracker.cliapp import App, pass_app
-from tracker.config import beside_database
 from tracker.dblock import AlreadyRunning, DatabaseLock
 from tracker.errors import BackupError, StoreError
 from tracker.service import utc_now
@@ -38,13 +37,10 @@ def backup(app: App, destination: Path | None, keep: int | None) -> None:
         if settings.folder is None:
             raise click.UsageError("name a DESTINATION (a file or a folder), or set [backup] "
                                    "folder in the config")
-        destination = beside_database(settings.folder, app.db_path)
         try:
-            destination.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise click.ClickException(f"{destination}: cannot create the backup folder "
-                                       f"({exc.strerror or exc}); check [backup] folder in "
-                                       "the config") from None
+            destination = backup_folder(app.config, app.db_path)
+        except BackupError as exc:
+            raise click.ClickException(str(exc)) from None
         keep = keep or settings.keep
     if keep is not None and not destination.is_dir():
         raise click.UsageError(f"--keep needs a folder; {destination} is not one")
