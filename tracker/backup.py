@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tracker.config import Config, beside_database
-from tracker.errors import BackupError
+from tracker.errors import BackupError, reason
 from tracker.store import checked_item_count, checkpoint, copy_database
 from tracker.wording import counted
 
@@ -70,7 +70,7 @@ def backup_folder(config: Config, database: Path) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise BackupError(f"{folder}: cannot create the backup folder ({_reason(exc)}); "
+        raise BackupError(f"{folder}: cannot create the backup folder ({reason(exc)}); "
                           "check [backup] folder in the config") from None
     return folder
 
@@ -124,7 +124,7 @@ def write_backup(database: Path, destination: Path, now: datetime) -> Backup:
         os.replace(temporary, target)
         _flush(target.parent)
     except (OSError, sqlite3.Error) as exc:
-        raise BackupError(f"{target}: the backup could not be written ({_reason(exc)}); "
+        raise BackupError(f"{target}: the backup could not be written ({reason(exc)}); "
                           "the database is unchanged"
                           + (" and so is the earlier backup there" if target.exists() else "")
                           ) from None
@@ -177,7 +177,7 @@ def restore_backup(backup: Path, database: Path, now: datetime) -> Restored:
             _flush(database.parent)
         except OSError as exc:
             raise BackupError(f"{database}: the backup could not be put in place "
-                              f"({_reason(exc)}); the database is as it was") from None
+                              f"({reason(exc)}); the database is as it was") from None
     finally:
         temporary.unlink(missing_ok=True)
     return Restored(items, replaced)
@@ -258,9 +258,3 @@ def _flush(path: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc)

@@ -78,3 +78,9 @@ class DeliveryError(TrackerError):
 class BackupError(TrackerError):
     """A backup could not be written; the database and any earlier backup at the
     destination are as they were."""
+
+
+def reason(exc: BaseException) -> str:
+    """An OS or SQLite error as the few words a message quotes: "No space left
+    on device", not "[Errno 28] No space left on device: '/var/lib/...'"."""
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)

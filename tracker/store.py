@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from tracker.errors import StoreError
+from tracker.errors import StoreError, reason
 from tracker.link import LinkSettings
 from tracker.linkstore import LinkStore, ids_condition
 from tracker.models import FeedConfig, FeedState, Item, StoredItem, TopicConfig
@@ -132,7 +132,7 @@ class Store:
         except StoreError:
             raise
         except (OSError, sqlite3.OperationalError) as exc:
-            raise StoreError(f"{path}: cannot create or open the database ({_reason(exc)}); "
+            raise StoreError(f"{path}: cannot create or open the database ({reason(exc)}); "
                              "pass --db PATH or set TRACKER_DB to a place tracker may "
                              "write") from None
         except sqlite3.DatabaseError as exc:
@@ -897,7 +897,3 @@ def disk_full(path: Path) -> str:
     return (f"{path}: the disk is full ({free}), so nothing more could be stored; free "
             "some space and poll again: what was stored before is kept, and feeds not "
             "stored this time are fetched again")
-
-
-def _reason(exc: BaseException) -> str:
-    return (exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc))
