@@ -19,7 +19,7 @@ import click
 
 from tracker.arenas import limit_arenas
 from tracker.config import Config, load_config, parse_duration
-from tracker.errors import ConfigError, StoreError
+from tracker.errors import ConfigError
 from tracker.fetch import Fetcher
 from tracker.parsepool import ParserPool
 from tracker.service import TrackerService
@@ -73,10 +73,9 @@ class App:
     def store(self) -> Store:
         if self._store is None:
             _ = self.config  # an invalid config must stop us before the database is touched
-            try:
-                self._store = Store.open(self.db_path)
-            except StoreError as exc:
-                raise click.ClickException(str(exc)) from None
+            # A StoreError (not a database, another application's, no room) becomes
+            # the command's one-line error in `tracker.cli.TrackerGroup`.
+            self._store = Store.open(self.db_path)
         return self._store
 
     @contextmanager
