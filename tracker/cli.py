@@ -274,9 +274,8 @@ def export(app: App, fmt: str, topic: str | None, since: str | None, only_starre
         chosen = starred_ids if chosen is None else chosen & starred_ids
     items = list(app.store.items(parse_since(since, app.config.timezone), ids=chosen))
     records = export_records(app.store, items, whole_archive=chosen is None and since is None)
-    name = " ".join(filter(None, ["starred" if only_starred else None,
-                                  topic.replace("_", " ") if topic else None]))
-    title = f"tracker: {name or 'all items'}"
+    chosen_by = [part for part in ("starred" if only_starred else None, topic) if part]
+    title = f"tracker: {' '.join(chosen_by).replace('_', ' ') or 'all items'}"
     if fmt == "jsonl":
         for record in records:
             output.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -284,7 +283,7 @@ def export(app: App, fmt: str, topic: str | None, since: str | None, only_starre
         output.write(csv_text(records))
     elif fmt == "atom":
         newest = list(reversed(records))
-        key = "/".join(filter(None, ["starred" if only_starred else None, topic])) or "all"
+        key = "/".join(chosen_by) or "all"
         output.write(atom(newest, title, f"tag:tracker,2026:export/{key}", utc_now()))
     else:
         output.write(json_feed(list(reversed(records)), title) + "\n")
