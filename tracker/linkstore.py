@@ -328,38 +328,30 @@ class LinkStore:
         later ones ("later"), strongest first, with the other item's headline."""
         rows = self.conn.execute(
             """
-            SELECT 'earlier' AS direction, l.related_id AS id, l.kind, l.score, l.similarity,
-                   l.gap_days, l.shared, l.near_duplicate
-            FROM item_links l WHERE l.item_id = ?
-            UNION ALL
-            SELECT 'later', l.item_id, l.kind, l.score, l.similarity, -l.gap_days, l.shared,
-                   l.near_duplicate
-            FROM item_links l WHERE l.related_id = ?
-            """, (item_id, item_id)).fetchall()
-        own = self._words_of(item_id)
+            WITH links AS (
+                SELECT 'earlier' AS direction, related_id AS id, kind, score, similarity,
+                       gap_days, shared, near_duplicate
+                FROM item_links WHERE item_id = :item
+                UNION ALL
+                SELECT 'later', item_id, kind, score, similarity, -gap_days, shared,
+                       near_duplicate
+                FROM item_links WHERE related_id = :item
+            )
+            SELECT l.*, i.title, i.summary, i.url, f.name AS feed, f.kind AS feed_kind,
+                   coalesce(i.published, i.first_seen) AS at, i.storyline_id AS storyline
+            FROM links l JOIN items i ON i.id = l.id JOIN feeds f ON f.id = i.feed_id
+            ORDER BY l.score DESC, l.id
+            """, {"item": item_id}).fetchall()
+        own = [profile(title, summary) for title, summary in self.conn.execute(
+            "SELECT title, summary FROM items WHERE id = ?", (item_id,))]
         out = []
         for row in rows:
             record = dict(row)
-            record.update(self._headline(record["id"]))
             other = profile(record["title"], record.pop("summary"))
             record["shared"] = spelled(json.loads(record["shared"]), [*own, other])
             record["near_duplicate"] = bool(record["near_duplicate"])
             out.append(record)
-        out.sort(key=lambda r: (-r["score"], r["id"]))
         return out
-
-    def _words_of(self, item_id: int) -> list[Profile]:
-        return [profile(title, summary) for title, summary in self.conn.execute(
-            "SELECT title, summary FROM items WHERE id = ?", (item_id,))]
-
-    def _headline(self, item_id: int) -> dict[str, Any]:
-        """The other item of a link as `related` shows it (its summary, for the
-        spelling of the shared words, is the caller's to take out)."""
-        row = self.conn.execute(
-            "SELECT i.title, i.summary, i.url, f.name AS feed, f.kind AS feed_kind, "
-            "coalesce(i.published, i.first_seen) AS at, i.storyline_id AS storyline "
-            "FROM items i JOIN feeds f ON f.id = i.feed_id WHERE i.id = ?", (item_id,)).fetchone()
-        return dict(row)
 
     def storyline(self, storyline_id: int) -> dict[str, Any] | None:
         """A storyline and its timeline: items oldest first, each with how it joined."""
