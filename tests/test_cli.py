@@ -180,6 +180,29 @@ def test_status_exits_nonzero_when_a_feed_failed_for_over_a_day(
     assert "Needs attention: Down" in result.output
 
 
+def test_status_in_a_pipe_gives_each_feed_one_line_and_honours_columns(
+        feed_server: FeedServer, cli_factory, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    long_name = "House of Commons Library: research briefings on defence and security"
+    ok = feed_server.add("/ok", Document(rss("A")))
+    down = feed_server.add("/down", Document(b"", status=500, etag=False))
+    cli = cli_factory([{"name": long_name, "url": ok}, {"name": "Down", "url": down}])
+    cli("poll")
+    monkeypatch.delenv("COLUMNS", raising=False)
+    lines = cli("status").output.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert re.match(r"House of Commons Library: \w+…  news  200 .* in \d+m$", lines[1])
+    assert re.match(r"Down +news  500 .* in \d+m$", lines[2])
+    # Too narrow for a problem column: each problem is a paragraph under the table.
+    below = " ".join(lines[lines.index("", 3):]).split()
+    assert " ".join(below).startswith("Down: [1x] the server answered HTTP 500")
+    monkeypatch.setenv("COLUMNS", "160")
+    wide = cli("status").output.splitlines()
+    assert wide[0].split() == ["Feed", "Kind", "HTTP", "Last", "OK", "Items", "Newest", "Next",
+                               "Problem"]
+    assert wide[1].startswith(f"{long_name}  news  200")
+    assert "[1x] the server answered HTTP 500" in wide[2]
+
+
 def test_status_notes_a_feed_gone_quiet_without_an_alert(
         feed_server: FeedServer, cli_factory) -> None:  # type: ignore[no-untyped-def]
     url = feed_server.add("/quiet", Document(rss("A", "B", "C", "D", "E")))  # November 2025

@@ -198,25 +198,41 @@ def _http_text(feed: FeedState) -> str:
     return str(feed.last_status)
 
 
+STATUS_PROBLEMS_BESIDE = 120  # from this width problems are a column, below it lines of their own
+STATUS_PROBLEM_MIN = 40
+
+
 def _print_status_table(feeds: list[FeedState], report: dict[str, Any], now: datetime) -> None:
     console, table = output_console(80), plain_table()
-    table.add_column("Feed", overflow="fold", ratio=3)
-    table.add_column("Kind", no_wrap=True)
-    table.add_column("HTTP", no_wrap=True)
-    table.add_column("Last OK", no_wrap=True)
-    table.add_column("Items", justify="right", no_wrap=True)
-    table.add_column("Newest", no_wrap=True)
-    table.add_column("Next", no_wrap=True)
-    table.add_column("Problem", overflow="fold", ratio=4)
+    # One line per feed, so that the table can be read down and grepped: a
+    # long name is cut (the whole of it is in --json and `tracker feeds list`).
+    # A narrow console (80 columns when piped to cron mail) leaves too little
+    # room for a problem beside the rest, so each one is a line under the table.
+    beside = console.width >= STATUS_PROBLEMS_BESIDE
+    rows, problems = [], []
     for feed, entry in zip(feeds, report["feeds"], strict=True):
-        table.add_row(
-            escape(feed.name), "official" if feed.kind == "official" else "news",
-            _http_text(feed), ago(feed.last_success, now), str(feed.item_count),
-            ago(feed.newest_item, now),
-            _next_text(feed, now),
-            _problem_text(feed, entry["problem"], entry["quiet"]),
-        )
+        problems.append(_problem_text(feed, entry["problem"], entry["quiet"]))
+        rows.append([escape(feed.name), "official" if feed.kind == "official" else "news",
+                     _http_text(feed), ago(feed.last_success, now), str(feed.item_count),
+                     ago(feed.newest_item, now), _next_text(feed, now)])
+    headers = ["Feed", "Kind", "HTTP", "Last OK", "Items", "Newest", "Next"]
+    others = sum(max(len(cell) for cell in column) + 2  # with the gap before each
+                 for column in zip(headers[1:], *(row[1:] for row in rows), strict=True))
+    room = console.width - others - (STATUS_PROBLEM_MIN if beside else 0)
+    table.add_column("Feed", no_wrap=True, overflow="ellipsis", max_width=max(12, room))
+    for header in headers[1:]:
+        table.add_column(header, no_wrap=True, justify="right" if header == "Items" else "left")
+    if beside:
+        table.add_column("Problem", overflow="fold", min_width=STATUS_PROBLEM_MIN)
+    for row, problem in zip(rows, problems, strict=True):
+        table.add_row(*row, *([problem] if beside else []))
     console.print(table)
+    below = [f"[bold]{row[0]}[/]: {problem}"
+             for row, problem in zip(rows, problems, strict=True) if problem and not beside]
+    if below:
+        console.print()
+    for line in below:
+        console.print(line)
     daemon = report["daemon"]
     if daemon["state"] == "running":
         console.print(f"\nDaemon running (pid {daemon['pid']}), last beat "

@@ -105,10 +105,15 @@ pass_app = click.make_pass_decorator(App)
 
 
 def output_console(pipe_width: int) -> Console:
-    """The terminal's width on a terminal; a fixed width when piped (cron mail, logs)."""
+    """The terminal's width on a terminal; when piped (cron mail, logs), the
+    width COLUMNS asks for, else a fixed one."""
     from rich.console import Console
 
-    return Console(width=None if sys.stdout.isatty() else pipe_width, highlight=False)
+    if sys.stdout.isatty():
+        return Console(highlight=False)
+    columns = os.environ.get("COLUMNS", "")
+    return Console(width=int(columns) if columns.isdigit() and int(columns) >= 40 else pipe_width,
+                   highlight=False)
 
 
 def plain_table() -> Table:
