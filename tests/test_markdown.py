@@ -50,3 +50,34 @@ def test_a_storyline_and_the_starred_items_as_markdown(
         "## Search: interceptor", "",
         "- **2025-11-03** [UK to mass-produce Ukraine's interceptor drones](<https://e.org/2>) "
         "(Defence\\_News)"]
+
+
+def test_items_are_dated_by_the_readers_day_everywhere(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    """An item published at 23:30 UTC on 3 November is from the 4th in Kyiv: the
+    digest says so, and so does every command that prints a date."""
+    feed = (b'<rss version="2.0"><channel><title>F</title>'
+            b"<item><title>Ukraine and UK agree interceptor drone production</title>"
+            b"<link>https://e.org/1</link><description>Interceptor drones for Ukraine, built "
+            b"with Britain.</description><pubDate>Tue, 01 Jul 2025 09:00:00 GMT</pubDate></item>"
+            b"<item><title>UK to mass-produce Ukraine's interceptor drones</title>"
+            b"<link>https://e.org/2</link><description>Interceptor drones for Ukraine, built "
+            b"in Britain.</description><pubDate>Mon, 03 Nov 2025 23:30:00 GMT</pubDate></item>"
+            b"</channel></rss>")
+    url = feed_server.add("/feed", Document(feed))
+    cli = Cli(write_config(tmp_path / "tracker.toml", [{"name": "MoD", "url": url}],
+                           extra='timezone = "Europe/Kyiv"'), tmp_path / "tracker.db")
+    assert cli("poll", "--all").exit_code == 0
+    cli("star", "2")
+    outputs = {
+        "story": cli("story", "1").output,
+        "story --markdown": cli("story", "1", "--markdown").output,
+        "related": cli("related", "1").output,
+        "stories": cli("stories", "--since", "2025-01-01").output,
+        "search": cli("search", "mass-produce").output,
+        "search --markdown": cli("search", "mass-produce", "--markdown").output,
+        "starred --markdown": cli("starred", "--markdown").output,
+    }
+    for command, output in outputs.items():
+        assert "2025-11-04" in output, command
+        assert "2025-11-03" not in output, command

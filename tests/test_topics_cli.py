@@ -177,7 +177,8 @@ def test_a_query_that_starts_with_a_minus_says_how_to_pass_it(tmp_path: Path,
         assert "-- '-exercise Patriot'" in refused.output
     passed = json.loads(cli("search", "--json", "--", "-NATO drones").output)
     assert [r["title"] for r in passed] == ["UK to mass-produce interceptor drones"]
-    assert "Did you mean '--limit'" in cli("search", "--limt", "3", "drone").output
+    mistyped = cli("search", "--limt", "3", "drone").output
+    assert "Did you mean" in mistyped and "'--limit'" in mistyped
 
 
 def test_a_changed_query_is_rematched_only_on_request(tmp_path: Path,
@@ -239,3 +240,46 @@ def test_topics_list_shows_a_query_written_over_lines_as_one(tmp_path: Path) -> 
     config = write_config(tmp_path / "tracker.toml", [], extra=extra)
     table = Cli(config, tmp_path / "tracker.db")("topics", "list").output
     assert '"defence budget" OR GDP' in table
+
+
+def test_search_topics_test_and_export_keep_to_the_dates_asked_for(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    """--from and --to go by the item's own date in the config's timezone, a
+    date given to --to meaning its whole day, whenever the item arrived."""
+    dated = [("Patriot battery for Poland", "Tue, 31 Aug 2021 22:59:59 GMT"),    # 23:59 BST
+             ("Patriot training begins", "Tue, 31 Aug 2021 23:00:00 GMT"),       # 1 Sep, 00:00
+             ("Patriot deal signed", "Thu, 30 Sep 2021 22:59:59 GMT"),           # 30 Sep, 23:59
+             ("Patriot missiles delivered", "Thu, 30 Sep 2021 23:00:00 GMT"),    # 1 Oct
+             ("Patriot cost questioned", None)]                                  # first seen now
+    items = "".join(f"<item><title>{title}</title><link>https://e.org/{n}</link>"
+                    + (f"<pubDate>{when}</pubDate>" if when else "") + "</item>"
+                    for n, (title, when) in enumerate(dated))
+    feed_server.add("/feed", Document(
+        f'<rss version="2.0"><channel><title>F</title>{items}</channel></rss>'.encode()))
+    config = write_config(tmp_path / "tracker.toml",
+                          [{"name": "MoD", "url": feed_server.url("/feed")}],
+                          extra='timezone = "Europe/London"')
+    cli = Cli(config, tmp_path / "tracker.db")
+    cli("poll")
+
+    def found(*args: str) -> list[str]:
+        output = cli("search", "Patriot", "--newest", "--json", *args).output
+        return [hit["title"] for hit in json.loads(output)]
+
+    september = ["Patriot deal signed", "Patriot training begins"]
+    assert found("--from", "2021-09-01", "--to", "2021-09-30") == september
+    assert found("--from", "2021-09-01T00:00", "--to", "2021-09-30T23:59:59") == september
+    assert found("--to", "2021-08-31") == ["Patriot battery for Poland"]
+    assert found("--from", "2021-10-01") == ["Patriot cost questioned",
+                                             "Patriot missiles delivered"]
+    assert found("--from", "1d") == ["Patriot cost questioned"]  # undated: dated by arrival
+    tested = cli("topics", "test", "Patriot", "--from", "2021-09-01", "--to", "2021-09-30")
+    assert tested.output.startswith("2 matching items:")
+    # Dated as the reader's day, as the digest dates them, not UTC's (31 August).
+    assert "MoD (news), 2021-09-01" in tested.output
+    exported = [json.loads(line)["title"] for line in
+                cli("export", "--from", "2021-09-01", "--to", "2021-09-30").output.splitlines()]
+    assert sorted(exported) == sorted(september)
+    refused = cli("search", "Patriot", "--from", "2021-10-01", "--to", "2021-09-01")
+    assert refused.exit_code == 2
+    assert "--to 2021-09-01 is not after --from 2021-10-01" in refused.output

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tracker.models import StoredItem
+from tracker.models import Period, StoredItem
 from tracker.query import Document, Matcher
 from tracker.report import item_record
 from tracker.store import Store
@@ -40,11 +40,13 @@ def _document(row: sqlite3.Row) -> Document:
 
 
 def find(store: Store, query: str, aliases: Mapping[str, Sequence[str]] | None = None,
-         since: datetime | None = None, newest: bool = False) -> Iterator[Hit]:
-    """Every stored item matching `query`, best first (FTS5 rank; newest first
-    when the query has no positive words to rank by, or when asked)."""
+         since: datetime | None = None, newest: bool = False,
+         period: Period | None = None) -> Iterator[Hit]:
+    """Every stored item matching `query` (first seen `since`, dated in `period`),
+    best first (FTS5 rank; newest first when the query has no positive words to
+    rank by, or when asked)."""
     matcher = Matcher(query, aliases)
-    for row in store.candidates(fts_query(matcher.tree), since, newest=newest):
+    for row in store.candidates(fts_query(matcher.tree), since, newest=newest, period=period):
         result = matcher.match(_document(row))
         if result.matched:
             yield Hit(row["id"], row["title"], row["summary"], row["url"], row["published"],

@@ -37,8 +37,10 @@ from tracker.cliapp import (
     default_db_path,
     escape,
     output_console,
+    parse_period,
     parse_since,
     pass_app,
+    period_options,
     plain_table,
 )
 from tracker.config import Config, load_config
@@ -47,6 +49,7 @@ from tracker.errors import ConfigError, DeliveryError, StoreError
 from tracker.models import FeedState
 from tracker.report import ago, continues_text, status_report
 from tracker.service import utc_now
+from tracker.timefmt import local_day
 from tracker.wording import counted
 
 EXIT_NEEDS_ATTENTION = 1
@@ -270,12 +273,13 @@ def _print_status_table(feeds: list[FeedState], report: dict[str, Any], now: dat
               default="jsonl", show_default=True, help="Output format.")
 @click.option("--topic", help="Only items that matched this topic.")
 @click.option("--since", help=f"Only items first seen since then: {SINCE_HELP}.")
+@period_options
 @click.option("--starred", "only_starred", is_flag=True, help="Only starred items (tracker star).")
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
               help="Write to this file instead of standard output.")
 @pass_app
-def export(app: App, fmt: str, topic: str | None, since: str | None, only_starred: bool,
-           output: TextIO) -> None:
+def export(app: App, fmt: str, topic: str | None, since: str | None, dated_from: str | None,
+           dated_to: str | None, only_starred: bool, output: TextIO) -> None:
     """Export stored items with the topics they matched, their storyline and the
     earlier stories they relate to: JSON lines (one object per item), CSV for
     spreadsheets, or an Atom 1.0 / JSON Feed 1.1 document that any feed reader can
@@ -288,8 +292,11 @@ def export(app: App, fmt: str, topic: str | None, since: str | None, only_starre
     if only_starred:
         starred_ids = set(app.store.stars())
         chosen = starred_ids if chosen is None else chosen & starred_ids
-    items = list(app.store.items(parse_since(since, app.config.timezone), ids=chosen))
-    records = export_records(app.store, items, whole_archive=chosen is None and since is None)
+    period = parse_period(dated_from, dated_to, app.config.timezone)
+    items = list(app.store.items(parse_since(since, app.config.timezone), ids=chosen,
+                                 period=period))
+    records = export_records(app.store, items,
+                             whole_archive=chosen is None and since is None and period is None)
     chosen_by = [part for part in ("starred" if only_starred else None, topic) if part]
     title = f"tracker: {' '.join(chosen_by).replace('_', ' ') or 'all items'}"
     if fmt == "jsonl":
@@ -385,10 +392,11 @@ def related(app: App, item_id: int, as_json: bool) -> None:
         click.echo("  no related stories" + (" (it starts its storyline)"
                                                if story and story["first_item_id"] == item_id
                                                else ""))
+    timezone = app.config.timezone
     for link in links:
         gap = abs(link["gap_days"])
         click.echo(f"  {link['kind']:<10} {link['score']:.2f}  #{link['id']} {link['title']}")
-        click.echo(f"  {'':<16}{link['feed']}, {link['at'][:10]}, "
+        click.echo(f"  {'':<16}{link['feed']}, {local_day(link['at'], timezone)}, "
                    f"{gap:.1f} days {link['direction']}; shared: {', '.join(link['shared'])}"
                    + ("; near-duplicate" if link["near_duplicate"] else "")
                    # A link across storylines: related only, or a follow-up that did
@@ -421,7 +429,7 @@ def story(app: App, storyline_id: int, as_json: bool, as_markdown: bool) -> None
     if as_markdown:
         from tracker.markdown import story_markdown
 
-        click.echo(story_markdown(found), nl=False)
+        click.echo(story_markdown(found, app.config.timezone), nl=False)
         return
     if as_json:
         click.echo(json.dumps({**(_story_head(found) or {}), "about": found["about"],
@@ -429,15 +437,16 @@ def story(app: App, storyline_id: int, as_json: bool, as_markdown: bool) -> None
         return
     official = (f"; officially announced (#{found['official_item_id']})"
                 if found["officially_announced"] else "")
+    timezone = app.config.timezone
     click.echo(f"Storyline {found['id']}: {found['title']}")
-    click.echo(f"  {counted(found['size'], 'item')}, {found['started'][:10]} to "
-               f"{found['updated'][:10]}"
-               + official)
+    click.echo(f"  {counted(found['size'], 'item')}, {local_day(found['started'], timezone)} "
+               f"to {local_day(found['updated'], timezone)}{official}")
     if found["about"]:
         click.echo(f"  about: {', '.join(found['about'])}")
     for entry in found["items"]:
         how = entry["joined_as"] or "first"
-        click.echo(f"  {entry['at'][:10]}  {how:<10} #{entry['id']} {entry['title']}")
+        click.echo(f"  {local_day(entry['at'], timezone)}  {how:<10} #{entry['id']} "
+                   f"{entry['title']}")
         click.echo(f"  {'':<23}{entry['feed']} ({entry['feed_kind']})"
                    + (f"; also {', '.join(n for n in entry['seen_in'] if n != entry['feed'])}"
                       if len(entry["seen_in"]) > 1 else "")
@@ -468,19 +477,22 @@ def stories(app: App, since: str | None, limit: int, min_size: int, topic: str |
         return
     if not found:
         click.echo(f"no storyline of {counted(min_size, 'item')} or more gained items since "
-                   f"{start.date().isoformat()}")
+                   f"{start.astimezone(ZoneInfo(app.config.timezone)).date().isoformat()}")
+    timezone = app.config.timezone
     for story in found:
         official = ", officially announced" if story["officially_announced"] else ""
         click.echo(f"#{story['id']} {story['title']}")
         click.echo(f"  {counted(story['size'], 'item')} ({story['new_items']} new), "
-                   f"{story['started'][:10]} to {story['updated'][:10]}{official}")
+                   f"{local_day(story['started'], timezone)} to "
+                   f"{local_day(story['updated'], timezone)}{official}")
         if story["about"]:
             click.echo(f"  about: {', '.join(story['about'])}")
         if story["topics"]:
             click.echo(f"  topics: {', '.join(story['topics'])}")
         if story["size"] > 1:  # a single report is its own latest
             latest = story["latest"]
-            click.echo(f"  latest: {latest['at'][:10]} #{latest['id']} {latest['title']}")
+            click.echo(f"  latest: {local_day(latest['at'], timezone)} #{latest['id']} "
+                       f"{latest['title']}")
 
 
 @main.command()

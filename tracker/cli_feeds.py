@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -19,7 +20,7 @@ from tracker.fetch import Fetcher
 from tracker.models import Item, ParsedFeed
 from tracker.parse import parse_feed
 from tracker.service import utc_now
-from tracker.timefmt import to_text
+from tracker.timefmt import local_day, to_text
 from tracker.wording import counted
 
 if TYPE_CHECKING:
@@ -170,8 +171,9 @@ def feeds_test(app: App, url: str, as_json: bool) -> None:
         return
     click.echo(f"{parsed.title or '(no title)'} <{feed_url}>"
                + (" (already in the config)" if report["configured"] else ""))
-    span = (f"; newest {dates[-1]:%Y-%m-%d %H:%M}, oldest {dates[0]:%Y-%m-%d}" if dates
-            else "; none dated")
+    zone = ZoneInfo(config.timezone)
+    span = (f"; newest {dates[-1].astimezone(zone):%Y-%m-%d %H:%M}, "
+            f"oldest {dates[0].astimezone(zone):%Y-%m-%d}" if dates else "; none dated")
     click.echo(f"  {counted(len(items), 'item')}{span}")
     for text in report["warnings"]:
         click.echo(f"  warning: {text}")
@@ -179,7 +181,7 @@ def feeds_test(app: App, url: str, as_json: bool) -> None:
     click.echo("  topics: " + (", ".join(f"{topic} ({count})" for topic, count in matched.items())
                                if matched else "none of the watch topics match its items"))
     for entry in report["newest_items"]:
-        when = (entry["published"] or "undated")[:10]
+        when = local_day(entry["published"], config.timezone) or "undated"
         found = f"  [{', '.join(entry['topics'])}]" if entry["topics"] else ""
         click.echo(f"  {when}  {entry['title']}{found}")
     if not report["configured"]:

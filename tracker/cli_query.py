@@ -16,12 +16,15 @@ from tracker.cliapp import (
     check_topics,
     escape,
     output_console,
+    parse_period,
     parse_since,
     pass_app,
+    period_options,
     plain_table,
 )
 from tracker.query import QuerySyntaxError, parse_query
 from tracker.service import utc_now
+from tracker.timefmt import local_day
 from tracker.topics import TopicSet, highlight_spans, mark, snippet
 from tracker.wording import counted
 
@@ -53,7 +56,7 @@ class _Around:
                     for item_id, topics in app.store.item_topics(ids).items()})
 
 
-def _print_hits(hits: list[Hit], total: int | None, around: _Around) -> None:
+def _print_hits(hits: list[Hit], total: int | None, around: _Around, timezone: str) -> None:
     from rich.text import Text
 
     console = output_console(100)
@@ -70,7 +73,7 @@ def _print_hits(hits: list[Hit], total: int | None, around: _Around) -> None:
         title = mark(hit.title, highlight_spans(hit.title, hit.terms), "[bold yellow]", "[/]",
                      escape)
         text, spans = snippet(hit.summary, hit.terms)
-        when = (hit.published or hit.first_seen)[:10]
+        when = local_day(hit.published or hit.first_seen, timezone)
         if n or total is not None:
             console.print()
         console.print(f"[bold]#{hit.id}[/] {title}")
@@ -122,25 +125,30 @@ class QueryCommand(click.Command):
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000),
               help="At most this many results.")
 @click.option("--since", help=f"Only items first seen since then: {SINCE_HELP}.")
+@period_options
 @click.option("--newest", is_flag=True,
               help="Newest first (by publication date) instead of best first.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of results.")
 @click.option("--markdown", "as_markdown", is_flag=True,
               help="A Markdown list, to paste into a brief or a report.")
 @pass_app
-def search(app: App, query: str, limit: int, since: str | None, newest: bool,
-           as_json: bool, as_markdown: bool) -> None:
+def search(app: App, query: str, limit: int, since: str | None, dated_from: str | None,
+           dated_to: str | None, newest: bool, as_json: bool, as_markdown: bool) -> None:
     """Full-text search of the archive in the topic query language, best first
     (or --newest first).
 
-    Example: tracker search '"air defence" (Patriot OR IRIS-T) -exercise'
+    \b
+    Example:
+      tracker search '"air defence" (Patriot OR IRIS-T) -exercise'
+      tracker search Patriot --from 2022-09-01 --to 2022-09-30 --newest
     """
     from tracker.archive import find
 
     _checked_query(query, app.config.aliases)
     since_time = parse_since(since, app.config.timezone)
-    hits = list(islice(find(app.store, query, app.config.aliases, since_time, newest=newest),
-                       limit))
+    period = parse_period(dated_from, dated_to, app.config.timezone)
+    hits = list(islice(find(app.store, query, app.config.aliases, since_time, newest=newest,
+                            period=period), limit))
     around = _Around.of(app, hits)
     if as_json:
         click.echo(json.dumps([_hit_record(hit, around) for hit in hits], indent=2,
@@ -148,9 +156,10 @@ def search(app: App, query: str, limit: int, since: str | None, newest: bool,
     elif as_markdown:
         from tracker.markdown import hits_markdown
 
-        click.echo(hits_markdown(query, [_hit_record(hit, around) for hit in hits]), nl=False)
+        click.echo(hits_markdown(query, [_hit_record(hit, around) for hit in hits],
+                                 app.config.timezone), nl=False)
     else:
-        _print_hits(hits, None, around)
+        _print_hits(hits, None, around, app.config.timezone)
         if not hits:
             click.echo("no matching items")
 
@@ -189,19 +198,22 @@ def topics_list(app: App, as_json: bool) -> None:
 @topics.command("test", cls=QueryCommand)
 @click.argument("query")
 @click.option("--since", help=f"Only items first seen since then: {SINCE_HELP}.")
+@period_options
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000),
               help="How many of the best hits to show.")
 @pass_app
-def topics_test(app: App, query: str, since: str | None, limit: int) -> None:
+def topics_test(app: App, query: str, since: str | None, dated_from: str | None,
+                dated_to: str | None, limit: int) -> None:
     """Run a query over the archive without saving anything: the count and the best
     hits, matched words highlighted. This is how topics are written."""
     from tracker.archive import find
 
     _checked_query(query, app.config.aliases)
     since_time = parse_since(since, app.config.timezone)
-    hits = list(find(app.store, query, app.config.aliases, since_time))
+    period = parse_period(dated_from, dated_to, app.config.timezone)
+    hits = list(find(app.store, query, app.config.aliases, since_time, period=period))
     shown = hits[:limit]
-    _print_hits(shown, len(hits), _Around.of(app, shown))
+    _print_hits(shown, len(hits), _Around.of(app, shown), app.config.timezone)
 
 
 @topics.command("rematch")

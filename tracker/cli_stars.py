@@ -60,7 +60,7 @@ def starred(app: App, as_json: bool, as_markdown: bool) -> None:
     if as_markdown:
         from tracker.markdown import starred_markdown
 
-        click.echo(starred_markdown(rows), nl=False)
+        click.echo(starred_markdown(rows, app.config.timezone), nl=False)
         return
     if not rows:
         click.echo("no starred items: tracker star ITEM [--note TEXT] keeps one")

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Any, overload
 from zoneinfo import ZoneInfo
 
 import click
@@ -21,6 +21,7 @@ from tracker.arenas import limit_arenas
 from tracker.config import Config, load_config, parse_duration
 from tracker.errors import ConfigError
 from tracker.fetch import Fetcher
+from tracker.models import Period
 from tracker.parsepool import ParserPool
 from tracker.service import TrackerService
 from tracker.store import Store
@@ -138,6 +139,44 @@ def check_topics(config: Config, names: list[str]) -> None:
     if unknown:
         raise click.UsageError(f"no such topic: {', '.join(unknown)} "
                                f"(configured: {', '.join(known) or 'none'})")
+
+
+def period_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`--from` and `--to`: the dates the items must be dated in (`parse_period`)."""
+    command = click.option(
+        "--to", "dated_to", metavar="WHEN",
+        help="Only items dated up to then (a whole day for a date): as --from.")(command)
+    return click.option(
+        "--from", "dated_from", metavar="WHEN",
+        help="Only items dated (published, else first seen) from then: "
+             f"{SINCE_HELP}.")(command)
+
+
+def parse_period(start: str | None, end: str | None, timezone: str = "UTC",
+                 now: datetime | None = None) -> Period | None:
+    """`--from` and `--to` values as a Period (None when neither is given). A
+    date given to --to is its whole day: `--from 2022-09-01 --to 2022-09-30`
+    is September."""
+    if start is None and end is None:
+        return None
+    period = Period(parse_since(start, timezone, now), _parse_until(end, timezone, now))
+    if period.start is not None and period.end is not None and period.start >= period.end:
+        raise click.BadParameter(f"--to {end} is not after --from {start}: nothing is dated "
+                                 "in between")
+    return period
+
+
+def _parse_until(value: str | None, timezone: str, now: datetime | None) -> datetime | None:
+    """The first moment after `value` (`parse_since`'s forms): the next midnight
+    for a date, the next second for a time (stored times have whole seconds)."""
+    when = parse_since(value, timezone, now)
+    if when is None or value is None:
+        return None
+    try:
+        date.fromisoformat(value.strip())
+    except ValueError:
+        return when + timedelta(seconds=1)
+    return when + timedelta(days=1)
 
 
 SINCE_HELP = ("a date (YYYY-MM-DD, midnight in the config's timezone), a date and time, "

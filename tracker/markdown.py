@@ -13,6 +13,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from tracker.timefmt import local_day
+
 _MARKUP = re.compile(r"([\\`*_{}\[\]()#+!|<>~])")
 
 
@@ -28,39 +30,39 @@ def link(title: str, url: str | None) -> str:
     return escape(title)
 
 
-def story_markdown(story: dict[str, Any]) -> str:
+def story_markdown(story: dict[str, Any], timezone: str) -> str:
     """A storyline (`LinkStore.storyline`) as a heading, a line on what it is
     about, and its items oldest first, each dated, linked and attributed."""
     lines = [f"## {escape(story['title'])}", ""]
     official = "; officially announced" if story["officially_announced"] else ""
     about = f" About: {escape(', '.join(story['about']))}." if story["about"] else ""
-    lines += [f"{story['size']} items, {story['started'][:10]} to {story['updated'][:10]}"
-              f"{official}.{about}", ""]
+    lines += [f"{story['size']} items, {local_day(story['started'], timezone)} to "
+              f"{local_day(story['updated'], timezone)}{official}.{about}", ""]
     for entry in story["items"]:
         how = {"same_story": " (same story)", "follow_up": " (follow-up)"}.get(
             entry["joined_as"] or "", "")
         also = [name for name in entry["seen_in"] if name != entry["feed"]]
         source = escape(entry["feed"]) + (f", also {escape(', '.join(also))}" if also else "")
-        lines.append(f"- **{entry['at'][:10]}**{how}: {link(entry['title'], entry['url'])} "
-                     f"({source})")
+        lines.append(f"- **{local_day(entry['at'], timezone)}**{how}: "
+                     f"{link(entry['title'], entry['url'])} ({source})")
     return "\n".join(lines) + "\n"
 
 
-def starred_markdown(rows: list[dict[str, Any]]) -> str:
+def starred_markdown(rows: list[dict[str, Any]], timezone: str) -> str:
     """Starred items (`tracker starred`) as a list, each with its note."""
-    return _listed("Starred", rows, lambda row: row["note"])
+    return _listed("Starred", rows, timezone, lambda row: row["note"])
 
 
-def hits_markdown(query: str, rows: list[dict[str, Any]]) -> str:
+def hits_markdown(query: str, rows: list[dict[str, Any]], timezone: str) -> str:
     """Search results (`tracker search`) as a list under the query."""
-    return _listed(f"Search: {query}", rows, lambda row: None)
+    return _listed(f"Search: {query}", rows, timezone, lambda row: None)
 
 
-def _listed(heading: str, rows: list[dict[str, Any]],
+def _listed(heading: str, rows: list[dict[str, Any]], timezone: str,
             note_of: Callable[[dict[str, Any]], str | None]) -> str:
     lines = [f"## {escape(heading)}", ""]
     for row in rows:
-        when = (row["published"] or row.get("first_seen") or "")[:10]
+        when = local_day(row["published"] or row.get("first_seen"), timezone)
         note = f" — {escape(text)}" if (text := note_of(row)) else ""
         dated = f"**{when}** " if when else ""
         lines.append(f"- {dated}{link(row['title'], row['url'])} ({escape(row['feed'])}){note}")

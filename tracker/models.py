@@ -130,6 +130,18 @@ class Item:
 
 
 @dataclass(frozen=True)
+class Period:
+    """The dates an item's own date (its publication, else when it was first
+    seen) must fall in: `start` inclusive, `end` exclusive, None leaving that
+    side open. What research asks ("Patriot in September 2022"), where
+    `--since` asks what arrived lately: a first poll stores months of backlog
+    in one minute."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True)
 class StoredItem:
     """An item as read back from the database."""
 

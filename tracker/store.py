@@ -26,7 +26,7 @@ from urllib.parse import quote
 from tracker.errors import StoreError, reason
 from tracker.link import LinkSettings
 from tracker.linkstore import LinkStore, ids_condition
-from tracker.models import FeedConfig, FeedState, Item, StoredItem, TopicConfig
+from tracker.models import FeedConfig, FeedState, Item, Period, StoredItem, TopicConfig
 from tracker.timefmt import from_text, to_text
 from tracker.topics import TopicHit
 
@@ -70,6 +70,15 @@ def _with_json(row: sqlite3.Row) -> dict[str, Any]:
 
 
 FUTURE_TOLERANCE = timedelta(days=1)  # clocks and time zones get this wrong; typos more
+
+
+def _period_condition(period: Period | None) -> tuple[str, tuple[Any, ...]]:
+    """A condition keeping the items (`i`) dated in `period`, and its parameters."""
+    if period is None:
+        return "1", ()
+    start, end = to_text(period.start), to_text(period.end)
+    return ("(? IS NULL OR coalesce(i.published, i.first_seen) >= ?) "
+            "AND (? IS NULL OR coalesce(i.published, i.first_seen) < ?)", (start, start, end, end))
 
 
 def believed_date(when: datetime | None, now: datetime) -> datetime | None:
@@ -557,24 +566,27 @@ class Store:
         return count
 
     def candidates(self, fts: str | None, since: datetime | None = None,
-                   limit: int | None = None, newest: bool = False) -> Iterator[sqlite3.Row]:
+                   limit: int | None = None, newest: bool = False,
+                   period: Period | None = None) -> Iterator[sqlite3.Row]:
         """Items to check against a query: the FTS5 matches in rank order when there
         is an FTS expression, else every item, newest first (stored last first;
-        with `newest`, published last first, for either)."""
+        with `newest`, published last first, for either); only those first seen
+        `since`, and dated in `period`."""
         columns = ("i.id, i.title, i.summary, i.url, i.published, i.first_seen, "
                    "f.name AS feed_name, f.kind AS feed_kind")
         since_text = to_text(since)
+        dated, dated_params = _period_condition(period)
         order = ("coalesce(i.published, i.first_seen) DESC, i.id DESC" if newest
                  else "i.id DESC" if fts is None else "items_fts.rank")
         if fts is None:
             sql = (f"SELECT {columns} FROM items i JOIN feeds f ON f.id = i.feed_id "
-                   f"WHERE (? IS NULL OR i.first_seen >= ?) ORDER BY {order}")
-            params: tuple[Any, ...] = (since_text, since_text)
+                   f"WHERE (? IS NULL OR i.first_seen >= ?) AND {dated} ORDER BY {order}")
+            params: tuple[Any, ...] = (since_text, since_text, *dated_params)
         else:
             sql = (f"SELECT {columns} FROM items_fts JOIN items i ON i.id = items_fts.rowid "
                    "JOIN feeds f ON f.id = i.feed_id WHERE items_fts MATCH ? "
-                   f"AND (? IS NULL OR i.first_seen >= ?) ORDER BY {order}")
-            params = (fts, since_text, since_text)
+                   f"AND (? IS NULL OR i.first_seen >= ?) AND {dated} ORDER BY {order}")
+            params = (fts, since_text, since_text, *dated_params)
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         yield from self.conn.execute(sql, params)
@@ -771,21 +783,22 @@ class Store:
         return sum(path.stat().st_size for path in
                    (self.path, self.path.with_name(self.path.name + "-wal")) if path.exists())
 
-    def items(self, since: datetime | None = None,
-              ids: Iterable[int] | None = None) -> Iterator[StoredItem]:
-        """Every item (or those of `ids`) in the order it was first seen, with the
-        feeds it was seen in."""
+    def items(self, since: datetime | None = None, ids: Iterable[int] | None = None,
+              period: Period | None = None) -> Iterator[StoredItem]:
+        """Every item (or those of `ids`; first seen `since`; dated in `period`) in
+        the order it was first seen, with the feeds it was seen in."""
         only, only_params = ids_condition(ids, "i.id")
+        dated, dated_params = _period_condition(period)
         rows = self.conn.execute(
             f"""
             SELECT i.*, f.name AS feed_name, f.kind AS feed_kind,
                    (SELECT group_concat(g.name, char(31)) FROM item_feeds x
                       JOIN feeds g ON g.id = x.feed_id WHERE x.item_id = i.id) AS seen_in
             FROM items i JOIN feeds f ON f.id = i.feed_id
-            WHERE (? IS NULL OR i.first_seen >= ?) AND {only}
+            WHERE (? IS NULL OR i.first_seen >= ?) AND {only} AND {dated}
             ORDER BY i.id
             """,
-            (to_text(since), to_text(since), *only_params),
+            (to_text(since), to_text(since), *only_params, *dated_params),
         )
         for row in rows:
             yield StoredItem(

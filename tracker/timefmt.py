@@ -4,6 +4,7 @@ comparison in SQL orders them correctly."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 
 def to_text(when: datetime | None) -> str | None:
@@ -15,3 +16,12 @@ def to_text(when: datetime | None) -> str | None:
 
 def from_text(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
+
+
+def local_day(text: str | None, timezone: str) -> str:
+    """A stored time's day (YYYY-MM-DD) in the reader's `timezone`, as the digest
+    dates items: 00:30 in London on 1 September is stored as 23:30 UTC on
+    31 August, and is the 1st to the reader. "" for no time."""
+    if not text:
+        return ""
+    return datetime.fromisoformat(text).astimezone(ZoneInfo(timezone)).date().isoformat()
