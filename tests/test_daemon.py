@@ -285,31 +285,44 @@ def test_a_database_moved_away_under_the_daemon_stops_it(setup: Setup) -> None:
 
 def test_a_digest_the_mail_server_refused_is_retried_within_minutes_backing_off(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """In-process: the digest job against an SMTP port nobody listens on (the
-    delivery itself is tested against aiosmtpd in tests/test_digest.py)."""
+    """In-process: the digest jobs against an SMTP port nobody listens on (the
+    delivery itself is tested against aiosmtpd in tests/test_digest.py). Each
+    digest, the main one and a named one, backs off on its own."""
     from tests.conftest import write_config
     from tests.test_digest import free_port
     from tracker.config import load_config
     from tracker.daemon import DIGEST_RETRY, Daemon
     from tracker.store import Store
 
-    config = load_config(write_config(tmp_path / "tracker.toml", [], extra=(
-        '[digest]\nsend_empty = true\nto = ["a@example.org"]\n[digest.smtp]\n'
-        f'host = "127.0.0.1"\nport = {free_port()}\nsecurity = "none"\ntimeout = 2')))
+    digests = ('[digest]\nsend_empty = true\nto = ["a@example.org"]\n'
+               '[digests.desk]\nsend_empty = true\nto = ["desk@example.org"]\n'
+               '[digest.smtp]\n'
+               f'host = "127.0.0.1"\nport = {free_port()}\nsecurity = "none"\ntimeout = 2')
+    config = load_config(write_config(tmp_path / "tracker.toml", [], extra=digests))
     daemon = Daemon(tmp_path / "tracker.db", lambda: config,
                     lambda config, store: None)  # type: ignore[arg-type,return-value]
     daemon.config = config
     daemon.poll_store = Store.open(tmp_path / "tracker.db")
     try:
+        daemon._schedule_digest()
+        assert {job.id for job in daemon.scheduler.get_jobs()} == {"digest", "digest:desk"}
         waits = []
         with caplog.at_level(logging.INFO, logger="tracker.daemon"):
             for _ in range(3):
                 daemon._digest()
-                assert daemon.digest_retry is not None
-                waits.append(round(daemon.digest_retry.total_seconds() / 60))
+                waits.append(round(daemon.digest_retry[""].total_seconds() / 60))
+            daemon._digest("desk")
             assert daemon.scheduler.get_job("digest-retry") is not None
+            assert daemon.scheduler.get_job("digest-retry:desk") is not None
+        assert round(daemon.digest_retry["desk"].total_seconds() / 60) == 15
+        # A reload without the named digest takes its jobs away.
+        daemon.config = load_config(write_config(tmp_path / "tracker.toml", [], extra=(
+            '[digest]\nto = ["a@example.org"]')))
+        daemon._schedule_digest()
+        assert {job.id for job in daemon.scheduler.get_jobs()} == {"digest", "digest-retry"}
     finally:
         daemon.poll_store.close()
     assert waits == [15, 30, 60] and DIGEST_RETRY.total_seconds() == 15 * 60
     assert "digest not delivered (it stays pending, tried again at" in caplog.text
+    assert "digest desk not delivered (it stays pending, tried again at" in caplog.text
     assert "connection refused" in caplog.text.lower()

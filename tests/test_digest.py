@@ -377,6 +377,36 @@ def test_digest_topics_must_be_configured_topics() -> None:
     assert config.digest.topics == ("drones",)
 
 
+def test_named_digests_take_delivery_from_the_main_one_and_are_checked() -> None:
+    base = ("[topics.drones]\nquery = 'drone'\n[digest]\nfrom = 'tracker@mod.example'\n"
+            "max_items = 20\nschedule = '0 6 * * *'\ninclude = 'all'\nlookback = '2d'\n")
+    config = parse_config(base + "[digests.desk]\nto = 'desk@mod.example'\n",
+                          Path("tracker.toml"))
+    (desk,) = config.digests
+    assert desk.name == "desk" and desk.settings.to == ("desk@mod.example",)
+    # Delivery and limits from [digest]; what it reports is its own (every topic's
+    # matches unless it says, not every item as the main digest here).
+    assert (desk.settings.sender, desk.settings.max_items, desk.settings.schedule,
+            desk.settings.lookback_seconds) == ("tracker@mod.example", 20, "0 6 * * *", 172800)
+    assert (desk.settings.include, desk.settings.topics) == ("topics", None)
+
+    def refused(table: str) -> str:
+        with pytest.raises(ConfigError) as info:
+            parse_config(base + table, Path("tracker.toml"))
+        return str(info.value)
+
+    assert "digests.desk: needs its readers: to = [\"reader@example.org\"]" in refused(
+        "[digests.desk]\ntopics = ['drones']\n")
+    assert "digests.desk.topics: 'dron' is not a configured topic" in refused(
+        "[digests.desk]\nto = ['a@b.example']\ntopics = ['dron']\n")
+    assert "digests.desk: unknown key 'smtp'" in refused(
+        "[digests.desk]\nto = ['a@b.example']\n[digests.desk.smtp]\nhost = 'x'\n")
+    assert "digests.desk.schedule: '7am' is not a cron expression" in refused(
+        "[digests.desk]\nto = ['a@b.example']\nschedule = '7am'\n")
+    assert "tracker.toml, line 11: digests.desk.max_items" in refused(
+        "[digests.desk]\nto = ['a@b.example']\nmax_items = 0\n")
+
+
 def test_a_preview_whose_html_cannot_be_written_says_where_and_what_to_do(
         tmp_path: Path, feed_server: FeedServer) -> None:
     cli = make_cli(tmp_path, feed_server, None)
@@ -385,3 +415,60 @@ def test_a_preview_whose_html_cannot_be_written_says_where_and_what_to_do(
     assert result.exit_code == 1
     assert f"{tmp_path / 'missing' / 'd.html'}: cannot write the HTML part" in result.output
     assert "pass --html FILE in a folder you may write" in result.output
+
+
+def test_a_named_digest_goes_to_its_readers_with_its_topics_kept_apart(
+        tmp_path: Path, feed_server: FeedServer, smtp: tuple[Inbox, int]) -> None:
+    """[digests.NAME]: another set of readers gets the matches of their topics,
+    bookkept on its own: the main digest still carries those items, and each
+    digest carries each item once."""
+    inbox, port = smtp
+    cli = make_cli(tmp_path, feed_server, port)
+    with cli.config.open("a", encoding="utf-8") as config:
+        config.write('\n[digests.nato_desk]\nto = ["nato-desk@example.org"]\n'
+                     'topics = ["nato"]\nschedule = "0 8 * * 1-5"\n')
+    cli("poll")
+    sent = cli("digest", "nato_desk", "--send")
+    assert sent.exit_code == 0, sent.output
+    assert "sent 'Defence policy digest (nato desk)" in sent.output
+    (desk,) = inbox.messages
+    assert inbox.envelopes[0].rcpt_tos == ["nato-desk@example.org"]
+    assert re.fullmatch(r"Defence policy digest \(nato desk\), \d{1,2} \w{3}: 1 new in 1 topic",
+                        desk["Subject"])
+    assert desk["From"] == "tracker@example.org"  # delivered as [digest] is
+    assert "NATO drones" in desk.get_body(("plain",)).get_content()
+    assert cli("digest", "nato_desk", "--send").output.strip() == (
+        "nothing new since the last digest nato_desk; none sent")
+    main = cli("digest", "--send")
+    assert main.exit_code == 0 and len(inbox.messages) == 2
+    assert inbox.envelopes[1].rcpt_tos == ["analyst@example.org", "desk@example.org"]
+    assert "5 new in 2 topics" in inbox.messages[1]["Subject"]  # the NATO item too
+    with sqlite3.connect(cli.db) as conn:
+        assert conn.execute("SELECT kind, name, status FROM digest_history ORDER BY id"
+                            ).fetchall() == [("digest", "nato_desk", "delivered"),
+                                             ("digest", "", "delivered")]
+    checked = cli("digest", "--check").output
+    assert ("digest nato_desk: schedule: 0 8 * * 1-5 (UTC); include: topics of nato; at most "
+            "60 items; to nato-desk@example.org") in checked
+    unknown = cli("digest", "nato", "--preview")
+    assert unknown.exit_code == 2
+    assert "no digest 'nato' in the config: [digests.nato] is not there (named digests: " \
+        "nato_desk)" in unknown.output
+
+
+def test_a_named_digest_not_delivered_is_named_by_status(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    cli = make_cli(tmp_path, feed_server, free_port())  # nobody listens there
+    with cli.config.open("a", encoding="utf-8") as config:
+        config.write('\n[digests.nato_desk]\nto = ["nato-desk@example.org"]\ntopics = ["nato"]\n')
+    cli("poll")
+    refused = cli("digest", "nato_desk", "--send")
+    assert refused.exit_code == 1
+    assert refused.output.startswith("Error: digest nato_desk not delivered:")
+    status = cli("status")
+    assert status.exit_code == 1
+    text = " ".join(status.output.split())
+    assert "the digest nato_desk of " in text and "Needs attention: digest nato_desk" in text
+    report = json.loads(cli("status", "--json").output)
+    assert [(row["kind"], row["name"]) for row in report["undelivered"]] == [
+        ("digest", "nato_desk")]

@@ -14,8 +14,8 @@ from email.utils import make_msgid
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from tracker.config import Config, beside_database
-from tracker.digest import DigestContent, build_digest, compose
+from tracker.config import Config, NamedDigest, beside_database
+from tracker.digest import DIGEST_TITLE, DigestContent, build_digest, compose
 from tracker.errors import DeliveryError
 from tracker.mail import Mailer, OutboxMailer, SmtpMailer
 from tracker.report import feed_quiet
@@ -39,10 +39,13 @@ def mailer_for(config: Config, db_path: Path) -> Mailer:
     return OutboxMailer(folder)
 
 
-def prepare(store: Store, config: Config, now: datetime) -> DigestContent | None:
-    """The digest as it would be sent now, or None when there is nothing to send."""
-    since = now - timedelta(seconds=config.digest.lookback_seconds)
-    items = store.undelivered(since)
+def prepare(store: Store, config: Config, now: datetime,
+            named: NamedDigest | None = None) -> DigestContent | None:
+    """The digest (the main one, or `named`) as it would be sent now, or None
+    when there is nothing to send."""
+    settings = config.digest if named is None else named.settings
+    since = now - timedelta(seconds=settings.lookback_seconds)
+    items = store.undelivered(since, "digest", "" if named is None else named.name)
     threads = store.links.continues(item["id"] for item in items)
     for item in items:
         item["continues"] = threads.get(item["id"])
@@ -53,15 +56,23 @@ def prepare(store: Store, config: Config, now: datetime) -> DigestContent | None
     first = min((datetime.fromisoformat(item["first_seen"]) for item in items), default=since)
     oldest = first.astimezone(ZoneInfo(config.timezone)).date().isoformat()
     more = f"tracker search --since {oldest} --limit 500 'kind:official OR kind:news'"
-    return build_digest(items, problems, now, config.digest, config.timezone, more_command=more)
+    title = DIGEST_TITLE if named is None else f"{DIGEST_TITLE} ({named.name.replace('_', ' ')})"
+    return build_digest(items, problems, now, settings, config.timezone, title=title,
+                        more_command=more)
 
 
-def send_digest(store: Store, config: Config, mailer: Mailer, now: datetime) -> DigestResult:
-    """Record, send, and mark delivered; DeliveryError leaves the digest pending."""
-    content = prepare(store, config, now)
+def send_digest(store: Store, config: Config, mailer: Mailer, now: datetime,
+                named: NamedDigest | None = None) -> DigestResult:
+    """Record, send, and mark delivered (the main digest, or `named`);
+    DeliveryError leaves the digest pending."""
+    content = prepare(store, config, now, named)
     if content is None:
-        return DigestResult(False, "nothing new since the last digest; none sent")
-    return _deliver(store, config, mailer, now, content, "digest")
+        which = "digest" if named is None else named.label
+        return DigestResult(False, f"nothing new since the last {which}; none sent")
+    if named is None:
+        return _deliver(store, config, mailer, now, content, "digest")
+    return _deliver(store, config, mailer, now, content, "digest", named.name,
+                    named.settings.to)
 
 
 ALERT_LOOKBACK = timedelta(days=1)  # seen or published longer ago: not news to alert
@@ -109,13 +120,17 @@ def send_alert(store: Store, config: Config, mailer: Mailer, now: datetime) -> D
 
 
 def _deliver(store: Store, config: Config, mailer: Mailer, now: datetime,
-             content: DigestContent, kind: str) -> DigestResult:
+             content: DigestContent, kind: str, name: str = "",
+             to: tuple[str, ...] | None = None) -> DigestResult:
+    """Record `content` as the pending digest of `kind` and `name`, send it to
+    `to` (by default the main digest's readers, else its sender), and mark it
+    delivered once accepted."""
     domain = config.digest.sender.rsplit("@", 1)[-1] or "localhost"
     digest = store.pending_digest(
         now, lambda digest_id: make_msgid(idstring=f"tracker-{kind}-{digest_id}", domain=domain),
-        kind)
+        kind, name)
     store.fill_digest(digest["id"], content.subject, content.items)
-    recipients = list(config.digest.to) or [config.digest.sender]
+    recipients = list(config.digest.to if to is None else to) or [config.digest.sender]
     message = compose(content, sender=config.digest.sender, recipients=recipients,
                       message_id=digest["message_id"], now=now,
                       list_unsubscribe=config.digest.list_unsubscribe)

@@ -43,7 +43,7 @@ from tracker.cliapp import (
     period_options,
     plain_table,
 )
-from tracker.config import Config, load_config
+from tracker.config import Config, DigestSettings, NamedDigest, load_config
 from tracker.diffing import render_diff, word_diff
 from tracker.errors import ConfigError, DeliveryError, StoreError
 from tracker.models import FeedState
@@ -496,6 +496,7 @@ def stories(app: App, since: str | None, limit: int, min_size: int, topic: str |
 
 
 @main.command()
+@click.argument("name", required=False)
 @click.option("--preview", "mode", flag_value="preview", default=True,
               help="Render without sending or marking anything delivered (the default).")
 @click.option("--send", "mode", flag_value="send", help="Send now (SMTP, or the outbox folder).")
@@ -505,8 +506,9 @@ def stories(app: App, since: str | None, limit: int, min_size: int, topic: str |
               default=Path("tracker-digest.html"), show_default=True,
               help="With --preview: where to write the HTML part.")
 @pass_app
-def digest(app: App, mode: str, html_path: Path) -> None:
-    """The email digest of what is new since the last one delivered.
+def digest(app: App, name: str | None, mode: str, html_path: Path) -> None:
+    """The email digest of what is new since the last one delivered (NAME: the
+    digest of [digests.NAME] instead of the main one).
 
     --preview prints the plain-text part and writes the HTML part to a file;
     --send records the digest, sends it, and marks it delivered only once the
@@ -517,19 +519,21 @@ def digest(app: App, mode: str, html_path: Path) -> None:
     from tracker.briefing import mailer_for, prepare, send_digest
 
     config, now = app.config, utc_now()
+    named = _named_digest(config, name)
+    label = "digest" if named is None else named.label
     if mode == "check":
         _check_digest(app)
         return
     if mode == "send":
         try:
-            result = send_digest(app.store, config, mailer_for(config, app.db_path), now)
+            result = send_digest(app.store, config, mailer_for(config, app.db_path), now, named)
         except DeliveryError as exc:
-            raise click.ClickException(f"digest not delivered: {exc}") from None
+            raise click.ClickException(f"{label} not delivered: {exc}") from None
         click.echo(result.message)
         return
-    content = prepare(app.store, config, now)
+    content = prepare(app.store, config, now, named)
     if content is None:
-        click.echo("nothing new since the last digest; none would be sent")
+        click.echo(f"nothing new since the last {label}; none would be sent")
         return
     try:
         html_path.write_text(content.html, encoding="utf-8")
@@ -543,7 +547,21 @@ def digest(app: App, mode: str, html_path: Path) -> None:
                err=True)
 
 
+def _named_digest(config: Config, name: str | None) -> NamedDigest | None:
+    """The `[digests.NAME]` asked for (None: the main digest)."""
+    if name is None:
+        return None
+    for named in config.digests:
+        if named.name == name:
+            return named
+    known = ", ".join(named.name for named in config.digests) or "none"
+    raise click.UsageError(f"no digest {name!r} in the config: [digests.{name}] is not "
+                           f"there (named digests: {known})")
+
+
 def _check_digest(app: App) -> None:
+    """Every digest's schedule and what it reports, the alerts' webhook, and
+    the mail server (connect, TLS, log in) or the outbox folder."""
     from tracker.briefing import mailer_for
     from tracker.daemon import digest_trigger
     from tracker.mail import OutboxMailer, SmtpMailer
@@ -551,11 +569,14 @@ def _check_digest(app: App) -> None:
     settings = app.config.digest
     try:
         digest_trigger(app.config)
+        for named in app.config.digests:
+            digest_trigger(app.config, named)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    chosen = f" of {', '.join(settings.topics)}" if settings.topics is not None else ""
-    click.echo(f"schedule: {settings.schedule} ({app.config.timezone}); include: "
-               f"{settings.include}{chosen}; at most {settings.max_items} items")
+    click.echo(_digest_line(settings, app.config.timezone))
+    for named in app.config.digests:
+        click.echo(f"{named.label}: {_digest_line(named.settings, app.config.timezone)}; "
+                   f"to {', '.join(named.settings.to)}")
     if app.config.alert_topics:
         click.echo("alerts: after each poll, the new matches of "
                    f"{', '.join(app.config.alert_topics)}")
@@ -578,6 +599,12 @@ def _check_digest(app: App) -> None:
     except DeliveryError as exc:
         raise click.ClickException(f"digest configuration problem: {exc}") from None
     click.echo(f"recipients: {', '.join(settings.to)}")
+
+
+def _digest_line(settings: DigestSettings, timezone: str) -> str:
+    chosen = f" of {', '.join(settings.topics)}" if settings.topics is not None else ""
+    return (f"schedule: {settings.schedule} ({timezone}); include: {settings.include}{chosen}; "
+            f"at most {settings.max_items} items")
 
 
 class JsonLogFormatter(logging.Formatter):

@@ -13,7 +13,7 @@ import ipaddress
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,14 +29,15 @@ MIN_INTERVAL_SECONDS = 1
 MAX_INTERVAL_SECONDS = 7 * 24 * 3600
 
 _TOP_KEYS = {"allow_private_networks", "allow_addresses", "default_interval", "timezone", "fetch",
-             "feeds", "topics", "aliases", "digest", "links", "topic_feeds", "backup",
-              "alerts"}
+             "feeds", "topics", "aliases", "digest", "digests", "links", "topic_feeds",
+             "backup", "alerts"}
 _TOPIC_FEED_KEYS = {"folder", "items"}
 _BACKUP_KEYS = {"folder", "schedule", "keep"}
 _ALERT_KEYS = {"webhook_env"}
 _LINK_KEYS = {"threshold", "related_threshold", "max_links", "window"}
 _DIGEST_KEYS = {"schedule", "include", "topics", "max_items", "send_empty", "to", "from",
                 "outbox", "list_unsubscribe", "lookback", "smtp"}
+_NAMED_DIGEST_KEYS = {"schedule", "include", "topics", "max_items", "send_empty", "to"}
 _SMTP_KEYS = {"host", "port", "security", "username_env", "password_env", "timeout"}
 _FEED_KEYS = {"url", "name", "kind", "interval", "paused"}
 _TOPIC_KEYS = {"query", "alert"}
@@ -97,6 +98,21 @@ class DigestSettings:
 
 
 @dataclass(frozen=True)
+class NamedDigest:
+    """Another digest (`[digests.NAME]`): its own readers, topics and schedule,
+    delivered as the main digest is (sender, SMTP or outbox, lookback) and kept
+    apart from it, so that each reader gets each item once in their own."""
+
+    name: str
+    settings: DigestSettings
+
+    @property
+    def label(self) -> str:
+        """How messages and logs name it."""
+        return f"digest {self.name}"
+
+
+@dataclass(frozen=True)
 class TopicFeedSettings:
     """Atom feeds of each topic's newest matches, rewritten after every poll, for
     a feed reader to subscribe to ("tracker: air defence"). Off without a folder."""
@@ -137,6 +153,7 @@ class Config:
     timezone: str = "UTC"
     fetch: FetchSettings = field(default_factory=FetchSettings)
     digest: DigestSettings = field(default_factory=DigestSettings)
+    digests: tuple[NamedDigest, ...] = ()
     links: LinkSettings = field(default_factory=LinkSettings)
     topic_feeds: TopicFeedSettings = field(default_factory=TopicFeedSettings)
     backup: BackupSettings = field(default_factory=BackupSettings)
@@ -255,6 +272,8 @@ class _Validator:
         topics = self.topics(data.get("topics", {}), aliases)
         fetch = self.fetch(data.get("fetch", {}))
         digest = self.digest(data.get("digest", {}), [topic.name for topic in topics])
+        digests = self.named_digests(data.get("digests", {}), digest,
+                                     [topic.name for topic in topics])
         links = self.links(data.get("links", {}))
         topic_feeds = self.topic_feeds(data.get("topic_feeds", {}))
         backup = self.backup(data.get("backup", {}))
@@ -264,7 +283,8 @@ class _Validator:
             allow_private_networks=allow_private,
             allow_addresses=allow_addresses,
             default_interval_seconds=default_interval, timezone=timezone, fetch=fetch,
-            digest=digest, links=links, topic_feeds=topic_feeds, backup=backup, alerts=alerts,
+            digest=digest, digests=digests, links=links, topic_feeds=topic_feeds, backup=backup,
+            alerts=alerts,
         )
 
     def alerts(self, raw: object) -> AlertSettings:
@@ -438,40 +458,7 @@ class _Validator:
         if not isinstance(raw, dict):
             raise self.fail("digest", "must be a table [digest]", key="digest")
         self.check_keys(raw, _DIGEST_KEYS, "digest", "digest")
-        values: dict[str, Any] = {}
-        values["schedule"] = self.cron(raw.get("schedule", DigestSettings.schedule), "digest",
-                                       "0 7 * * *")
-        include = raw.get("include", "topics")
-        if include not in ("topics", "all"):
-            raise self.fail("digest.include", 'must be "topics" or "all"', "digest", None,
-                            "include")
-        values["include"] = include
-        if "topics" in raw:
-            chosen = raw["topics"]
-            if not isinstance(chosen, list) or not all(isinstance(n, str) for n in chosen):
-                raise self.fail("digest.topics", "must be a list of topic names", "digest", None,
-                                "topics")
-            unknown = [name for name in chosen if name not in topic_names]
-            if unknown:
-                raise self.fail("digest.topics", f"{unknown[0]!r} is not a configured topic "
-                                f"(configured: {', '.join(topic_names) or 'none'})", "digest",
-                                None, "topics")
-            values["topics"] = tuple(chosen)
-        max_items = raw.get("max_items", DigestSettings.max_items)
-        if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
-            raise self.fail("digest.max_items", "must be a positive whole number", "digest",
-                            None, "max_items")
-        values["max_items"] = max_items
-        if not isinstance(raw.get("send_empty", False), bool):
-            raise self.fail("digest.send_empty", "must be true or false", "digest", None,
-                            "send_empty")
-        values["send_empty"] = raw.get("send_empty", False)
-        to = raw.get("to", [])
-        to = [to] if isinstance(to, str) else to
-        if not isinstance(to, list) or not all(isinstance(a, str) and "@" in a for a in to):
-            raise self.fail("digest.to", "must be a list of e-mail addresses", "digest", None,
-                            "to")
-        values["to"] = tuple(a.strip() for a in to)
+        values = self.digest_selection(raw, "digest", DigestSettings(), topic_names)
         sender = raw.get("from", DigestSettings.sender)
         if not isinstance(sender, str) or "@" not in sender:
             raise self.fail("digest.from", "must be an e-mail address", "digest", None, "from")
@@ -488,6 +475,69 @@ class _Validator:
         if "smtp" in raw:
             values["smtp"] = self.smtp(raw["smtp"])
         return DigestSettings(**values)
+
+    def digest_selection(self, raw: dict[str, Any], where: str, base: DigestSettings,
+                         topic_names: list[str]) -> dict[str, Any]:
+        """What a digest reports, when and to whom (the keys a `[digests.NAME]`
+        may set too), each defaulting to `base`'s."""
+        values: dict[str, Any] = {}
+        values["schedule"] = self.cron(raw.get("schedule", base.schedule), where, "0 7 * * *")
+        include = raw.get("include", base.include)
+        if include not in ("topics", "all"):
+            raise self.fail(f"{where}.include", 'must be "topics" or "all"', where, None,
+                            "include")
+        values["include"] = include
+        values["topics"] = base.topics
+        if "topics" in raw:
+            chosen = raw["topics"]
+            if not isinstance(chosen, list) or not all(isinstance(n, str) for n in chosen):
+                raise self.fail(f"{where}.topics", "must be a list of topic names", where, None,
+                                "topics")
+            unknown = [name for name in chosen if name not in topic_names]
+            if unknown:
+                raise self.fail(f"{where}.topics", f"{unknown[0]!r} is not a configured topic "
+                                f"(configured: {', '.join(topic_names) or 'none'})", where,
+                                None, "topics")
+            values["topics"] = tuple(chosen)
+        max_items = raw.get("max_items", base.max_items)
+        if isinstance(max_items, bool) or not isinstance(max_items, int) or max_items < 1:
+            raise self.fail(f"{where}.max_items", "must be a positive whole number", where,
+                            None, "max_items")
+        values["max_items"] = max_items
+        if not isinstance(raw.get("send_empty", base.send_empty), bool):
+            raise self.fail(f"{where}.send_empty", "must be true or false", where, None,
+                            "send_empty")
+        values["send_empty"] = raw.get("send_empty", base.send_empty)
+        to = raw.get("to", list(base.to))
+        to = [to] if isinstance(to, str) else to
+        if not isinstance(to, list) or not all(isinstance(a, str) and "@" in a for a in to):
+            raise self.fail(f"{where}.to", "must be a list of e-mail addresses", where, None,
+                            "to")
+        values["to"] = tuple(a.strip() for a in to)
+        return values
+
+    def named_digests(self, raw: object, main: DigestSettings,
+                      topic_names: list[str]) -> tuple[NamedDigest, ...]:
+        """`[digests.NAME]` tables: digests for other readers, each choosing its
+        topics, schedule and recipients and taking the rest from `[digest]`."""
+        if not isinstance(raw, dict):
+            raise self.fail("digests", "must be tables such as [digests.air_defence_desk]",
+                            key="digests")
+        base = replace(main, include="topics", topics=None, send_empty=False, to=())
+        named = []
+        for name, table in raw.items():
+            where = f"digests.{name}"
+            if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+                raise self.fail(where, "a digest's name is letters, digits, '_' and '-'", where)
+            if not isinstance(table, dict):
+                raise self.fail(where, 'must be a table with to = ["reader@example.org"]', where)
+            self.check_keys(table, _NAMED_DIGEST_KEYS, where, where)
+            values = self.digest_selection(table, where, base, topic_names)
+            if not values["to"]:
+                raise self.fail(where, 'needs its readers: to = ["reader@example.org"] (the '
+                                "main [digest] is the one sent to [digest] to)", where)
+            named.append(NamedDigest(name, replace(main, **values)))
+        return tuple(named)
 
     def smtp(self, raw: object) -> SmtpSettings:
         if not isinstance(raw, dict):

@@ -39,7 +39,7 @@ from tracker.briefing import (
     send_alert,
     send_digest,
 )
-from tracker.config import Config, beside_database
+from tracker.config import Config, NamedDigest, beside_database
 from tracker.dblock import DatabaseLock
 from tracker.errors import BackupError, ConfigError, DeliveryError, StoreError
 from tracker.memtrim import release_free_memory
@@ -56,9 +56,12 @@ MAX_POLL_WAIT_SECONDS = 60
 STOP_GRACE_SECONDS = 20
 
 
-def digest_trigger(config: Config) -> CronTrigger:
-    """The digest job's trigger (ConfigError for an invalid schedule)."""
-    return _cron_trigger(config, "digest.schedule", config.digest.schedule)
+def digest_trigger(config: Config, named: NamedDigest | None = None) -> CronTrigger:
+    """The digest job's trigger, the main digest's or `named`'s (ConfigError
+    for an invalid schedule)."""
+    if named is None:
+        return _cron_trigger(config, "digest.schedule", config.digest.schedule)
+    return _cron_trigger(config, f"digests.{named.name}.schedule", named.settings.schedule)
 
 
 def backup_trigger(config: Config) -> CronTrigger:
@@ -79,6 +82,8 @@ def _cron_trigger(config: Config, key: str, expression: str) -> CronTrigger:
 def check_schedules(config: Config) -> None:
     """Every cron expression of the config, before the daemon runs it."""
     digest_trigger(config)
+    for named in config.digests:
+        digest_trigger(config, named)
     backup_trigger(config)
 
 
@@ -113,7 +118,9 @@ class Daemon:
         self.poll_store: Store | None = None
         self.beat_store: Store | None = None
         self.poll_lock = threading.Lock()
-        self.digest_retry: timedelta | None = None  # the wait before the last retry
+        # The wait before the last retry of each digest not delivered, by name
+        # ("": the main digest).
+        self.digest_retry: dict[str, timedelta] = {}
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -265,37 +272,56 @@ class Daemon:
                                replace_existing=True)
 
     def _schedule_digest(self) -> None:
+        """A job for the main digest and one for each `[digests.NAME]`; those of
+        names a reload took out of the config are removed."""
         assert self.config is not None
         self.scheduler.add_job(self._digest, digest_trigger(self.config), id="digest",
                                replace_existing=True, misfire_grace_time=3600)
+        names = {named.name for named in self.config.digests}
+        for job in self.scheduler.get_jobs():
+            name = job.id.partition(":")[2]
+            if job.id.startswith(("digest:", "digest-retry:")) and name not in names:
+                job.remove()
+        for named in self.config.digests:
+            self.scheduler.add_job(self._digest, digest_trigger(self.config, named),
+                                   args=[named.name], id=f"digest:{named.name}",
+                                   replace_existing=True, misfire_grace_time=3600)
 
-    def _digest(self) -> None:
+    def _digest(self, name: str = "") -> None:
+        """Send the main digest, or the named one (looked up in the config as it
+        stands: a reload may have changed it)."""
         with self.poll_lock:
             if self.stop_requested.is_set():
                 return
             assert self.config is not None and self.poll_store is not None
+            named = next((d for d in self.config.digests if d.name == name), None)
+            if name and named is None:
+                return  # taken out of the config since this run was scheduled
+            label = "digest" if named is None else named.label
             try:
                 result = send_digest(self.poll_store, self.config,
-                                     mailer_for(self.config, self.db_path), utc_now())
+                                     mailer_for(self.config, self.db_path), utc_now(), named)
             except (DeliveryError, StoreError) as exc:
-                self._retry_digest(exc)
+                self._retry_digest(name, label, exc)
                 return
             finally:
                 release_free_memory()
-            self.digest_retry = None
-            log.info("digest: %s", result.message)
+            self.digest_retry.pop(name, None)
+            log.info("%s: %s", label, result.message)
 
-    def _retry_digest(self, exc: Exception) -> None:
+    def _retry_digest(self, name: str, label: str, exc: Exception) -> None:
         """A digest the mail server refused (or never answered) is tried again in
         15 minutes, then 30, 60 ... up to 4 hours apart, not only at its next
         scheduled time, a day later: a mail server's minutes of trouble should
         not cost a day's digest."""
-        self.digest_retry = (DIGEST_RETRY if self.digest_retry is None
-                             else min(self.digest_retry * 2, DIGEST_RETRY_LONGEST))
-        when = utc_now() + self.digest_retry
-        log.error("digest not delivered (it stays pending, tried again at %s UTC): %s",
-                  when.strftime("%H:%M"), exc)
-        self.scheduler.add_job(self._digest, "date", run_date=when, id="digest-retry",
+        wait = self.digest_retry.get(name)
+        wait = DIGEST_RETRY if wait is None else min(wait * 2, DIGEST_RETRY_LONGEST)
+        self.digest_retry[name] = wait
+        when = utc_now() + wait
+        log.error("%s not delivered (it stays pending, tried again at %s UTC): %s",
+                  label, when.strftime("%H:%M"), exc)
+        self.scheduler.add_job(self._digest, "date", run_date=when, args=[name],
+                               id=f"digest-retry:{name}" if name else "digest-retry",
                                replace_existing=True)
 
     def _schedule_backup(self) -> None:

@@ -157,8 +157,11 @@ def _fold_same_stories(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [kept[item["id"]] for item in items if kept[item["id"]]["id"] == item["id"]]
 
 
+DIGEST_TITLE = "Defence policy digest"
+
+
 def build_digest(items: list[dict[str, Any]], feed_problems: list[tuple[str, str]], now: datetime,
-                 settings: DigestSettings, timezone: str, title: str = "Defence policy digest",
+                 settings: DigestSettings, timezone: str, title: str = DIGEST_TITLE,
                  more_command: str = "tracker search",
                  headline_subject: bool = False) -> DigestContent | None:
     """Group items by topic (newest first), cap them, render both parts.

@@ -588,3 +588,21 @@ def stars(db: Database) -> None:
         note TEXT
     )
     """, "CREATE INDEX stars_starred_at ON stars(starred_at)"])
+
+
+@migrations(name="0019_named_digests")
+def named_digests(db: Database) -> None:
+    """Digests for other readers (`[digests.NAME]`) are kept as the main one
+    is, each apart: `name` says whose ('' for the main digest and alerts), and
+    an item one of them carried is still due in the others."""
+    _run(db, [
+        "ALTER TABLE digests ADD COLUMN name TEXT NOT NULL DEFAULT ''",
+        "DROP VIEW digest_history",
+        """
+        CREATE VIEW digest_history AS
+        SELECT d.id, d.kind, d.name, d.subject, d.status, d.created, d.delivered_at,
+               d.attempts, d.last_error,
+               (SELECT count(*) FROM digest_items x WHERE x.digest_id = d.id) AS items
+        FROM digests d
+        """,
+    ])

@@ -120,10 +120,15 @@ def backup_status(state: dict[str, Any] | None) -> dict[str, Any]:
     return {"state": "failing" if failing else "ok", **state, "problem": problem}
 
 
+def delivery_label(row: dict[str, Any]) -> str:
+    """"digest", "alert", or "digest NAME" for a named digest ([digests.NAME])."""
+    return f"{row['kind']} {row['name']}" if row.get("name") else str(row["kind"])
+
+
 def delivery_problems(failing: list[dict[str, Any]]) -> list[str]:
     """A line for each digest or alert that could not be delivered: mail that
     does not arrive looks like a quiet day unless someone says so."""
-    return [f"the {row['kind']} of {row['created'][:16].replace('T', ' ')} UTC is not "
+    return [f"the {delivery_label(row)} of {row['created'][:16].replace('T', ' ')} UTC is not "
             f"delivered after {row['attempts']} "
             f"attempt{'' if row['attempts'] == 1 else 's'}: {row['last_error']}"
             for row in failing]
@@ -142,7 +147,7 @@ def status_report(feeds: list[FeedState], totals: dict[str, int], now: datetime,
     if backups["problem"]:
         attention.append("backup")
     deliveries = failing_deliveries or []
-    attention += sorted({row["kind"] for row in deliveries})
+    attention += sorted({delivery_label(row) for row in deliveries})
     return {
         "generated_at": to_text(now),
         "totals": {

@@ -34,7 +34,7 @@ BUSY_TIMEOUT_SECONDS = 30.0
 # The newest schema migration (tracker/migrations.py; a test keeps this current).
 # A database that has it needs no migrating, and the migration machinery
 # (sqlite-utils) is then not even imported: most runs are a short `poll`.
-NEWEST_MIGRATION = "0018_stars"
+NEWEST_MIGRATION = "0019_named_digests"
 
 
 _FEED_TIMES = {"last_attempt", "last_success", "failing_since", "next_due", "gone_at",
@@ -647,10 +647,11 @@ class Store:
 
     # -- digests -----------------------------------------------------------
 
-    def undelivered(self, since: datetime, kind: str = "digest") -> list[dict[str, Any]]:
+    def undelivered(self, since: datetime, kind: str = "digest",
+                    name: str = "") -> list[dict[str, Any]]:
         """Items first seen since `since` that no delivered digest (or alert, by
-        `kind`) has carried yet, newest first, with their feed, every feed they
-        were seen in (name, kind), and topics."""
+        `kind`; the named digest `name`) has carried yet, newest first, with
+        their feed, every feed they were seen in (name, kind), and topics."""
         rows = self.conn.execute(
             f"""
             SELECT i.id, i.title, i.summary, i.url, i.published, i.first_seen,
@@ -667,22 +668,22 @@ class Store:
             WHERE coalesce(i.revised_at, i.first_seen) >= ? AND NOT EXISTS (
                 SELECT 1 FROM digest_items d JOIN digests g ON g.id = d.digest_id
                 WHERE d.item_id = i.id AND g.status = 'delivered' AND g.kind = ?
-                  AND coalesce(d.content_hash, i.content_hash) = i.content_hash)
+                  AND g.name = ? AND coalesce(d.content_hash, i.content_hash) = i.content_hash)
             ORDER BY coalesce(i.published, i.first_seen) DESC, i.id DESC
-            """, (to_text(since), kind))
+            """, (to_text(since), kind, name))
         return [_with_json(row) for row in rows]
 
     def pending_digest(self, now: datetime, message_id: Callable[[int], str],
-                       kind: str = "digest") -> dict[str, Any]:
-        """The digest (or alert) not yet delivered, or a new one: a retry keeps
-        its Message-ID."""
+                       kind: str = "digest", name: str = "") -> dict[str, Any]:
+        """The digest (or alert; the named digest `name`) not yet delivered, or a
+        new one: a retry keeps its Message-ID."""
         with self.write():
             row = self.conn.execute("SELECT * FROM digests WHERE status = 'pending' AND kind = ? "
-                                    "ORDER BY id LIMIT 1", (kind,)).fetchone()
+                                    "AND name = ? ORDER BY id LIMIT 1", (kind, name)).fetchone()
             if row is None:
                 cursor = self.conn.execute(
-                    "INSERT INTO digests (created, message_id, kind) VALUES (?, '', ?)",
-                    (to_text(now), kind))
+                    "INSERT INTO digests (created, message_id, kind, name) VALUES (?, '', ?, ?)",
+                    (to_text(now), kind, name))
                 digest_id = int(cursor.lastrowid or 0)
                 self.conn.execute("UPDATE digests SET message_id = ? WHERE id = ?",
                                   (message_id(digest_id), digest_id))
@@ -704,7 +705,7 @@ class Store:
         """Digests and alerts not delivered whose last attempt failed, oldest
         first: what `tracker status` reports until they go out."""
         return [dict(row) for row in self.conn.execute(
-            "SELECT kind, created, subject, attempts, last_error FROM digests "
+            "SELECT kind, name, created, subject, attempts, last_error FROM digests "
             "WHERE status = 'pending' AND last_error IS NOT NULL ORDER BY id")]
 
     def digest_attempt(self, digest_id: int, error: str | None, now: datetime) -> None:
