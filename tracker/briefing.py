@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from tracker.config import Config, NamedDigest, beside_database
@@ -49,6 +50,8 @@ def prepare(store: Store, config: Config, now: datetime,
     threads = store.links.continues(item["id"] for item in items)
     for item in items:
         item["continues"] = threads.get(item["id"])
+    if named is None:  # a named digest reports its readers' topics
+        _mark_followed(store, items)
     feeds = store.feeds()
     problems = [(feed.name, feed.last_error) for feed in feeds if feed.last_error]
     problems += [(feed.name, quiet) for feed in feeds if (quiet := feed_quiet(feed, now))]
@@ -78,13 +81,22 @@ def send_digest(store: Store, config: Config, mailer: Mailer, now: datetime,
 ALERT_LOOKBACK = timedelta(days=1)  # seen or published longer ago: not news to alert
 
 
+def _mark_followed(store: Store, items: list[dict[str, Any]]) -> None:
+    """Give each item of a followed storyline (`tracker follow`) its title as
+    `following`, which `build_digest` carries whatever the item's topics."""
+    followed = store.followed_titles()
+    for item in items:
+        item["following"] = followed.get(item["storyline_id"])
+
+
 def prepare_alert(store: Store, config: Config, now: datetime) -> DigestContent | None:
     """The alert due now: the matches of the alerting topics (`alert = true`)
-    first seen and published in the last day that no alert has carried, or
-    None. A topic newly set to alert therefore reports at most a day's
-    matches, not its past, and a new feed's old items are not alerted."""
+    and the items that joined a followed storyline, first seen and published
+    in the last day, that no alert has carried; or None. A topic newly set to
+    alert therefore reports at most a day's matches, not its past, and a new
+    feed's old items are not alerted."""
     topics = config.alert_topics
-    if not topics:
+    if not topics and not store.followed_titles():
         return None
     since = now - ALERT_LOOKBACK
     # News, not a feed's back catalogue: a first poll stores weeks of old items
@@ -96,10 +108,12 @@ def prepare_alert(store: Store, config: Config, now: datetime) -> DigestContent 
     threads = store.links.continues(item["id"] for item in items)
     for item in items:
         item["continues"] = threads.get(item["id"])
+    _mark_followed(store, items)
     settings = replace(config.digest, topics=topics, include="topics", send_empty=False)
+    more = (f"tracker export --since 1d --topic {topics[0]}" if topics
+            else "tracker following")
     return build_digest(items, [], now, settings, config.timezone, title="Alert",
-                        more_command=f"tracker export --since 1d --topic {topics[0]}",
-                        headline_subject=True)
+                        more_command=more, headline_subject=True)
 
 
 def alert_mailer(config: Config, db_path: Path) -> Mailer:

@@ -27,6 +27,7 @@ import click
 from tracker import __version__
 from tracker.cli_backup import backup, restore
 from tracker.cli_feeds import feeds
+from tracker.cli_follow import follow, following, unfollow
 from tracker.cli_query import search, topics
 from tracker.cli_stars import star, starred, unstar
 from tracker.cliapp import (
@@ -48,7 +49,7 @@ from tracker.diffing import render_diff, word_diff
 from tracker.errors import ConfigError, DeliveryError, StoreError
 from tracker.models import FeedState
 from tracker.report import ago, continues_text, status_report
-from tracker.service import utc_now
+from tracker.service import alerts_wanted, utc_now
 from tracker.timefmt import local_day
 from tracker.wording import counted
 
@@ -86,7 +87,8 @@ def main(ctx: click.Context, config_path: Path | None, db_path: Path | None,
     ctx.call_on_close(app.close)
 
 
-for command in (backup, feeds, restore, search, star, starred, topics, unstar):
+for command in (backup, feeds, follow, following, restore, search, star, starred, topics,
+                unfollow, unstar):
     main.add_command(command)
 
 
@@ -114,10 +116,11 @@ def poll(app: App, all_feeds: bool) -> None:
 
 
 def _send_alert(app: App) -> None:
-    """After a poll, the alerting topics' new matches (`alert = true`), as the
-    daemon sends them: a poll run from cron alerts too."""
-    if not app.config.alert_topics:
-        return  # before importing the digest's templates and sanitiser: most polls have none
+    """After a poll, the alerting topics' new matches (`alert = true`) and the
+    followed storylines' new items, as the daemon sends them: a poll run from
+    cron alerts too."""
+    if not alerts_wanted(app.config, app.store):
+        return
     from tracker.briefing import alert_mailer, send_alert
 
     try:

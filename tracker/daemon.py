@@ -43,7 +43,7 @@ from tracker.config import Config, NamedDigest, beside_database
 from tracker.dblock import DatabaseLock
 from tracker.errors import BackupError, ConfigError, DeliveryError, StoreError
 from tracker.memtrim import release_free_memory
-from tracker.service import TrackerService, utc_now
+from tracker.service import TrackerService, alerts_wanted, utc_now
 from tracker.store import Store
 from tracker.wording import counted
 
@@ -252,10 +252,11 @@ class Daemon:
                 self._schedule_poll(next_run)
 
     def _alert(self) -> None:
-        """The alerting topics' new matches, emailed after the poll that stored
-        them (in the poll's turn: one message at a time)."""
+        """The alerting topics' new matches and the followed storylines' new
+        items, sent after the poll that stored them (in the poll's turn: one
+        message at a time)."""
         assert self.config is not None and self.poll_store is not None
-        if not self.config.alert_topics:
+        if not alerts_wanted(self.config, self.poll_store):
             return
         try:
             result = send_alert(self.poll_store, self.config,

@@ -158,6 +158,8 @@ def _fold_same_stories(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 DIGEST_TITLE = "Defence policy digest"
+FOLLOWING = "following"  # the section of a followed storyline, and its count
+NO_TOPIC = "(no topic)"
 
 
 def build_digest(items: list[dict[str, Any]], feed_problems: list[tuple[str, str]], now: datetime,
@@ -167,7 +169,9 @@ def build_digest(items: list[dict[str, Any]], feed_problems: list[tuple[str, str
     """Group items by topic (newest first), cap them, render both parts.
     `feed_problems` are (feed, what is wrong) for the feeds failing or gone
     quiet, whose news the digest may be missing. `headline_subject`: a message
-    of one item (an alert) is subjected by its headline.
+    of one item (an alert) is subjected by its headline. An item whose
+    `following` names a storyline someone follows (`tracker follow`) is
+    carried whatever its topics, in a section of that storyline, first.
 
     Returns None when there is nothing to say and `send_empty` is off.
     """
@@ -177,24 +181,30 @@ def build_digest(items: list[dict[str, Any]], feed_problems: list[tuple[str, str
         items = [{**item, "topics": [t for t in item["topics"] if t["name"] in chosen]}
                  for item in items]
     if settings.include == "topics":
-        items = [item for item in items if item["topics"]]
+        items = [item for item in items if item["topics"] or item.get("following")]
     carried = items
     items = _fold_same_stories(items)
     if not items and not settings.send_empty:
         return None
     shown_items = items[: settings.max_items]
+    followed: dict[str, Section] = {}
     sections: dict[str, Section] = {}
     for item in shown_items:
         entry = _entry(item, tz, now)
-        for name in entry.topics or ["(no topic)"]:
+        if item.get("following"):
+            name = f"{FOLLOWING}: {item['following']}"
+            followed.setdefault(name, Section(name)).entries.append(entry)
+        for name in entry.topics or ([] if item.get("following") else [NO_TOPIC]):
             sections.setdefault(name, Section(name)).entries.append(entry)
+    ordered = [*followed.values(), *sections.values()]
     # An item of several topics is shown in full once, under the first of them
     # the digest reaches; the later sections list it in a line pointing there.
-    for section in sections.values():
+    for section in ordered:
         for entry in section.entries:
             entry.shown_under = entry.shown_under or section.topic
     counts = Counter(name for item in items for name in
-                     ([t["name"] for t in item["topics"]] or ["(no topic)"]))
+                     ([t["name"] for t in item["topics"]]
+                      or [FOLLOWING if item.get("following") else NO_TOPIC]))
     topic_count = len(counts)
     date = now.astimezone(tz).strftime("%-d %b")
     if headline_subject and len(items) == 1:
@@ -205,7 +215,7 @@ def build_digest(items: list[dict[str, Any]], feed_problems: list[tuple[str, str
     context = {
         # Items come newest first, so sections are ordered by their newest item.
         "title": title, "date": now.astimezone(tz).strftime("%A %-d %B %Y"),
-        "sections": list(sections.values()),
+        "sections": ordered,
         "counts": sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
         "feed_problems": feed_problems[:FEED_PROBLEMS_SHOWN],
         "more_feed_problems": max(0, len(feed_problems) - FEED_PROBLEMS_SHOWN),

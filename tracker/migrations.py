@@ -606,3 +606,17 @@ def named_digests(db: Database) -> None:
         FROM digests d
         """,
     ])
+
+
+@migrations(name="0020_follows")
+def follows(db: Database) -> None:
+    """Storylines a person follows (`tracker follow`): each new item that joins
+    one is alerted after the poll that linked it and leads the digest."""
+    _run(db, ["""
+    CREATE TABLE follows (
+        storyline_id INTEGER PRIMARY KEY REFERENCES storylines(id),
+        followed_at TEXT NOT NULL,
+        newest_item_id INTEGER NOT NULL,  -- the newest item stored then: what came after is new
+        note TEXT
+    )
+    """])

@@ -110,6 +110,13 @@ class PollSummary:
                 "offline, or its DNS is not set up; the feeds are retried with backoff")
 
 
+def alerts_wanted(config: Config, store: Store) -> bool:
+    """Whether a poll is followed by an alert check: some topic alerts, or
+    someone follows a storyline. Asked before the digest's templates and
+    sanitiser are imported: most polls need neither."""
+    return bool(config.alert_topics or store.followed_titles())
+
+
 def asks_host_to_wait(status: int | None, retry_after: float | None) -> bool:
     """A 429 or 503 with Retry-After: no request to that host until then, from any feed."""
     return retry_after is not None and status in (429, 503)

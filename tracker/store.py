@@ -34,7 +34,7 @@ BUSY_TIMEOUT_SECONDS = 30.0
 # The newest schema migration (tracker/migrations.py; a test keeps this current).
 # A database that has it needs no migrating, and the migration machinery
 # (sqlite-utils) is then not even imported: most runs are a short `poll`.
-NEWEST_MIGRATION = "0019_named_digests"
+NEWEST_MIGRATION = "0020_follows"
 
 
 _FEED_TIMES = {"last_attempt", "last_success", "failing_since", "next_due", "gone_at",
@@ -645,6 +645,49 @@ class Store:
                     f"SELECT item_id, starred_at, note FROM stars WHERE {only} "
                     "ORDER BY starred_at DESC, item_id DESC", params)}
 
+    def follow(self, storyline_id: int, now: datetime, note: str | None) -> bool:
+        """Follow a storyline (following it again keeps the first time; a note
+        given replaces the old one). False when there is no such storyline."""
+        with self.write():
+            if self.conn.execute("SELECT 1 FROM storylines WHERE id = ?",
+                                 (storyline_id,)).fetchone() is None:
+                return False
+            self.conn.execute(
+                "INSERT INTO follows (storyline_id, followed_at, newest_item_id, note) "
+                "VALUES (?, ?, (SELECT coalesce(max(id), 0) FROM items), ?) "
+                "ON CONFLICT (storyline_id) DO UPDATE SET note = coalesce(excluded.note, note)",
+                (storyline_id, to_text(now), note))
+        return True
+
+    def unfollow(self, storyline_id: int) -> bool:
+        """False when the storyline was not followed."""
+        with self.write():
+            return self.conn.execute("DELETE FROM follows WHERE storyline_id = ?",
+                                     (storyline_id,)).rowcount > 0
+
+    def follows(self) -> list[dict[str, Any]]:
+        """The followed storylines, the one that moved last first: each with its
+        title, size, latest item, and how many items joined since it was followed."""
+        return [{**row, "latest": json.loads(row["latest"]) if row["latest"] else None}
+                for row in map(dict, self.conn.execute(
+            """
+            SELECT s.id, s.title, s.size, s.started, s.updated, w.followed_at, w.note,
+                   (SELECT count(*) FROM items i WHERE i.storyline_id = s.id
+                      AND i.id > w.newest_item_id) AS new_since_followed,
+                   (SELECT json_object('id', i.id, 'title', i.title, 'url', i.url,
+                                       'at', coalesce(i.published, i.first_seen))
+                      FROM items i WHERE i.storyline_id = s.id
+                      ORDER BY coalesce(i.published, i.first_seen) DESC, i.id DESC LIMIT 1
+                   ) AS latest
+            FROM follows w JOIN storylines s ON s.id = w.storyline_id
+            ORDER BY s.updated DESC, s.id DESC
+            """))]
+
+    def followed_titles(self) -> dict[int, str]:
+        """Each followed storyline's title, by id: what digests and alerts mark."""
+        return dict(self.conn.execute(
+            "SELECT s.id, s.title FROM follows w JOIN storylines s ON s.id = w.storyline_id"))
+
     # -- digests -----------------------------------------------------------
 
     def undelivered(self, since: datetime, kind: str = "digest",
@@ -655,7 +698,8 @@ class Store:
         rows = self.conn.execute(
             f"""
             SELECT i.id, i.title, i.summary, i.url, i.published, i.first_seen,
-                   i.content_hash, i.revised_at, f.name AS feed, f.kind AS kind,
+                   i.content_hash, i.revised_at, i.storyline_id, f.name AS feed,
+                   f.kind AS kind,
                    (SELECT r.title FROM item_revisions r WHERE r.item_id = i.id
                      ORDER BY r.id DESC LIMIT 1) AS previous_title,
                    (SELECT r.summary FROM item_revisions r WHERE r.item_id = i.id

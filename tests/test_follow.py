@@ -1,0 +1,94 @@
+"""Followed storylines: the next step of a story is alerted after the poll that
+linked it and leads the digest, whatever topics it matches (a real SMTP server,
+aiosmtpd on 127.0.0.1, and a local feed server)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+from tests.conftest import Cli, write_config
+from tests.feedserver import Document, FeedServer
+from tests.test_digest import Inbox, smtp  # noqa: F401 (the fixture)
+
+NOW = datetime.now(UTC)
+PARTNERSHIP = ("UK and Ukraine sign interceptor drone partnership",
+               "Interceptor drones for Ukraine, built with Britain.", NOW - timedelta(days=30))
+PRODUCTION = ("UK to mass-produce Ukraine's interceptor drones",
+              "Interceptor drones for Ukraine, built in Britain.", NOW - timedelta(hours=2))
+BUDGET = ("Defence budget rises to 2.5 per cent", "Spending on the armed forces rises.",
+          NOW - timedelta(hours=1))
+
+
+def rss(*items: tuple[str, str, datetime]) -> bytes:
+    body = "".join(f"<item><title>{title}</title><link>https://e.org/{n}</link>"
+                   f"<description>{summary}</description>"
+                   f"<pubDate>{format_datetime(when)}</pubDate></item>"
+                   for n, (title, summary, when) in enumerate(items))
+    return f'<rss version="2.0"><channel><title>F</title>{body}</channel></rss>'.encode()
+
+
+def make_cli(tmp_path: Path, url: str, port: int) -> Cli:
+    extra = "\n".join(["[digest]", 'to = ["analyst@example.org"]', 'from = "t@example.org"',
+                       "[digest.smtp]", 'host = "127.0.0.1"', f"port = {port}",
+                       'security = "none"', "timeout = 5",
+                       "[topics.budgets]", "query = 'budget'"])
+    return Cli(write_config(tmp_path / "tracker.toml", [{"name": "MoD", "url": url}],
+                            extra=extra), tmp_path / "tracker.db")
+
+
+def test_a_followed_storylines_next_step_is_alerted_and_leads_the_digest(
+        tmp_path: Path, feed_server: FeedServer, smtp: tuple[Inbox, int]) -> None:  # noqa: F811
+    inbox, port = smtp
+    url = feed_server.add("/feed", Document(rss(PARTNERSHIP)))
+    cli = make_cli(tmp_path, url, port)
+    cli("poll", "--all")
+    assert inbox.messages == []  # no alerting topic, nothing followed
+    followed = cli("follow", "--item", "1", "--note", "next: production")
+    assert followed.exit_code == 0, followed.output
+    assert followed.output == ("following storyline 1: UK and Ukraine sign interceptor drone "
+                               "partnership (1 item): next: production\n")
+
+    feed_server.add("/feed", Document(rss(PARTNERSHIP, PRODUCTION, BUDGET)))
+    polled = cli("poll", "--all")
+    assert polled.exit_code == 0, polled.output
+    assert ("""alert: sent "Alert: UK to mass-produce Ukraine's interceptor drones (following)\""""
+            in polled.output)
+    (alert,) = inbox.messages  # the budget item matches no alerting topic
+    text = alert.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "== following: UK and Ukraine sign interceptor drone partnership ==" in text
+    assert "Defence budget" not in text
+
+    listed = json.loads(cli("following", "--json").output)
+    assert [(row["id"], row["size"], row["new_since_followed"], row["latest"]["title"])
+            for row in listed] == [(1, 2, 1, PRODUCTION[0])]
+    assert "1 new since followed" in cli("following").output
+
+    digest = cli("digest", "--preview", "--html", str(tmp_path / "d.html")).output
+    sections = [line for line in digest.splitlines() if line.startswith("== ")]
+    assert sections == ["== following: UK and Ukraine sign interceptor drone partnership ==",
+                        "== budgets =="]
+    # The partnership itself was never in a digest: it leads with its next step.
+    assert "3 new items: following 2, budgets 1" in digest
+
+    assert cli("unfollow", "1").output == "no longer following storyline 1\n"
+    assert cli("following").output.startswith("no storyline followed")
+    digest = cli("digest", "--preview", "--html", str(tmp_path / "d.html")).output
+    assert "== following" not in digest and "interceptor" not in digest
+
+
+def test_following_what_is_not_there_says_what_to_do(
+        tmp_path: Path, feed_server: FeedServer, smtp: tuple[Inbox, int]) -> None:  # noqa: F811
+    _, port = smtp
+    cli = make_cli(tmp_path, feed_server.add("/feed", Document(rss(BUDGET))), port)
+    cli("poll", "--all")
+    missing = cli("follow", "7")
+    assert missing.exit_code == 1
+    assert "no storyline 7 (tracker stories lists those that moved" in missing.output
+    assert "no item 9 (ids are in search" in cli("follow", "--item", "9").output
+    both = cli("follow", "1", "--item", "1")
+    assert both.exit_code == 2 and "give a storyline (tracker follow 1528) or an item" in \
+        both.output
+    assert "storyline 1 is not followed" in cli("unfollow", "1").output

@@ -1,0 +1,92 @@
+"""`tracker follow`, `unfollow` and `following`: storylines a person follows,
+so that the next step of a story (the deal signed months after the partnership
+was announced) is alerted when it comes, whatever topics it matches."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from tracker.cliapp import App, pass_app
+from tracker.report import ago
+from tracker.service import utc_now
+from tracker.timefmt import from_text, local_day
+from tracker.wording import counted
+
+
+def _chosen_storyline(app: App, storyline_id: int | None, item_id: int | None) -> int:
+    """The storyline given, or the one `item_id` is in; exactly one of them."""
+    if (storyline_id is None) == (item_id is None):
+        raise click.UsageError("give a storyline (tracker follow 1528) or an item whose "
+                               "storyline to follow (tracker follow --item 5000)")
+    if storyline_id is not None:
+        return storyline_id
+    assert item_id is not None
+    item = app.store.item(item_id)
+    if item is None:
+        raise click.ClickException(f"no item {item_id} (ids are in search, export and digests)")
+    if item["storyline_id"] is None:
+        raise click.ClickException(f"item {item_id} is not in a storyline yet: it is linked to "
+                                   "earlier stories by the next poll")
+    return int(item["storyline_id"])
+
+
+@click.command()
+@click.argument("storyline_id", type=int, required=False)
+@click.option("--item", "item_id", type=int, help="Follow the storyline this item is in.")
+@click.option("--note", help="Why it is followed; replaces the storyline's earlier note.")
+@pass_app
+def follow(app: App, storyline_id: int | None, item_id: int | None, note: str | None) -> None:
+    """Follow a storyline: each new item that joins it is alerted after the poll
+    that linked it (as a topic with alert = true is, whatever topics the item
+    matches) and leads the next digest. Storyline ids are in tracker stories,
+    search and show.
+
+    Example: tracker follow --item 5000 --note "interceptor drone deal: next step"
+    """
+    chosen = _chosen_storyline(app, storyline_id, item_id)
+    if not app.store.follow(chosen, utc_now(), note.strip() if note else None):
+        raise click.ClickException(f"no storyline {chosen} (tracker stories lists those that "
+                                   "moved; tracker show ITEM names an item's)")
+    story = next(row for row in app.store.follows() if row["id"] == chosen)
+    click.echo(f"following storyline {chosen}: {story['title']} "
+               f"({counted(story['size'], 'item')})" + (f": {story['note']}" if story["note"]
+                                                         else ""))
+
+
+@click.command()
+@click.argument("storyline_id", type=int)
+@pass_app
+def unfollow(app: App, storyline_id: int) -> None:
+    """Stop following a storyline (and drop its note)."""
+    if not app.store.unfollow(storyline_id):
+        raise click.ClickException(f"storyline {storyline_id} is not followed "
+                                   "(tracker following lists them)")
+    click.echo(f"no longer following storyline {storyline_id}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (stable keys).")
+@pass_app
+def following(app: App, as_json: bool) -> None:
+    """The followed storylines, the one that moved last first: each with its size,
+    how many items joined since it was followed, and its latest item."""
+    rows = app.store.follows()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no storyline followed: tracker follow STORYLINE (or --item ITEM) follows one")
+        return
+    now, timezone = utc_now(), app.config.timezone
+    for row in rows:
+        click.echo(f"#{row['id']} {row['title']}")
+        click.echo(f"  {counted(row['size'], 'item')}, {local_day(row['started'], timezone)} "
+                   f"to {local_day(row['updated'], timezone)}; {row['new_since_followed']} new "
+                   f"since followed {ago(from_text(row['followed_at']), now)}"
+                   + (f": {row['note']}" if row["note"] else ""))
+        latest = row["latest"]
+        if latest and row["size"] > 1:
+            click.echo(f"  latest: {local_day(latest['at'], timezone)} #{latest['id']} "
+                       f"{latest['title']}")
