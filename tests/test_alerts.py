@@ -251,3 +251,67 @@ def test_alerts_go_to_a_chat_webhook_named_by_an_environment_variable(
 def test_webhook_env_must_name_an_environment_variable() -> None:
     with pytest.raises(ConfigError, match=r"alerts\.webhook_env: must name an environment "):
         parse_config('[alerts]\nwebhook_env = "https://hooks.example/x"\n', Path("t.toml"))
+
+
+def test_a_named_digest_goes_to_a_chat_webhook_cut_to_a_post_at_an_item(
+        tmp_path: Path, feed_server: FeedServer, webhook: Webhook,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """[digests.NAME] webhook_env: the digest is posted to a chat channel, showing
+    as many items as one post holds (the rest in its "...and N more" line, all
+    of them delivered), where an email shows max_items."""
+    from tracker.webhook import MAX_TEXT
+
+    summary = "Interceptor drones and air defence for the eastern flank, " * 8
+    items = "".join(f"<item><title>NATO drone story {n}</title><link>https://e.org/{n}</link>"
+                    f"<description>{summary}</description>"
+                    f"<pubDate>{format_datetime(T0 + timedelta(minutes=n))}</pubDate></item>"
+                    for n in range(60))
+    feed = feed_server.add("/feed", Document(
+        f'<rss version="2.0"><channel><title>F</title>{items}</channel></rss>'.encode()))
+    config = write_config(tmp_path / "tracker.toml", [{"name": "NATO news", "url": feed}], extra=(
+        "[topics.nato]\nquery = 'NATO'\n"
+        '[digests.channel]\nwebhook_env = "TRACKER_DIGEST_WEBHOOK"\ntopics = ["nato"]\n'))
+    cli = Cli(config, tmp_path / "tracker.db")
+    cli("poll", "--all")
+    assert "TRACKER_DIGEST_WEBHOOK is not set" in cli("digest", "--check").output
+    refused = cli("digest", "channel", "--send")
+    assert refused.exit_code == 1
+    assert "digest channel webhook: environment variable TRACKER_DIGEST_WEBHOOK is not set" \
+        in refused.output
+    monkeypatch.setenv("TRACKER_DIGEST_WEBHOOK", webhook.url)
+    assert ("digest channel: schedule: 0 7 * * * (UTC); include: topics of nato; at most 60 "
+            "items; to the webhook in TRACKER_DIGEST_WEBHOOK (host 127.0.0.1)"
+            in cli("digest", "--check").output)
+    sent = cli("digest", "channel", "--send")
+    assert sent.exit_code == 0, sent.output
+    assert "(60 items) via webhook 127.0.0.1" in sent.output
+    (post,) = webhook.posts
+    text = str(post["text"])
+    assert len(text) <= MAX_TEXT
+    assert text.startswith("Defence policy digest (channel), ")
+    shown = text.count("* NATO drone story")
+    assert 10 < shown < 60
+    assert f"...and {60 - shown} more: see them with `tracker search --since" in text
+    assert not (tmp_path / "outbox").exists()  # not emailed as well
+    with sqlite3.connect(cli.db) as conn:  # every item carried, shown or counted
+        assert conn.execute("SELECT name, status, items FROM digest_history").fetchall() == [
+            ("channel", "delivered", 60)]
+
+
+def test_a_post_still_too_long_is_cut_at_an_item_and_says_so() -> None:
+    from tracker.webhook import fitted
+
+    text = "Digest\n\n" + "".join(f"* Item {n}\n  {'words ' * 30}\n\n" for n in range(100))
+    cut = fitted(text, limit=2000)
+    assert len(cut) <= 2000
+    assert cut.endswith("...cut to fit the chat service: `tracker search` finds every item.")
+    body = cut.rsplit("\n\n...cut", 1)[0]
+    assert body.endswith("words") and text.startswith(body)  # whole items only
+    assert fitted("short", limit=2000) == "short"
+
+
+def test_a_named_digest_is_emailed_or_posted_not_both() -> None:
+    with pytest.raises(ConfigError, match=r"digests.x: is sent by email \(to\) or to a chat "):
+        parse_config('[digests.x]\nto = ["a@b.example"]\nwebhook_env = "HOOK"\n', Path("t.toml"))
+    with pytest.raises(ConfigError, match=r"digests.x.webhook_env: must name an environment "):
+        parse_config('[digests.x]\nwebhook_env = "https://hooks.example/x"\n', Path("t.toml"))

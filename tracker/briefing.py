@@ -8,6 +8,7 @@ one repeat, never a skipped item.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import make_msgid
@@ -15,13 +16,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tracker.config import Config, NamedDigest, beside_database
+from tracker.config import Config, DigestSettings, NamedDigest, beside_database
 from tracker.digest import DIGEST_TITLE, DigestContent, build_digest, compose
 from tracker.errors import DeliveryError
 from tracker.mail import Mailer, OutboxMailer, SmtpMailer
 from tracker.report import feed_quiet
 from tracker.store import Store
-from tracker.webhook import WebhookMailer
+from tracker.webhook import MAX_TEXT, WebhookMailer
 from tracker.wording import counted
 
 
@@ -32,8 +33,12 @@ class DigestResult:
     content: DigestContent | None = None
 
 
-def mailer_for(config: Config, db_path: Path) -> Mailer:
-    """SMTP when configured, else an outbox folder of .eml files beside the database."""
+def mailer_for(config: Config, db_path: Path, named: NamedDigest | None = None) -> Mailer:
+    """How a digest goes out: the chat webhook of a named digest that has one;
+    else SMTP when configured, else an outbox folder of .eml files beside the
+    database."""
+    if named is not None and named.webhook_env:
+        return WebhookMailer(named.webhook_env, config.fetch.proxy, what=named.label)
     if config.digest.smtp is not None:
         return SmtpMailer(config.digest.smtp)
     folder = beside_database(config.digest.outbox or "outbox", db_path)
@@ -60,8 +65,25 @@ def prepare(store: Store, config: Config, now: datetime,
     oldest = first.astimezone(ZoneInfo(config.timezone)).date().isoformat()
     more = f"tracker search --since {oldest} --limit 500 'kind:official OR kind:news'"
     title = DIGEST_TITLE if named is None else f"{DIGEST_TITLE} ({named.name.replace('_', ' ')})"
-    return build_digest(items, problems, now, settings, config.timezone, title=title,
-                        more_command=more)
+
+    def build(shown: DigestSettings) -> DigestContent | None:
+        return build_digest(items, problems, now, shown, config.timezone, title=title,
+                            more_command=more)
+
+    return _fitting(build, settings) if named and named.webhook_env else build(settings)
+
+
+def _fitting(build: Callable[[DigestSettings], DigestContent | None],
+             settings: DigestSettings) -> DigestContent | None:
+    """The digest built with as many of its items shown as a chat post holds
+    (`webhook.MAX_TEXT`); the rest are in its "...and N more" line, with the
+    command that lists them, as in an email over `max_items`."""
+    content = build(settings)
+    while (content is not None and len(content.subject) + len(content.text) > MAX_TEXT
+           and settings.max_items > 1):
+        settings = replace(settings, max_items=max(1, settings.max_items * 2 // 3))
+        content = build(settings)
+    return content
 
 
 def send_digest(store: Store, config: Config, mailer: Mailer, now: datetime,
@@ -112,8 +134,12 @@ def prepare_alert(store: Store, config: Config, now: datetime) -> DigestContent 
     settings = replace(config.digest, topics=topics, include="topics", send_empty=False)
     more = (f"tracker export --since 1d --topic {topics[0]}" if topics
             else "tracker following")
-    return build_digest(items, [], now, settings, config.timezone, title="Alert",
-                        more_command=more, headline_subject=True)
+
+    def build(shown: DigestSettings) -> DigestContent | None:
+        return build_digest(items, [], now, shown, config.timezone, title="Alert",
+                            more_command=more, headline_subject=True)
+
+    return _fitting(build, settings) if config.alerts.webhook_env else build(settings)
 
 
 def alert_mailer(config: Config, db_path: Path) -> Mailer:

@@ -529,7 +529,8 @@ def digest(app: App, name: str | None, mode: str, html_path: Path) -> None:
         return
     if mode == "send":
         try:
-            result = send_digest(app.store, config, mailer_for(config, app.db_path), now, named)
+            result = send_digest(app.store, config, mailer_for(config, app.db_path, named), now,
+                                 named)
         except DeliveryError as exc:
             raise click.ClickException(f"{label} not delivered: {exc}") from None
         click.echo(result.message)
@@ -578,18 +579,15 @@ def _check_digest(app: App) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(_digest_line(settings, app.config.timezone))
     for named in app.config.digests:
-        click.echo(f"{named.label}: {_digest_line(named.settings, app.config.timezone)}; "
-                   f"to {', '.join(named.settings.to)}")
+        to = (_webhook_host(named.webhook_env, f"[digests.{named.name}]") if named.webhook_env
+              else ", ".join(named.settings.to))
+        click.echo(f"{named.label}: {_digest_line(named.settings, app.config.timezone)}; to {to}")
     if app.config.alert_topics:
         click.echo("alerts: after each poll, the new matches of "
                    f"{', '.join(app.config.alert_topics)}")
     webhook = app.config.alerts.webhook_env
     if webhook:
-        if not os.environ.get(webhook, "").strip():
-            raise click.ClickException(f"[alerts] webhook_env: environment variable {webhook} "
-                                       "is not set (it holds the webhook's address)")
-        click.echo(f"alerts go to the webhook in {webhook} "
-                   f"(host {urlsplit(os.environ[webhook]).hostname})")
+        click.echo(f"alerts go to {_webhook_host(webhook, '[alerts]')}")
     if settings.smtp is None:
         folder = mailer_for(app.config, app.db_path)
         assert isinstance(folder, OutboxMailer)
@@ -602,6 +600,16 @@ def _check_digest(app: App) -> None:
     except DeliveryError as exc:
         raise click.ClickException(f"digest configuration problem: {exc}") from None
     click.echo(f"recipients: {', '.join(settings.to)}")
+
+
+def _webhook_host(variable: str, table: str) -> str:
+    """"the webhook in VARIABLE (host ...)", or a ClickException when the
+    variable the config names is not set."""
+    address = os.environ.get(variable, "").strip()
+    if not address:
+        raise click.ClickException(f"{table} webhook_env: environment variable {variable} "
+                                   "is not set (it holds the webhook's address)")
+    return f"the webhook in {variable} (host {urlsplit(address).hostname})"
 
 
 def _digest_line(settings: DigestSettings, timezone: str) -> str:

@@ -37,7 +37,8 @@ _ALERT_KEYS = {"webhook_env"}
 _LINK_KEYS = {"threshold", "related_threshold", "max_links", "window"}
 _DIGEST_KEYS = {"schedule", "include", "topics", "max_items", "send_empty", "to", "from",
                 "outbox", "list_unsubscribe", "lookback", "smtp"}
-_NAMED_DIGEST_KEYS = {"schedule", "include", "topics", "max_items", "send_empty", "to"}
+_NAMED_DIGEST_KEYS = {"schedule", "include", "topics", "max_items", "send_empty", "to",
+                      "webhook_env"}
 _SMTP_KEYS = {"host", "port", "security", "username_env", "password_env", "timeout"}
 _FEED_KEYS = {"url", "name", "kind", "interval", "paused"}
 _TOPIC_KEYS = {"query", "alert"}
@@ -100,11 +101,13 @@ class DigestSettings:
 @dataclass(frozen=True)
 class NamedDigest:
     """Another digest (`[digests.NAME]`): its own readers, topics and schedule,
-    delivered as the main digest is (sender, SMTP or outbox, lookback) and kept
+    delivered as the main digest is (sender, SMTP or outbox, lookback), or
+    posted to the chat webhook whose address `webhook_env` holds, and kept
     apart from it, so that each reader gets each item once in their own."""
 
     name: str
     settings: DigestSettings
+    webhook_env: str | None = None
 
     @property
     def label(self) -> str:
@@ -289,13 +292,18 @@ class _Validator:
 
     def alerts(self, raw: object) -> AlertSettings:
         table = self.table(raw, "alerts", _ALERT_KEYS)
+        return AlertSettings(self.webhook_env(table, "alerts"))
+
+    def webhook_env(self, table: dict[str, Any], where: str) -> str | None:
+        """A table's `webhook_env`: the name of the environment variable that
+        holds a webhook's address (a secret, never in the config itself)."""
         name = table.get("webhook_env")
         if name is not None and (not isinstance(name, str)
                                  or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name)):
-            raise self.fail("alerts.webhook_env", "must name an environment variable (such as "
-                            "TRACKER_ALERT_WEBHOOK) that holds the webhook's address", "alerts",
+            raise self.fail(f"{where}.webhook_env", "must name an environment variable (such "
+                            "as TRACKER_ALERT_WEBHOOK) that holds the webhook's address", where,
                             None, "webhook_env")
-        return AlertSettings(name)
+        return name
 
     def backup(self, raw: object) -> BackupSettings:
         table = self.table(raw, "backup", _BACKUP_KEYS)
@@ -533,10 +541,15 @@ class _Validator:
                 raise self.fail(where, 'must be a table with to = ["reader@example.org"]', where)
             self.check_keys(table, _NAMED_DIGEST_KEYS, where, where)
             values = self.digest_selection(table, where, base, topic_names)
-            if not values["to"]:
-                raise self.fail(where, 'needs its readers: to = ["reader@example.org"] (the '
-                                "main [digest] is the one sent to [digest] to)", where)
-            named.append(NamedDigest(name, replace(main, **values)))
+            webhook = self.webhook_env(table, where)
+            if not values["to"] and webhook is None:
+                raise self.fail(where, 'needs its readers: to = ["reader@example.org"], or '
+                                'webhook_env = "VARIABLE" naming the variable that holds a '
+                                "chat webhook's address", where)
+            if values["to"] and webhook is not None:
+                raise self.fail(where, "is sent by email (to) or to a chat webhook "
+                                "(webhook_env), not both: make two digests", where)
+            named.append(NamedDigest(name, replace(main, **values), webhook))
         return tuple(named)
 
     def smtp(self, raw: object) -> SmtpSettings:

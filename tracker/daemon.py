@@ -301,7 +301,8 @@ class Daemon:
             label = "digest" if named is None else named.label
             try:
                 result = send_digest(self.poll_store, self.config,
-                                     mailer_for(self.config, self.db_path), utc_now(), named)
+                                     mailer_for(self.config, self.db_path, named), utc_now(),
+                                     named)
             except (DeliveryError, StoreError) as exc:
                 self._retry_digest(name, label, exc)
                 return

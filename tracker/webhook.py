@@ -1,6 +1,6 @@
-"""Deliver an alert to a chat channel's incoming webhook (Slack, Mattermost,
-Rocket.Chat, Google Chat: a JSON body with its text in "text"), instead of
-by email.
+"""Deliver an alert or a digest to a chat channel's incoming webhook (Slack,
+Mattermost, Rocket.Chat, Google Chat: a JSON body with its text in "text"),
+instead of by email.
 
 It is a `Mailer` like the SMTP and outbox ones, so an alert is bookkept the
 same way: recorded before, delivered only once the webhook answered 2xx. The
@@ -19,6 +19,8 @@ from tracker.errors import DeliveryError
 from tracker.fetch import httpx  # its command-line client kept out (see there)
 
 WEBHOOK_TIMEOUT = 20.0
+# Mattermost's default limit for a post (Slack's is 40,000).
+MAX_TEXT = 16_000
 
 
 class WebhookMailer:
@@ -26,29 +28,44 @@ class WebhookMailer:
     address the environment variable `url_env` holds."""
 
     def __init__(self, url_env: str, proxy: str | None = None,
-                 timeout: float = WEBHOOK_TIMEOUT) -> None:
+                 timeout: float = WEBHOOK_TIMEOUT, what: str = "alerts") -> None:
         self.url_env = url_env
         self.proxy = proxy
         self.timeout = timeout
+        self.what = f"{what} webhook"  # how errors name it
 
     def send(self, message: EmailMessage, recipients: list[str]) -> str:
         url = os.environ.get(self.url_env, "").strip()
         if not url:
-            raise DeliveryError(f"alerts webhook: environment variable {self.url_env} is not "
+            raise DeliveryError(f"{self.what}: environment variable {self.url_env} is not "
                                 "set (it holds the webhook's address)")
         host = urlsplit(url).hostname or "?"
         if urlsplit(url).scheme not in ("http", "https"):
-            raise DeliveryError(f"alerts webhook: {self.url_env} is not an http(s) address")
+            raise DeliveryError(f"{self.what}: {self.url_env} is not an http(s) address")
         text = message.get_body(("plain",))
         body = text.get_content() if text is not None else ""
-        payload = {"text": f"{message['Subject']}\n\n{body.strip()}"}
+        payload = {"text": fitted(f"{message['Subject']}\n\n{body.strip()}")}
         try:
             with httpx.Client(timeout=self.timeout, proxy=self.proxy, trust_env=False) as client:
                 response = client.post(url, json=payload)
         except httpx.HTTPError as exc:
             reason = (str(exc) or type(exc).__name__).replace(url, host)  # never the token
-            raise DeliveryError(f"alerts webhook {host}: {reason}") from None
+            raise DeliveryError(f"{self.what} {host}: {reason}") from None
         if not response.is_success:
-            raise DeliveryError(f"alerts webhook {host}: the server answered "
+            raise DeliveryError(f"{self.what} {host}: the server answered "
                                 f"{response.status_code} {response.reason_phrase}".rstrip())
         return f"webhook {host}"
+
+
+
+def fitted(text: str, limit: int = MAX_TEXT) -> str:
+    """`text` cut to `limit` characters at the last item (a line starting "* ")
+    or paragraph before it, saying so: a chat service refuses a longer post, or
+    cuts it mid-word. Digests and alerts are built to fit (`briefing`); this
+    is for a message that still does not."""
+    if len(text) <= limit:
+        return text
+    note = "\n\n...cut to fit the chat service: `tracker search` finds every item."
+    head = text[:limit - len(note)]
+    cut = max(head.rfind("\n* "), head.rfind("\n\n"))
+    return (head[:cut] if cut > 0 else head).rstrip() + note
