@@ -77,7 +77,7 @@ def export_records(store: Store, items: Sequence[StoredItem],
     ids = None if whole_archive else [item.id for item in items]
     topics = store.item_topics(ids)
     links = store.links.links_by_item(ids)
-    stars = store.stars(ids)
+    stars = store.marks.stars(ids)
     records = []
     for item in items:
         record = item_record(item)

@@ -106,7 +106,7 @@ ALERT_LOOKBACK = timedelta(days=1)  # seen or published longer ago: not news to 
 def _mark_followed(store: Store, items: list[dict[str, Any]]) -> None:
     """Give each item of a followed storyline (`tracker follow`) its title as
     `following`, which `build_digest` carries whatever the item's topics."""
-    followed = store.followed_titles()
+    followed = store.marks.followed_titles()
     for item in items:
         item["following"] = followed.get(item["storyline_id"])
 
@@ -118,7 +118,7 @@ def prepare_alert(store: Store, config: Config, now: datetime) -> DigestContent 
     alert therefore reports at most a day's matches, not its past, and a new
     feed's old items are not alerted."""
     topics = config.alert_topics
-    if not topics and not store.followed_titles():
+    if not topics and not store.marks.followed_titles():
         return None
     since = now - ALERT_LOOKBACK
     # News, not a feed's back catalogue: a first poll stores weeks of old items

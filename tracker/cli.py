@@ -293,7 +293,7 @@ def export(app: App, fmt: str, topic: str | None, since: str | None, dated_from:
     check_topics(app.config, [] if topic is None else [topic])
     chosen = None if topic is None else app.store.matched_ids(topic)
     if only_starred:
-        starred_ids = set(app.store.stars())
+        starred_ids = set(app.store.marks.stars())
         chosen = starred_ids if chosen is None else chosen & starred_ids
     period = parse_period(dated_from, dated_to, app.config.timezone)
     items = list(app.store.items(parse_since(since, app.config.timezone), ids=chosen,
@@ -334,7 +334,7 @@ def show(app: App, item_id: int, as_json: bool) -> None:
             "title": render_diff(word_diff(before["title"], after["title"])),
             "summary": render_diff(word_diff(before["summary"], after["summary"])),
         })
-    kept = app.store.stars([item_id]).get(item_id)
+    kept = app.store.marks.stars([item_id]).get(item_id)
     if as_json:
         click.echo(json.dumps({**{k: item[k] for k in (
             "id", "title", "url", "feed", "kind", "seen_in", "published", "updated",

@@ -46,10 +46,10 @@ def follow(app: App, storyline_id: int | None, item_id: int | None, note: str | 
     Example: tracker follow --item 5000 --note "interceptor drone deal: next step"
     """
     chosen = _chosen_storyline(app, storyline_id, item_id)
-    if not app.store.follow(chosen, utc_now(), note.strip() if note else None):
+    if not app.store.marks.follow(chosen, utc_now(), note.strip() if note else None):
         raise click.ClickException(f"no storyline {chosen} (tracker stories lists those that "
                                    "moved; tracker show ITEM names an item's)")
-    story = next(row for row in app.store.follows() if row["id"] == chosen)
+    story = next(row for row in app.store.marks.follows() if row["id"] == chosen)
     click.echo(f"following storyline {chosen}: {story['title']} "
                f"({counted(story['size'], 'item')})" + (f": {story['note']}" if story["note"]
                                                          else ""))
@@ -60,7 +60,7 @@ def follow(app: App, storyline_id: int | None, item_id: int | None, note: str | 
 @pass_app
 def unfollow(app: App, storyline_id: int) -> None:
     """Stop following a storyline (and drop its note)."""
-    if not app.store.unfollow(storyline_id):
+    if not app.store.marks.unfollow(storyline_id):
         raise click.ClickException(f"storyline {storyline_id} is not followed "
                                    "(tracker following lists them)")
     click.echo(f"no longer following storyline {storyline_id}")
@@ -72,7 +72,7 @@ def unfollow(app: App, storyline_id: int) -> None:
 def following(app: App, as_json: bool) -> None:
     """The followed storylines, the one that moved last first: each with its size,
     how many items joined since it was followed, and its latest item."""
-    rows = app.store.follows()
+    rows = app.store.marks.follows()
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return

@@ -26,9 +26,9 @@ def star(app: App, item_id: int, note: str | None) -> None:
 
     Example: tracker star 5000 --note "Tuesday brief: air policing"
     """
-    if not app.store.star(item_id, utc_now(), note.strip() if note else None):
+    if not app.store.marks.star(item_id, utc_now(), note.strip() if note else None):
         raise click.ClickException(f"no item {item_id} (ids are in search, export and digests)")
-    kept = app.store.stars([item_id])[item_id]
+    kept = app.store.marks.stars([item_id])[item_id]
     click.echo(f"starred #{item_id}" + (f": {kept['note']}" if kept["note"] else ""))
 
 
@@ -37,7 +37,7 @@ def star(app: App, item_id: int, note: str | None) -> None:
 @pass_app
 def unstar(app: App, item_id: int) -> None:
     """Remove an item's star (and its note)."""
-    if not app.store.unstar(item_id):
+    if not app.store.marks.unstar(item_id):
         raise click.ClickException(f"item {item_id} is not starred (tracker starred lists them)")
     click.echo(f"unstarred #{item_id}")
 
@@ -49,7 +49,7 @@ def unstar(app: App, item_id: int) -> None:
 @pass_app
 def starred(app: App, as_json: bool, as_markdown: bool) -> None:
     """The starred items, most recently starred first, with their notes."""
-    stars = app.store.stars()
+    stars = app.store.marks.stars()
     items = {item.id: item for item in app.store.items(ids=list(stars))}
     rows = [{"id": item_id, "title": items[item_id].title, "url": items[item_id].url,
              "feed": items[item_id].feed_name, "published": items[item_id].published,

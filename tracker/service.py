@@ -114,7 +114,7 @@ def alerts_wanted(config: Config, store: Store) -> bool:
     """Whether a poll is followed by an alert check: some topic alerts, or
     someone follows a storyline. Asked before the digest's templates and
     sanitiser are imported: most polls need neither."""
-    return bool(config.alert_topics or store.followed_titles())
+    return bool(config.alert_topics or store.marks.followed_titles())
 
 
 def asks_host_to_wait(status: int | None, retry_after: float | None) -> bool:

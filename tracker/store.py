@@ -26,6 +26,7 @@ from urllib.parse import quote
 from tracker.errors import StoreError, reason
 from tracker.link import LinkSettings
 from tracker.linkstore import LinkStore, ids_condition
+from tracker.marks import Marks
 from tracker.models import FeedConfig, FeedState, Item, Period, StoredItem, TopicConfig
 from tracker.timefmt import from_text, to_text
 from tracker.topics import TopicHit
@@ -110,6 +111,7 @@ class Store:
         # the commands that only read work; a write is refused by `write`.
         self.read_only = read_only
         self.links = LinkStore(conn, path)
+        self.marks = Marks(conn, self.write)
         # A transaction belongs to the connection, not the thread: two threads
         # writing through one Store (the daemon's heartbeat job and its poll)
         # must take turns, or the second BEGIN fails inside the first's
@@ -615,78 +617,6 @@ class Store:
             "LIMIT ?", (topic, limit))]
         found = {item.id: item for item in self.items(ids=ids)}
         return [found[item_id] for item_id in ids if item_id in found]
-
-    # -- stars -------------------------------------------------------------
-
-    def star(self, item_id: int, now: datetime, note: str | None) -> bool:
-        """Star an item (a star already there keeps its time; a note given
-        replaces the old one). False when there is no such item."""
-        with self.write():
-            if self.conn.execute("SELECT 1 FROM items WHERE id = ?", (item_id,)).fetchone() is None:
-                return False
-            self.conn.execute(
-                "INSERT INTO stars (item_id, starred_at, note) VALUES (?, ?, ?) "
-                "ON CONFLICT (item_id) DO UPDATE SET note = coalesce(excluded.note, note)",
-                (item_id, to_text(now), note))
-        return True
-
-    def unstar(self, item_id: int) -> bool:
-        """False when the item was not starred."""
-        with self.write():
-            return self.conn.execute("DELETE FROM stars WHERE item_id = ?",
-                                     (item_id,)).rowcount > 0
-
-    def stars(self, ids: Iterable[int] | None = None) -> dict[int, dict[str, Any]]:
-        """The starred items (or those of `ids` that are), newest star first:
-        item id -> its star's time and note."""
-        only, params = ids_condition(ids, "item_id")
-        return {row["item_id"]: {"starred_at": row["starred_at"], "note": row["note"]}
-                for row in self.conn.execute(
-                    f"SELECT item_id, starred_at, note FROM stars WHERE {only} "
-                    "ORDER BY starred_at DESC, item_id DESC", params)}
-
-    def follow(self, storyline_id: int, now: datetime, note: str | None) -> bool:
-        """Follow a storyline (following it again keeps the first time; a note
-        given replaces the old one). False when there is no such storyline."""
-        with self.write():
-            if self.conn.execute("SELECT 1 FROM storylines WHERE id = ?",
-                                 (storyline_id,)).fetchone() is None:
-                return False
-            self.conn.execute(
-                "INSERT INTO follows (storyline_id, followed_at, newest_item_id, note) "
-                "VALUES (?, ?, (SELECT coalesce(max(id), 0) FROM items), ?) "
-                "ON CONFLICT (storyline_id) DO UPDATE SET note = coalesce(excluded.note, note)",
-                (storyline_id, to_text(now), note))
-        return True
-
-    def unfollow(self, storyline_id: int) -> bool:
-        """False when the storyline was not followed."""
-        with self.write():
-            return self.conn.execute("DELETE FROM follows WHERE storyline_id = ?",
-                                     (storyline_id,)).rowcount > 0
-
-    def follows(self) -> list[dict[str, Any]]:
-        """The followed storylines, the one that moved last first: each with its
-        title, size, latest item, and how many items joined since it was followed."""
-        return [{**row, "latest": json.loads(row["latest"]) if row["latest"] else None}
-                for row in map(dict, self.conn.execute(
-            """
-            SELECT s.id, s.title, s.size, s.started, s.updated, w.followed_at, w.note,
-                   (SELECT count(*) FROM items i WHERE i.storyline_id = s.id
-                      AND i.id > w.newest_item_id) AS new_since_followed,
-                   (SELECT json_object('id', i.id, 'title', i.title, 'url', i.url,
-                                       'at', coalesce(i.published, i.first_seen))
-                      FROM items i WHERE i.storyline_id = s.id
-                      ORDER BY coalesce(i.published, i.first_seen) DESC, i.id DESC LIMIT 1
-                   ) AS latest
-            FROM follows w JOIN storylines s ON s.id = w.storyline_id
-            ORDER BY s.updated DESC, s.id DESC
-            """))]
-
-    def followed_titles(self) -> dict[int, str]:
-        """Each followed storyline's title, by id: what digests and alerts mark."""
-        return dict(self.conn.execute(
-            "SELECT s.id, s.title FROM follows w JOIN storylines s ON s.id = w.storyline_id"))
 
     # -- digests -----------------------------------------------------------
 
