@@ -94,10 +94,8 @@ def send_digest(store: Store, config: Config, mailer: Mailer, now: datetime,
     if content is None:
         which = "digest" if named is None else named.label
         return DigestResult(False, f"nothing new since the last {which}; none sent")
-    if named is None:
-        return _deliver(store, config, mailer, now, content, "digest")
-    return _deliver(store, config, mailer, now, content, "digest", named.name,
-                    named.settings.to)
+    name, to = ("", None) if named is None else (named.name, named.settings.to)
+    return _deliver(store, config, mailer, now, content, "digest", name, to)
 
 
 ALERT_LOOKBACK = timedelta(days=1)  # seen or published longer ago: not news to alert
