@@ -61,6 +61,9 @@ def test_a_followed_storylines_next_step_is_alerted_and_leads_the_digest(
     assert "== following: UK and Ukraine sign interceptor drone partnership ==" in text
     assert "Defence budget" not in text
 
+    assert "followed: its new items are alerted (tracker unfollow 1)" in cli("story", "1").output
+    assert json.loads(cli("story", "1", "--json").output)["followed"] is True
+    assert "  storyline 1 (followed): tracker related 2" in cli("show", "2").output
     listed = json.loads(cli("following", "--json").output)
     assert [(row["id"], row["size"], row["new_since_followed"], row["latest"]["title"])
             for row in listed] == [(1, 2, 1, PRODUCTION[0])]
@@ -75,6 +78,8 @@ def test_a_followed_storylines_next_step_is_alerted_and_leads_the_digest(
 
     assert cli("unfollow", "1").output == "no longer following storyline 1\n"
     assert cli("following").output.startswith("no storyline followed")
+    assert "not followed (tracker follow 1 alerts its next step)" in cli("story", "1").output
+    assert "tracker story 1, tracker follow 1" in cli("show", "2").output
     digest = cli("digest", "--preview", "--html", str(tmp_path / "d.html")).output
     assert "== following" not in digest and "interceptor" not in digest
 

@@ -352,8 +352,11 @@ def show(app: App, item_id: int, as_json: bool) -> None:
         click.echo("  topics: " + "; ".join(
             f"{t['name']} ({', '.join(t['terms'])})" for t in item["topics"]))
     if item["storyline_id"]:
-        click.echo(f"  storyline {item['storyline_id']}: tracker related {item['id']}, "
-                   f"tracker story {item['storyline_id']}")
+        followed = item["storyline_id"] in app.store.marks.followed_titles()
+        click.echo(f"  storyline {item['storyline_id']}"
+                   + (" (followed)" if followed else "")
+                   + f": tracker related {item['id']}, tracker story {item['storyline_id']}"
+                   + ("" if followed else f", tracker follow {item['storyline_id']}"))
     thread = continues_text(app.store.links.continues([item_id]).get(item_id),
                             ZoneInfo(app.config.timezone))
     if thread:
@@ -436,6 +439,7 @@ def story(app: App, storyline_id: int, as_json: bool, as_markdown: bool) -> None
         return
     if as_json:
         click.echo(json.dumps({**(_story_head(found) or {}), "about": found["about"],
+                               "followed": found["id"] in app.store.marks.followed_titles(),
                                "items": found["items"]}, indent=2, ensure_ascii=False))
         return
     official = (f"; officially announced (#{found['official_item_id']})"
@@ -446,6 +450,9 @@ def story(app: App, storyline_id: int, as_json: bool, as_markdown: bool) -> None
                f"to {local_day(found['updated'], timezone)}{official}")
     if found["about"]:
         click.echo(f"  about: {', '.join(found['about'])}")
+    click.echo(f"  followed: its new items are alerted (tracker unfollow {found['id']})"
+               if found["id"] in app.store.marks.followed_titles()
+               else f"  not followed (tracker follow {found['id']} alerts its next step)")
     for entry in found["items"]:
         how = entry["joined_as"] or "first"
         click.echo(f"  {local_day(entry['at'], timezone)}  {how:<10} #{entry['id']} "
