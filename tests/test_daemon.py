@@ -198,6 +198,29 @@ def test_sighup_reloads_a_valid_config_and_keeps_the_old_one_otherwise(setup: Se
         assert stop(daemon) == 0
 
 
+def test_config_edits_from_the_cli_are_taken_by_the_running_daemon(setup: Setup) -> None:
+    """`tracker feeds add` and `topics add` tell the daemon on the same database
+    to reload (SIGHUP): the new feed is polled without a restart."""
+    daemon = setup.start()
+    try:
+        wait_for(lambda: item_count(setup.db) == 3)
+        gamma = setup.server.add("/gamma", GrowingFeed("gamma", 3))
+        added = setup.cli("feeds", "add", gamma, "--name", "gamma", "--interval", "1s")
+        assert added.returncode == 0, added.stderr
+        assert f"the running daemon (pid {daemon.pid}) reloads the config now" in added.stdout
+        wait_for(lambda: item_count(setup.db) == 6)
+        topic = setup.cli("topics", "add", "reports", "report")
+        assert topic.returncode == 0, topic.stderr
+        assert "reports: 6 matching items in the archive" in topic.stdout
+        assert f"the running daemon (pid {daemon.pid}) reloads" in topic.stdout
+        wait_for(lambda: setup.log.read_text().count("config reloaded") == 2)
+        assert "config reloaded: 3 feeds, 2 topics" in setup.log.read_text()
+    finally:
+        assert stop(daemon) == 0
+    removed = setup.cli("feeds", "remove", "gamma")
+    assert removed.stdout == "removed gamma\n"  # no daemon to tell
+
+
 def test_repeated_sigkill_loses_nothing_and_duplicates_nothing(setup: Setup) -> None:
     rng = random.Random(1)
     for _ in range(10):

@@ -283,3 +283,37 @@ def test_search_topics_test_and_export_keep_to_the_dates_asked_for(
     refused = cli("search", "Patriot", "--from", "2021-10-01", "--to", "2021-09-01")
     assert refused.exit_code == 2
     assert "--to 2021-09-01 is not after --from 2021-10-01" in refused.output
+
+
+def test_topics_add_and_remove_edit_the_config_and_match_the_archive(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    feed_server.add("/feed", Document(rss(STORIES)))
+    cli = make_cli(tmp_path, feed_server, {"budgets": "GDP"})
+    cli.config.write_text("# our watchlist\n" + cli.config.read_text(), encoding="utf-8")
+    cli("poll")
+    added = cli("topics", "add", "airspace", '"Polish airspace" OR NATO', "--alert")
+    assert added.exit_code == 0, added.output
+    assert added.output == (f"added topic airspace to {cli.config} (alert = true)\n"
+                            "airspace: 1 matching item in the archive\n")
+    text = cli.config.read_text(encoding="utf-8")
+    assert text.startswith("# our watchlist\n")  # comments and layout kept
+    assert "[topics.airspace]\nquery = '\"Polish airspace\" OR NATO'\nalert = true\n" in text
+    exported = {e["title"]: [t["name"] for t in e["topics"]]
+                for e in map(json.loads, cli("export").output.splitlines())}
+    assert exported["Russian drones violate Polish airspace"] == ["airspace"]
+
+    assert "already in" in cli("topics", "add", "airspace", "x").output
+    assert "cannot name a topic" in cli("topics", "add", "air space", "x").output
+    assert "invalid query" in cli("topics", "add", "x", '"open').output
+    assert cli.config.read_text(encoding="utf-8") == text  # refused edits write nothing
+
+    cli.config.write_text(cli.config.read_text(encoding="utf-8")
+                          + "\n[digest]\ntopics = ['budgets']\n", encoding="utf-8")
+    refused = cli("topics", "remove", "budgets")
+    assert refused.exit_code == 1
+    assert "not saved: " in refused.output and "'budgets' is not a configured topic" in \
+        refused.output
+    assert cli("topics", "remove", "airspace").output == (
+        f"removed topic airspace from {cli.config}\n")
+    assert "[topics.airspace]" not in cli.config.read_text(encoding="utf-8")
+    assert "no topic 'nope'" in cli("topics", "remove", "nope").output

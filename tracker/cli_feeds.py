@@ -1,12 +1,10 @@
 """`tracker feeds`: list, add (with discovery), remove, pause, resume, and
-OPML in and out, editing the config file in place (tracker.feedfile)."""
+OPML in and out, editing the config file in place (tracker.configfile)."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -14,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from tracker.cliapp import App, pass_app
-from tracker.errors import ConfigError, FetchError, ParseError
+from tracker.cliapp import App, config_errors, edit_config, pass_app, save_config
+from tracker.errors import FetchError, ParseError
 from tracker.fetch import Fetcher
 from tracker.models import Item, ParsedFeed
 from tracker.parse import parse_feed
@@ -24,35 +22,13 @@ from tracker.timefmt import local_day, to_text
 from tracker.wording import counted
 
 if TYPE_CHECKING:
-    from tracker.feedfile import FeedFile
+    pass
 
 
 @click.group()
 def feeds() -> None:
     """Manage feeds: list, test, add (with discovery), remove, pause, resume, OPML in and out.
     Edits keep the config file's comments and layout."""
-
-
-@contextmanager
-def _config_errors(prefix: str = "") -> Iterator[None]:
-    """A config problem becomes the command's error message (exit status 1)."""
-    try:
-        yield
-    except ConfigError as exc:
-        raise click.ClickException(f"{prefix}{exc}") from None
-
-
-def _save(edited: FeedFile) -> None:
-    with _config_errors("not saved: "):
-        edited.save()
-
-
-def _edit(app: App) -> FeedFile:
-    from tracker.feedfile import FeedFile
-
-    _ = app.config  # the file must be valid before it is edited
-    with _config_errors():
-        return FeedFile(app.config_path)
 
 
 @feeds.command("list")
@@ -82,7 +58,7 @@ def feeds_list(app: App, as_json: bool) -> None:
 def feeds_add(app: App, url: str, name: str | None, kind: str, interval: str | None) -> None:
     """Fetch URL once, check it is a feed (or find the feed a web page advertises),
     and add it to the config file."""
-    edited = _edit(app)
+    edited = edit_config(app)
     config = app.config
     if edited.has_url(url):  # said before fetching: the answer does not depend on it
         raise click.ClickException(f"{url} is already in {app.config_path}")
@@ -94,8 +70,7 @@ def feeds_add(app: App, url: str, name: str | None, kind: str, interval: str | N
     if edited.has_url(feed_url):
         raise click.ClickException(f"{feed_url} is already in {app.config_path}")
     edited.add(feed_url, name or title or urlsplit(feed_url).hostname or feed_url, kind, interval)
-    _save(edited)
-    click.echo(f"added {name or title or feed_url} <{feed_url}> to {app.config_path}")
+    save_config(app, edited, f"added {name or title or feed_url} <{feed_url}> to {app.config_path}")
 
 
 def _resolve_feed(fetcher: Fetcher, url: str) -> tuple[str, str | None]:
@@ -198,11 +173,10 @@ def _newest_first(pair: tuple[Item, list[str]]) -> tuple[bool, float]:
 @pass_app
 def feeds_remove(app: App, selector: str) -> None:
     """Remove the feed with this URL or name from the config (its items are kept)."""
-    edited = _edit(app)
-    with _config_errors():
+    edited = edit_config(app)
+    with config_errors():
         name = edited.remove(selector)
-    _save(edited)
-    click.echo(f"removed {name}")
+    save_config(app, edited, f"removed {name}")
 
 
 @feeds.command("pause")
@@ -222,11 +196,10 @@ def feeds_resume(app: App, selector: str) -> None:
 
 
 def _set_paused(app: App, selector: str, paused: bool) -> None:
-    edited = _edit(app)
-    with _config_errors():
+    edited = edit_config(app)
+    with config_errors():
         name = edited.set_paused(selector, paused)
-    _save(edited)
-    click.echo(f"{'paused' if paused else 'resumed'} {name}")
+    save_config(app, edited, f"{'paused' if paused else 'resumed'} {name}")
 
 
 @feeds.command("import")
@@ -241,7 +214,7 @@ def feeds_import(app: App, opml_file: Path, kind: str) -> None:
     from tracker.opml import OpmlProblem, read_opml
 
     found, problems = read_opml(opml_file.read_bytes())
-    edited = _edit(app)
+    edited = edit_config(app)
     added = 0
     for feed in found:
         if edited.has_url(feed.url):
@@ -252,10 +225,11 @@ def feeds_import(app: App, opml_file: Path, kind: str) -> None:
         added += 1
     for problem in problems:
         click.echo(f"  skipped {problem.where}: {problem.message}", err=True)
+    done = f"imported {counted(added, 'feed')} from {opml_file}; {len(problems)} skipped"
     if added:
-        _save(edited)
-    click.echo(f"imported {counted(added, 'feed')} from {opml_file}; "
-               f"{len(problems)} skipped")
+        save_config(app, edited, done)
+    else:
+        click.echo(done)
 
 
 @feeds.command("export")

@@ -4,6 +4,7 @@ and the `tracker topics` group (list, test, rematch)."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,8 @@ from tracker.cliapp import (
     SINCE_HELP,
     App,
     check_topics,
+    config_errors,
+    edit_config,
     escape,
     output_console,
     parse_period,
@@ -21,7 +24,9 @@ from tracker.cliapp import (
     pass_app,
     period_options,
     plain_table,
+    save_config,
 )
+from tracker.config import Config
 from tracker.query import QuerySyntaxError, parse_query
 from tracker.service import utc_now
 from tracker.timefmt import local_day
@@ -216,6 +221,61 @@ def topics_test(app: App, query: str, since: str | None, dated_from: str | None,
     _print_hits(shown, len(hits), _Around.of(app, shown), app.config.timezone)
 
 
+TOPIC_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+@topics.command("add", cls=QueryCommand)
+@click.argument("name")
+@click.argument("query")
+@click.option("--alert", is_flag=True,
+              help="Alert its new matches after each poll (alert = true), not only in the digest.")
+@click.option("--no-rematch", is_flag=True,
+              help="Leave the archive unmatched: only items stored from now on are.")
+@pass_app
+def topics_add(app: App, name: str, query: str, alert: bool, no_rematch: bool) -> None:
+    """Add a watch topic to the config file (keeping its comments and layout) and
+    match the archive against it, so that search, stories and the next digest
+    know its recent matches. `tracker topics test QUERY` tries a query first; a
+    running daemon is told to reload the config.
+
+    Example: tracker topics add air_defence '"air defence" OR Patriot OR IRIS-T'
+    """
+    from tracker.archive import rematch
+
+    if not TOPIC_NAME.fullmatch(name):
+        raise click.UsageError(f"{name!r} cannot name a topic: use letters, digits, '_' and '-' "
+                               "(such as air_defence)")
+    _checked_query(query, app.config.aliases)
+    edited = edit_config(app)
+    if edited.has_topic(name):
+        raise click.ClickException(f"topic {name} is already in {app.config_path} (edit its "
+                                   "query there, then tracker topics rematch)")
+    edited.add_topic(name, query.strip(), alert)
+    config = save_config(app, edited, f"added topic {name} to {app.config_path}"
+                                      + (" (alert = true)" if alert else ""))
+    if no_rematch:
+        return
+    app.store.sync_topics(config.topics)
+    topic_set = TopicSet(config.topics, config.aliases)
+    counts = rematch(app.store, topic_set, {topic.name: topic.query for topic in config.topics},
+                     [name], utc_now())
+    click.echo(f"{name}: {counted(counts[name], 'matching item')} in the archive")
+    _refresh_topic_feeds(app, config)
+
+
+@topics.command("remove")
+@click.argument("name")
+@pass_app
+def topics_remove(app: App, name: str) -> None:
+    """Remove a watch topic from the config file. Its stored matches stay in the
+    archive (exports made before keep their meaning); a digest that names the
+    topic must drop it first. A running daemon is told to reload the config."""
+    edited = edit_config(app)
+    with config_errors():
+        edited.remove_topic(name)
+    save_config(app, edited, f"removed topic {name} from {app.config_path}")
+
+
 @topics.command("rematch")
 @click.argument("names", nargs=-1)
 @pass_app
@@ -237,13 +297,15 @@ def topics_rematch(app: App, names: tuple[str, ...]) -> None:
     _refresh_topic_feeds(app)
 
 
-def _refresh_topic_feeds(app: App) -> None:
-    """The topic feeds say what the matches now are, not what the next poll will."""
+def _refresh_topic_feeds(app: App, config: Config | None = None) -> None:
+    """The topic feeds say what the matches now are, not what the next poll will
+    (under `config` when the command has just changed it)."""
     from tracker.topicfeeds import not_written, write_topic_feeds
 
+    config = config or app.config
     try:
-        written = write_topic_feeds(app.store, app.config, app.db_path)
+        written = write_topic_feeds(app.store, config, app.db_path)
     except OSError as exc:
-        raise click.ClickException(not_written(app.config, app.db_path, exc)) from None
+        raise click.ClickException(not_written(config, app.db_path, exc)) from None
     if written:
         click.echo(f"topic feeds rewritten: {', '.join(path.name for path in written)}")

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+    from tracker.configfile import ConfigFile
+
 
 PROJECT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "tracker.toml"
 
@@ -130,6 +132,38 @@ def escape(text: str) -> str:
     from rich.markup import escape as rich_escape
 
     return rich_escape(text)
+
+
+@contextmanager
+def config_errors(prefix: str = "") -> Iterator[None]:
+    """A config problem becomes the command's error message (exit status 1)."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise click.ClickException(f"{prefix}{exc}") from None
+
+
+def edit_config(app: App) -> ConfigFile:
+    """The config file, to edit in place (it must be valid first)."""
+    from tracker.configfile import ConfigFile
+
+    _ = app.config
+    with config_errors():
+        return ConfigFile(app.config_path)
+
+
+def save_config(app: App, edited: ConfigFile, done: str) -> Config:
+    """Validate and write the edited config file, say `done`, and have the
+    daemon running on this database reload it."""
+    from tracker.reload import reload_running_daemon
+
+    with config_errors("not saved: "):
+        config = edited.save()
+    click.echo(done)
+    told = reload_running_daemon(app.db_path, lambda: app.store.heartbeat())
+    if told:
+        click.echo(told)
+    return config
 
 
 def check_topics(config: Config, names: list[str]) -> None:

@@ -1,8 +1,10 @@
-"""Edit the config file's feeds without destroying its comments and layout.
+"""Edit the config file's feeds and watch topics without destroying its
+comments and layout.
 
-tomlkit round-trips TOML, so `tracker feeds add/remove/pause/import` change only
-the tables they touch. Every edit is validated as a whole config before it is
-written, and written atomically (`tracker.atomicfile`), keeping the file's permissions.
+tomlkit round-trips TOML, so `tracker feeds add/remove/pause/import` and
+`tracker topics add/remove` change only the tables they touch. Every edit is
+validated as a whole config before it is written, and written atomically
+(`tracker.atomicfile`), keeping the file's permissions.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from tracker.config import Config, parse_config, read_config_text
 from tracker.errors import ConfigError
 
 
-class FeedFile:
+class ConfigFile:
     """The config file as an editable document."""
 
     def __init__(self, path: Path) -> None:
@@ -75,6 +77,32 @@ class FeedFile:
         elif "paused" in table:
             del table["paused"]
         return str(table.get("name") or table.get("url"))
+
+    def has_topic(self, name: str) -> bool:
+        topics = self.document.get("topics")
+        return isinstance(topics, dict) and name in topics
+
+    def add_topic(self, name: str, query: str, alert: bool = False) -> None:
+        """A `[topics.NAME]` table, after the other topics."""
+        if "topics" not in self.document:
+            self.document.append("topics", tomlkit.table(is_super_table=True))
+        topics = self.document["topics"]
+        assert isinstance(topics, Table)
+        table = tomlkit.table()
+        # As people write queries in TOML: in single quotes, where their
+        # "phrases" need no escaping.
+        literal = "'" not in query and "\n" not in query
+        table["query"] = tomlkit.string(query, literal=literal)
+        if alert:
+            table["alert"] = True
+        topics.append(name, table)
+
+    def remove_topic(self, name: str) -> None:
+        if not self.has_topic(name):
+            raise ConfigError(f"{self.path}: no topic {name!r} ([topics.{name}] is not there)")
+        topics = self.document["topics"]
+        assert isinstance(topics, Table)
+        del topics[name]
 
     def save(self) -> Config:
         """Validate the edited file as a config, then replace the file atomically."""

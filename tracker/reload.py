@@ -1,0 +1,37 @@
+"""After a command edits the config file (`tracker feeds add`, `topics add`
+...), the daemon running on the same database is told to reload it (SIGHUP, as
+`systemctl reload tracker` does): a feed added should be polled without anyone
+remembering to restart anything."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tracker.dblock import DatabaseLock
+
+
+def reload_running_daemon(db_path: Path,
+                          heartbeat: Callable[[], dict[str, Any] | None]) -> str | None:
+    """Send SIGHUP to the daemon that holds this database, and say so; None
+    when no daemon runs on it. The lock's holder must be the process whose
+    heartbeat the database has, running: `tracker restore` holds the lock too,
+    and SIGHUP would end it. The database is read (`heartbeat`) only when
+    someone holds its lock."""
+    pid = DatabaseLock(db_path).holder()
+    if pid is None:
+        return None
+    beat = heartbeat()
+    if beat is None or beat["pid"] != pid or beat.get("stopped"):
+        return None
+    try:
+        os.kill(pid, signal.SIGHUP)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return (f"the daemon (pid {pid}) runs as another user: reload it to use this change "
+                f"(systemctl reload tracker, or kill -HUP {pid} as that user)")
+    return f"the running daemon (pid {pid}) reloads the config now"
