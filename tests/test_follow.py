@@ -62,6 +62,9 @@ def test_a_followed_storylines_next_step_is_alerted_and_leads_the_digest(
     assert "Defence budget" not in text
 
     assert "followed: its new items are alerted (tracker unfollow 1)" in cli("story", "1").output
+    assert cli("stories").output.startswith(
+        "#1 UK and Ukraine sign interceptor drone partnership (followed)\n")
+    assert json.loads(cli("stories", "--json").output)[0]["followed"] is True
     assert json.loads(cli("story", "1", "--json").output)["followed"] is True
     assert "  storyline 1 (followed): tracker related 2" in cli("show", "2").output
     listed = json.loads(cli("following", "--json").output)

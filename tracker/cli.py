@@ -482,6 +482,9 @@ def stories(app: App, since: str | None, limit: int, min_size: int, topic: str |
     check_topics(app.config, [] if topic is None else [topic])
     start = parse_since(since or "7d", app.config.timezone)
     found = app.store.links.active(start, limit, min_size, topic)
+    followed = app.store.marks.followed_titles()
+    for story in found:
+        story["followed"] = story["id"] in followed
     if as_json:
         click.echo(json.dumps(found, indent=2, ensure_ascii=False))
         return
@@ -491,7 +494,8 @@ def stories(app: App, since: str | None, limit: int, min_size: int, topic: str |
     timezone = app.config.timezone
     for story in found:
         official = ", officially announced" if story["officially_announced"] else ""
-        click.echo(f"#{story['id']} {story['title']}")
+        click.echo(f"#{story['id']} {story['title']}" + (" (followed)" if story["followed"]
+                                                         else ""))
         click.echo(f"  {counted(story['size'], 'item')} ({story['new_items']} new), "
                    f"{local_day(story['started'], timezone)} to "
                    f"{local_day(story['updated'], timezone)}{official}")
