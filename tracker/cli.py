@@ -49,7 +49,7 @@ from tracker.diffing import render_diff, word_diff
 from tracker.errors import ConfigError, DeliveryError, StoreError
 from tracker.models import FeedState
 from tracker.report import ago, continues_text, status_report
-from tracker.service import alerts_wanted, utc_now
+from tracker.service import alert_after_poll, utc_now
 from tracker.timefmt import local_day
 from tracker.wording import counted
 
@@ -116,22 +116,11 @@ def poll(app: App, all_feeds: bool) -> None:
 
 
 def _send_alert(app: App) -> None:
-    """After a poll, the alerting topics' new matches (`alert = true`) and the
-    followed storylines' new items, as the daemon sends them: a poll run from
-    cron alerts too."""
-    if not alerts_wanted(app.config, app.store):
-        return
-    from tracker.briefing import alert_mailer, send_alert
-
-    try:
-        result = send_alert(app.store, app.config, alert_mailer(app.config, app.db_path),
-                            utc_now())
-    except DeliveryError as exc:
-        click.echo(f"alert not delivered (it stays pending and the next poll resends it): "
-                   f"{exc}")
-        return
-    if result.sent:
-        click.echo(f"alert: {result.message}")
+    """After a poll, what it brought the alerting topics (`alert = true`) and the
+    followed storylines, as the daemon sends it: a poll run from cron alerts too."""
+    outcome = alert_after_poll(app.config, app.store, app.db_path, utc_now())
+    if outcome is not None:
+        click.echo(outcome[1])
 
 
 def _warn_changed_topics(names: list[str]) -> None:

@@ -34,16 +34,14 @@ from apscheduler.triggers.cron import CronTrigger
 
 from tracker.backup import scheduled_backup
 from tracker.briefing import (
-    alert_mailer,
     mailer_for,
-    send_alert,
     send_digest,
 )
 from tracker.config import Config, NamedDigest, beside_database
 from tracker.dblock import DatabaseLock
 from tracker.errors import BackupError, ConfigError, DeliveryError, StoreError
 from tracker.memtrim import release_free_memory
-from tracker.service import TrackerService, alerts_wanted, utc_now
+from tracker.service import TrackerService, alert_after_poll, utc_now
 from tracker.store import Store
 from tracker.wording import counted
 
@@ -252,21 +250,13 @@ class Daemon:
                 self._schedule_poll(next_run)
 
     def _alert(self) -> None:
-        """The alerting topics' new matches and the followed storylines' new
-        items, sent after the poll that stored them (in the poll's turn: one
-        message at a time)."""
+        """What the poll brought the alerting topics and the followed
+        storylines, sent after it (in the poll's turn: one message at a time)."""
         assert self.config is not None and self.poll_store is not None
-        if not alerts_wanted(self.config, self.poll_store):
-            return
-        try:
-            result = send_alert(self.poll_store, self.config,
-                                alert_mailer(self.config, self.db_path), utc_now())
-        except (DeliveryError, StoreError) as exc:
-            log.error("alert not delivered (it stays pending and the next poll resends it): "
-                      "%s", exc)
-            return
-        if result.sent:
-            log.info("alert: %s", result.message)
+        outcome = alert_after_poll(self.config, self.poll_store, self.db_path, utc_now())
+        if outcome is not None:
+            sent, message = outcome
+            (log.info if sent else log.error)("%s", message)
 
     def _schedule_poll(self, when: datetime) -> None:
         self.scheduler.add_job(self._poll, "date", run_date=when, id="poll",

@@ -17,13 +17,21 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import islice
+from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 from tracker import schedule
 from tracker.addresses import UNRESOLVED_HOST
 from tracker.config import Config
-from tracker.errors import FetchError, HTTPStatusError, ParseError, ParserFailure
+from tracker.errors import (
+    DeliveryError,
+    FetchError,
+    HTTPStatusError,
+    ParseError,
+    ParserFailure,
+    StoreError,
+)
 from tracker.fetch import Fetcher
 from tracker.models import FeedState, FetchResult
 from tracker.parsepool import ParseOutput, ParserPool, parse_document
@@ -110,11 +118,23 @@ class PollSummary:
                 "offline, or its DNS is not set up; the feeds are retried with backoff")
 
 
-def alerts_wanted(config: Config, store: Store) -> bool:
-    """Whether a poll is followed by an alert check: some topic alerts, or
-    someone follows a storyline. Asked before the digest's templates and
-    sanitiser are imported: most polls need neither."""
-    return bool(config.alert_topics or store.marks.followed_titles())
+def alert_after_poll(config: Config, store: Store, db_path: Path,
+                     now: datetime) -> tuple[bool, str] | None:
+    """Send what a poll brought the alerting topics and the followed
+    storylines, if anything: (True, what was sent), (False, why it was not:
+    it stays pending for the next poll), or None when there was nothing to
+    alert. The daemon logs it and `tracker poll` prints it. Whether there is
+    anything to alert is asked before the digest's templates and sanitiser
+    are imported: most polls need neither."""
+    if not (config.alert_topics or store.marks.followed_titles()):
+        return None
+    from tracker.briefing import alert_mailer, send_alert
+
+    try:
+        result = send_alert(store, config, alert_mailer(config, db_path), now)
+    except (DeliveryError, StoreError) as exc:
+        return False, f"alert not delivered (it stays pending and the next poll resends it): {exc}"
+    return (True, f"alert: {result.message}") if result.sent else None
 
 
 def asks_host_to_wait(status: int | None, retry_after: float | None) -> bool:
