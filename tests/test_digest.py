@@ -447,6 +447,13 @@ def test_a_named_digest_goes_to_its_readers_with_its_topics_kept_apart(
         assert conn.execute("SELECT kind, name, status FROM digest_history ORDER BY id"
                             ).fetchall() == [("digest", "nato_desk", "delivered"),
                                              ("digest", "", "delivered")]
+    status = " ".join(cli("status").output.split())
+    assert re.search(r"Last delivered: digest \d+s ago, digest nato_desk \d+s ago \(subjects in "
+                     r"--json\)\.", status)
+    delivered = json.loads(cli("status", "--json").output)["delivered"]
+    assert [(row["label"], row["items"]) for row in delivered] == [("digest", 6),
+                                                                   ("digest nato_desk", 1)]
+    assert delivered[1]["subject"] == desk["Subject"]
     checked = cli("digest", "--check").output
     assert ("digest nato_desk: schedule: 0 8 * * 1-5 (UTC); include: topics of nato; at most "
             "60 items; to nato-desk@example.org") in checked

@@ -146,7 +146,8 @@ def status(app: App, as_json: bool) -> None:
         app.store.sync_feeds(app.config.feeds, now)
     feeds = app.store.feeds()
     report = status_report(feeds, app.store.totals(), now, app.store.heartbeat(),
-                           app.store.backup_state(), app.store.failing_deliveries())
+                           app.store.backup_state(), app.store.failing_deliveries(),
+                           app.store.last_deliveries())
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
@@ -241,6 +242,10 @@ def _print_status_table(feeds: list[FeedState], report: dict[str, Any], now: dat
         console.print("\nDaemon never run: start it with `tracker run`.")
     for undelivered in report["undelivered"]:
         console.print(f"[bold red]{escape(undelivered['problem'])}[/]")
+    if report["delivered"]:
+        console.print("Last delivered: " + ", ".join(
+            f"{row['label']} {ago(datetime.fromisoformat(row['delivered_at']), now)}"
+            for row in report["delivered"]) + " (subjects in --json).")
     backup = report["backup"]
     if backup["problem"]:
         console.print(f"[bold red]{escape(backup['problem'])}[/]")

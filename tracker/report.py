@@ -137,7 +137,8 @@ def delivery_problems(failing: list[dict[str, Any]]) -> list[str]:
 def status_report(feeds: list[FeedState], totals: dict[str, int], now: datetime,
                   heartbeat: dict[str, Any] | None = None,
                   backup: dict[str, Any] | None = None,
-                  failing_deliveries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                  failing_deliveries: list[dict[str, Any]] | None = None,
+                  last_deliveries: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     entries = [feed_status(feed, now) for feed in feeds]
     attention = [entry["name"] for entry in entries if entry["problem"]]
     daemon = daemon_status(heartbeat, now)
@@ -166,6 +167,8 @@ def status_report(feeds: list[FeedState], totals: dict[str, int], now: datetime,
         "backup": backups,
         "undelivered": [{**row, "problem": problem} for row, problem
                         in zip(deliveries, delivery_problems(deliveries), strict=True)],
+        # The last digest, each named digest and the last alert that went out.
+        "delivered": [{**row, "label": delivery_label(row)} for row in last_deliveries or []],
         "feeds": entries,
     }
 

@@ -682,6 +682,19 @@ class Store:
             "SELECT kind, name, created, subject, attempts, last_error FROM digests "
             "WHERE status = 'pending' AND last_error IS NOT NULL ORDER BY id")]
 
+    def last_deliveries(self) -> list[dict[str, Any]]:
+        """The last delivered digest, named digest and alert: when, its subject
+        and how many items it carried (what `tracker status` says went out)."""
+        return [dict(row) for row in self.conn.execute(
+            """
+            SELECT d.kind, d.name, d.delivered_at, d.subject,
+                   (SELECT count(*) FROM digest_items x WHERE x.digest_id = d.id) AS items
+            FROM digests d
+            WHERE d.id IN (SELECT max(id) FROM digests WHERE status = 'delivered'
+                           GROUP BY kind, name)
+            ORDER BY d.kind = 'alert', d.name
+            """)]
+
     def digest_attempt(self, digest_id: int, error: str | None, now: datetime) -> None:
         """One delivery attempt: delivered when `error` is None, else still pending."""
         with self.write():
