@@ -62,6 +62,9 @@ def test_new_items_are_tagged_and_exported_with_their_topics(tmp_path: Path,
     assert hits["Russian drones violate Polish airspace"] == ["drones", "nato"]
     assert hits["Football results"] == []
     assert "; topics: drones, nato\n" in cli("search", "Polish").output
+    within = json.loads(cli("search", "drones OR Football", "--topic", "nato", "--json").output)
+    assert [hit["title"] for hit in within] == ["Russian drones violate Polish airspace"]
+    assert "no such topic: natto" in cli("search", "drones", "--topic", "natto").output
 
 
 def test_search_ranks_filters_and_highlights(tmp_path: Path, feed_server: FeedServer) -> None:

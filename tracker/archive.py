@@ -8,7 +8,7 @@ so search and topics agree exactly on what matches.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,12 +41,14 @@ def _document(row: sqlite3.Row) -> Document:
 
 def find(store: Store, query: str, aliases: Mapping[str, Sequence[str]] | None = None,
          since: datetime | None = None, newest: bool = False,
-         period: Period | None = None) -> Iterator[Hit]:
-    """Every stored item matching `query` (first seen `since`, dated in `period`),
-    best first (FTS5 rank; newest first when the query has no positive words to
-    rank by, or when asked)."""
+         period: Period | None = None, only: set[int] | None = None) -> Generator[Hit, None, None]:
+    """Every stored item matching `query` (first seen `since`, dated in `period`,
+    one of `only`), best first (FTS5 rank; newest first when the query has no
+    positive words to rank by, or when asked)."""
     matcher = Matcher(query, aliases)
     for row in store.candidates(fts_query(matcher.tree), since, newest=newest, period=period):
+        if only is not None and row["id"] not in only:
+            continue
         result = matcher.match(_document(row))
         if result.matched:
             yield Hit(row["id"], row["title"], row["summary"], row["url"], row["published"],

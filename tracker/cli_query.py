@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import closing
 from dataclasses import dataclass
 from itertools import islice
 from typing import TYPE_CHECKING, Any
@@ -131,6 +132,7 @@ class QueryCommand(click.Command):
               help="At most this many results.")
 @click.option("--since", help=f"Only items first seen since then: {SINCE_HELP}.")
 @period_options
+@click.option("--topic", help="Only items that matched this watch topic.")
 @click.option("--newest", is_flag=True,
               help="Newest first (by publication date) instead of best first.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of results.")
@@ -138,7 +140,8 @@ class QueryCommand(click.Command):
               help="A Markdown list, to paste into a brief or a report.")
 @pass_app
 def search(app: App, query: str, limit: int, since: str | None, dated_from: str | None,
-           dated_to: str | None, newest: bool, as_json: bool, as_markdown: bool) -> None:
+           dated_to: str | None, topic: str | None, newest: bool, as_json: bool,
+           as_markdown: bool) -> None:
     """Full-text search of the archive in the topic query language, best first
     (or --newest first).
 
@@ -152,8 +155,12 @@ def search(app: App, query: str, limit: int, since: str | None, dated_from: str 
     _checked_query(query, app.config.aliases)
     since_time = parse_since(since, app.config.timezone)
     period = parse_period(dated_from, dated_to, app.config.timezone)
-    hits = list(islice(find(app.store, query, app.config.aliases, since_time, newest=newest,
-                            period=period), limit))
+    check_topics(app.config, [] if topic is None else [topic])
+    only = None if topic is None else app.store.matched_ids(topic)
+    # Closed here, with the database still open, not whenever it is collected.
+    with closing(find(app.store, query, app.config.aliases, since_time, newest=newest,
+                      period=period, only=only)) as found:
+        hits = list(islice(found, limit))
     around = _Around.of(app, hits)
     if as_json:
         click.echo(json.dumps([_hit_record(hit, around) for hit in hits], indent=2,
