@@ -100,3 +100,26 @@ def test_following_what_is_not_there_says_what_to_do(
     assert both.exit_code == 2 and "give a storyline (tracker follow 1528) or an item" in \
         both.output
     assert "storyline 1 is not followed" in cli("unfollow", "1").output
+
+
+def test_the_followed_storylines_are_a_feed_beside_the_topic_feeds(
+        tmp_path: Path, feed_server: FeedServer, smtp: tuple[Inbox, int]) -> None:  # noqa: F811
+    _, port = smtp
+    url = feed_server.add("/feed", Document(rss(PARTNERSHIP)))
+    cli = make_cli(tmp_path, url, port)
+    with cli.config.open("a", encoding="utf-8") as config:
+        config.write('\n[topic_feeds]\nfolder = "feeds"\n')
+    cli("poll", "--all")
+    following = tmp_path / "feeds" / "tracker-following.atom"
+    assert not following.exists()  # nothing followed: no file
+    followed = cli("follow", "1").output
+    assert "topic feeds rewritten: tracker-following.atom" in followed
+    feed_server.add("/feed", Document(rss(PARTNERSHIP, PRODUCTION, BUDGET)))
+    cli("poll", "--all")
+    text = following.read_text(encoding="utf-8")
+    assert "<title>tracker: followed storylines</title>" in text
+    assert text.count("<entry>") == 2
+    assert f"<title>{PRODUCTION[0]}</title>" in text
+    assert BUDGET[0] not in text
+    cli("unfollow", "1")
+    assert "<entry>" not in following.read_text(encoding="utf-8")  # emptied, not left stale

@@ -8,7 +8,7 @@ import json
 
 import click
 
-from tracker.cliapp import App, pass_app
+from tracker.cliapp import App, pass_app, refresh_topic_feeds
 from tracker.report import ago
 from tracker.service import utc_now
 from tracker.timefmt import from_text, local_day
@@ -53,6 +53,7 @@ def follow(app: App, storyline_id: int | None, item_id: int | None, note: str | 
     click.echo(f"following storyline {chosen}: {story['title']} "
                f"({counted(story['size'], 'item')})" + (f": {story['note']}" if story["note"]
                                                          else ""))
+    refresh_topic_feeds(app)  # the followed storylines' feed, if topic feeds are on
 
 
 @click.command()
@@ -64,6 +65,7 @@ def unfollow(app: App, storyline_id: int) -> None:
         raise click.ClickException(f"storyline {storyline_id} is not followed "
                                    "(tracker following lists them)")
     click.echo(f"no longer following storyline {storyline_id}")
+    refresh_topic_feeds(app)
 
 
 @click.command()

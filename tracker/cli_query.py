@@ -25,9 +25,9 @@ from tracker.cliapp import (
     pass_app,
     period_options,
     plain_table,
+    refresh_topic_feeds,
     save_config,
 )
-from tracker.config import Config
 from tracker.query import QuerySyntaxError, parse_query
 from tracker.service import utc_now
 from tracker.timefmt import local_day
@@ -267,7 +267,7 @@ def topics_add(app: App, name: str, query: str, alert: bool, no_rematch: bool) -
     counts = rematch(app.store, topic_set, {topic.name: topic.query for topic in config.topics},
                      [name], utc_now())
     click.echo(f"{name}: {counted(counts[name], 'matching item')} in the archive")
-    _refresh_topic_feeds(app, config)
+    refresh_topic_feeds(app, config)
 
 
 @topics.command("remove")
@@ -301,18 +301,4 @@ def topics_rematch(app: App, names: tuple[str, ...]) -> None:
     topic_set = TopicSet(app.config.topics, app.config.aliases)
     for name, count in rematch(app.store, topic_set, known, selected, utc_now()).items():
         click.echo(f"{name}: {count} matching items")
-    _refresh_topic_feeds(app)
-
-
-def _refresh_topic_feeds(app: App, config: Config | None = None) -> None:
-    """The topic feeds say what the matches now are, not what the next poll will
-    (under `config` when the command has just changed it)."""
-    from tracker.topicfeeds import not_written, write_topic_feeds
-
-    config = config or app.config
-    try:
-        written = write_topic_feeds(app.store, config, app.db_path)
-    except OSError as exc:
-        raise click.ClickException(not_written(config, app.db_path, exc)) from None
-    if written:
-        click.echo(f"topic feeds rewritten: {', '.join(path.name for path in written)}")
+    refresh_topic_feeds(app)

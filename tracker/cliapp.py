@@ -166,6 +166,20 @@ def save_config(app: App, edited: ConfigFile, done: str) -> Config:
     return config
 
 
+def refresh_topic_feeds(app: App, config: Config | None = None) -> None:
+    """The topic feeds say what the matches now are, not what the next poll will
+    (under `config` when the command has just changed it)."""
+    from tracker.topicfeeds import not_written, write_topic_feeds
+
+    config = config or app.config
+    try:
+        written = write_topic_feeds(app.store, config, app.db_path)
+    except OSError as exc:
+        raise click.ClickException(not_written(config, app.db_path, exc)) from None
+    if written:
+        click.echo(f"topic feeds rewritten: {', '.join(path.name for path in written)}")
+
+
 def check_topics(config: Config, names: list[str]) -> None:
     """Each of `names` must be a configured topic: a typo would show nothing."""
     known = [topic.name for topic in config.topics]

@@ -611,10 +611,18 @@ class Store:
 
     def newest_matches(self, topic: str, limit: int) -> list[StoredItem]:
         """The items that matched `topic`, newest first (by publication, else arrival)."""
-        ids = [row[0] for row in self.conn.execute(
+        return self._items_in_order([row[0] for row in self.conn.execute(
             "SELECT i.id FROM topic_matches m JOIN items i ON i.id = m.item_id "
             "WHERE m.topic = ? ORDER BY coalesce(i.published, i.first_seen) DESC, i.id DESC "
-            "LIMIT ?", (topic, limit))]
+            "LIMIT ?", (topic, limit))])
+
+    def newest_followed(self, limit: int) -> list[StoredItem]:
+        """The items of the followed storylines (`tracker follow`), newest first."""
+        return self._items_in_order([row[0] for row in self.conn.execute(
+            "SELECT i.id FROM follows w JOIN items i ON i.storyline_id = w.storyline_id "
+            "ORDER BY coalesce(i.published, i.first_seen) DESC, i.id DESC LIMIT ?", (limit,))])
+
+    def _items_in_order(self, ids: list[int]) -> list[StoredItem]:
         found = {item.id: item for item in self.items(ids=ids)}
         return [found[item_id] for item_id in ids if item_id in found]
 

@@ -22,6 +22,7 @@ from tracker.archive import export_records
 from tracker.atomicfile import replace_text
 from tracker.config import Config, beside_database
 from tracker.exports import atom, latest_time
+from tracker.models import StoredItem
 from tracker.report import continues_text
 from tracker.store import Store
 
@@ -52,8 +53,12 @@ def file_name(topic: str) -> str:
     return safe + ".atom"
 
 
+FOLLOWING_FILE = "tracker-following.atom"  # not a topic's: see file_name
+
+
 def write_topic_feeds(store: Store, config: Config, db_path: Path) -> list[Path]:
-    """Write each topic's feed where it changed; returns the files written.
+    """Write each topic's feed where it changed, and the followed storylines'
+    (`FOLLOWING_FILE`) once anything is followed; returns the files written.
     OSError (a folder that cannot be made or written) is the caller's to report."""
     folder = folder_of(config, db_path)
     if folder is None:
@@ -62,19 +67,29 @@ def write_topic_feeds(store: Store, config: Config, db_path: Path) -> list[Path]
     timezone = ZoneInfo(config.timezone)
     written = []
     for topic in config.topics:
-        records = export_records(store, store.newest_matches(topic.name,
-                                                             config.topic_feeds.items))
-        threads = store.links.continues(record["id"] for record in records)
-        for record in records:
-            record["continues"] = continues_text(threads.get(record["id"]), timezone)
-        # Dated by its newest entry, not by now: a poll that brought nothing
-        # leaves the file as it was (an empty feed by the epoch, for the same reason).
-        text = atom(records, f"tracker: {topic.name.replace('_', ' ')}",
-                    f"tag:tracker,2026:topic/{topic.name}", latest_time(records) or _NEVER)
         path = folder / file_name(topic.name)
-        if _replace_if_changed(path, text):
+        if _write_feed(store, store.newest_matches(topic.name, config.topic_feeds.items),
+                       f"tracker: {topic.name.replace('_', ' ')}",
+                       f"tag:tracker,2026:topic/{topic.name}", path, timezone):
             written.append(path)
+    path = folder / FOLLOWING_FILE
+    if (store.marks.followed_titles() or path.exists()) and _write_feed(
+            store, store.newest_followed(config.topic_feeds.items),
+            "tracker: followed storylines", "tag:tracker,2026:following", path, timezone):
+        written.append(path)
     return written
+
+
+def _write_feed(store: Store, items: list[StoredItem], title: str, tag: str, path: Path,
+                timezone: ZoneInfo) -> bool:
+    """One Atom file of `items`, replaced if what it says changed."""
+    records = export_records(store, items)
+    threads = store.links.continues(record["id"] for record in records)
+    for record in records:
+        record["continues"] = continues_text(threads.get(record["id"]), timezone)
+    # Dated by its newest entry, not by now: a poll that brought nothing leaves
+    # the file as it was (an empty feed by the epoch, for the same reason).
+    return _replace_if_changed(path, atom(records, title, tag, latest_time(records) or _NEVER))
 
 
 def _replace_if_changed(path: Path, text: str) -> bool:
