@@ -315,3 +315,26 @@ def test_a_named_digest_is_emailed_or_posted_not_both() -> None:
         parse_config('[digests.x]\nto = ["a@b.example"]\nwebhook_env = "HOOK"\n', Path("t.toml"))
     with pytest.raises(ConfigError, match=r"digests.x.webhook_env: must name an environment "):
         parse_config('[digests.x]\nwebhook_env = "https://hooks.example/x"\n', Path("t.toml"))
+
+
+def test_a_hostile_headline_cannot_page_a_chat_channel(
+        tmp_path: Path, feed_server: FeedServer, webhook: Webhook,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slack acts on <!channel>, Google Chat on <users/all>, Mattermost and
+    Rocket.Chat on @channel and @here: feed text reaches the post inert."""
+    from tracker.webhook import chat_safe
+
+    setup = Setup(tmp_path, feed_server, port=None)
+    setup.titles = ["&lt;!channel&gt; NATO jets scrambled @here &lt;users/all&gt;"]
+    setup.server.add("/feed", Document(rss(setup.titles)))
+    config = setup.cli.config
+    config.write_text(config.read_text() + '\n[alerts]\nwebhook_env = "TRACKER_ALERT_WEBHOOK"\n')
+    monkeypatch.setenv("TRACKER_ALERT_WEBHOOK", webhook.url)
+    assert "alert: sent" in setup.cli("poll", "--all").output
+    (post,) = webhook.posts
+    text = str(post["text"])
+    assert "NATO jets scrambled" in text
+    assert "<" not in text and ">" not in text
+    assert "@here" not in text and "@\u200bhere" in text
+    assert chat_safe("write to press@allied.example, @channelled") == \
+        "write to press@allied.example, @channelled"  # only the broadcast words

@@ -12,6 +12,7 @@ messages name only its host.
 from __future__ import annotations
 
 import os
+import re
 from email.message import EmailMessage
 from urllib.parse import urlsplit
 
@@ -21,6 +22,8 @@ from tracker.fetch import httpx  # its command-line client kept out (see there)
 WEBHOOK_TIMEOUT = 20.0
 # Mattermost's default limit for a post (Slack's is 40,000).
 MAX_TEXT = 16_000
+# A broadcast mention in Mattermost and Rocket.Chat ("@channel"), to be broken.
+_BROADCAST = re.compile(r"@(?=(?:channel|here|all|everyone)\b)", re.IGNORECASE)
 
 
 class WebhookMailer:
@@ -44,7 +47,7 @@ class WebhookMailer:
             raise DeliveryError(f"{self.what}: {self.url_env} is not an http(s) address")
         text = message.get_body(("plain",))
         body = text.get_content() if text is not None else ""
-        payload = {"text": fitted(f"{message['Subject']}\n\n{body.strip()}")}
+        payload = {"text": fitted(chat_safe(f"{message['Subject']}\n\n{body.strip()}"))}
         try:
             with httpx.Client(timeout=self.timeout, proxy=self.proxy, trust_env=False) as client:
                 response = client.post(url, json=payload)
@@ -69,3 +72,13 @@ def fitted(text: str, limit: int = MAX_TEXT) -> str:
     head = text[:limit - len(note)]
     cut = max(head.rfind("\n* "), head.rfind("\n\n"))
     return (head[:cut] if cut > 0 else head).rstrip() + note
+
+
+def chat_safe(text: str) -> str:
+    """Feed text made inert for chat services, which act on some text rather than
+    show it: Slack's `<!channel>`, `<@U123>` and `<url|label>`, Google Chat's
+    `<users/all>` (angle brackets become the look-alike single guillemets) and
+    the "@channel", "@here", "@all" mentions of Mattermost and Rocket.Chat (a
+    zero-width space after the "@"). A hostile headline must not page a
+    whole channel."""
+    return _BROADCAST.sub("@\u200b", text.replace("<", "\u2039").replace(">", "\u203a"))
