@@ -248,3 +248,25 @@ def test_feed_commands_go_through_the_configured_proxy(
     finally:
         proxy.stop()
     assert proxy.requests == [f"GET {url} HTTP/1.1"] * 2
+
+
+def test_a_feed_title_with_terminal_controls_is_named_as_plain_text(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    """A feed's own title becomes its name in the config and in every table:
+    escape sequences in it (clear the screen, set the clipboard) are dropped
+    as they are from items' titles."""
+    cli = cli_for(tmp_path)
+    hostile = (b'<rss version="2.0"><channel><title>Local &#x1b;[2J&#x1b;]52;c;aGk=&#x7; '
+               b"Defence\n  Feed</title><item><title>x</title><link>https://e.org/1</link>"
+               b"</item></channel></rss>")
+    url = feed_server.add("/feed.xml", Document(hostile))
+    tested = cli("feeds", "test", url, "--json")
+    assert json.loads(tested.output)["title"] == "Local [2J ]52;c;aGk= Defence Feed"
+    added = cli("feeds", "add", url)
+    assert added.exit_code == 0, added.output
+    assert "\x1b" not in added.output and "\x1b" not in cli.config.read_text()
+    cli("feeds", "remove", "MoD")  # the poll stays on 127.0.0.1
+    cli("poll")
+    report = json.loads(cli("status", "--json").output)
+    assert [feed["title"] for feed in report["feeds"] if feed["url"] == url] == [
+        "Local [2J ]52;c;aGk= Defence Feed"]

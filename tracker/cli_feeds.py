@@ -16,6 +16,7 @@ from tracker.cliapp import App, config_errors, edit_config, pass_app, save_confi
 from tracker.errors import FetchError, ParseError
 from tracker.fetch import Fetcher
 from tracker.models import Item, ParsedFeed
+from tracker.normalise import feed_title, normalise_feed
 from tracker.parse import parse_feed
 from tracker.service import utc_now
 from tracker.timefmt import local_day, to_text
@@ -76,7 +77,7 @@ def feeds_add(app: App, url: str, name: str | None, kind: str, interval: str | N
 def _resolve_feed(fetcher: Fetcher, url: str) -> tuple[str, str | None]:
     """The feed URL and title behind `url`: itself, or the first feed its page links to."""
     feed_url, parsed, _ = _fetch_feed(fetcher, url)
-    return feed_url, parsed.title
+    return feed_url, feed_title(parsed)
 
 
 def _fetch_feed(fetcher: Fetcher, url: str) -> tuple[str, ParsedFeed, str | None]:
@@ -113,7 +114,6 @@ def feeds_test(app: App, url: str, as_json: bool) -> None:
 
     Example: tracker feeds test https://www.gov.uk/government/organisations/ministry-of-defence.atom
     """
-    from tracker.normalise import normalise_feed
     from tracker.query import Document
     from tracker.topics import TopicSet
 
@@ -125,12 +125,13 @@ def feeds_test(app: App, url: str, as_json: bool) -> None:
             raise click.ClickException(f"{url}: {exc}") from None
     items = normalise_feed(parsed, feed_url, feed_url)
     topics = TopicSet(config.topics, config.aliases)
-    name = parsed.title or urlsplit(feed_url).hostname or feed_url
+    title = feed_title(parsed)
+    name = title or urlsplit(feed_url).hostname or feed_url
     hits = [[hit.topic for hit in topics.match(Document.of(item.title, item.summary, name))]
             for item in items]
     dates = sorted(date for item in items if (date := item.dated) is not None)
     report: dict[str, Any] = {
-        "url": feed_url, "title": parsed.title, "items": len(items),
+        "url": feed_url, "title": title, "items": len(items),
         "dated": len(dates), "newest": to_text(dates[-1]) if dates else None,
         "oldest": to_text(dates[0]) if dates else None,
         "warnings": [w for w in (warning, parsed.warning) if w],
@@ -144,7 +145,7 @@ def feeds_test(app: App, url: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
-    click.echo(f"{parsed.title or '(no title)'} <{feed_url}>"
+    click.echo(f"{title or '(no title)'} <{feed_url}>"
                + (" (already in the config)" if report["configured"] else ""))
     zone = ZoneInfo(config.timezone)
     span = (f"; newest {dates[-1].astimezone(zone):%Y-%m-%d %H:%M}, "

@@ -202,6 +202,13 @@ def _item(entry: ParsedEntry, feed_scope: str, link: str | None, canonical: str 
     )
 
 
+def feed_title(parsed: ParsedFeed) -> str | None:
+    """The feed's own title as its items' titles are kept: plain text, one line,
+    no control characters (it becomes a feed's name in the config and in every
+    table and message that names the feed)."""
+    return clean_text(parsed.title, MAX_TITLE_CHARS).replace("\n", " ") or None
+
+
 def normalise_feed(parsed: ParsedFeed, feed_scope: str,
                    document_url: str | None = None) -> list[Item]:
     """All entries of a document as items, one per identity, document order kept.

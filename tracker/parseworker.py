@@ -23,7 +23,7 @@ if __name__ == "__main__":
 
 from tracker.errors import ParseError
 from tracker.models import Item, ParsedFeed
-from tracker.normalise import normalise_feed
+from tracker.normalise import feed_title, normalise_feed
 from tracker.parse import parse_feed
 
 
@@ -40,7 +40,7 @@ class ParseOutput:
 def output_of(parsed: ParsedFeed, feed_scope: str,
               document_url: str | None = None) -> ParseOutput:
     """A parsed document's normalised items, with the facts the service keeps."""
-    return ParseOutput(parsed.title, parsed.warning, parsed.ttl_seconds,
+    return ParseOutput(feed_title(parsed), parsed.warning, parsed.ttl_seconds,
                        tuple(normalise_feed(parsed, feed_scope, document_url)))
 
 
