@@ -69,6 +69,12 @@ def test_broken_xml_with_entries_is_read_leniently_with_a_warning() -> None:
     (b"\x00\x01\x02\x03\x04\x05 garbage", {"content-type": "application/rss+xml"},
      "not a feed: the document is not XML; it is binary data"),
     (b" \n", {}, "not a feed: the document is empty"),
+    # what status prints of a document is text: no escape sequence reaches a terminal
+    (b"Hello \x1b]52;c;aGk=\x07 world, and some more text", {"content-type": "text/plain"},
+     'not a feed: the server sent text/plain, not RSS or Atom; it begins "Hello ]52;c;aGk= '
+     'world, and'),
+    (b"<html><head><title>Defence \x1b[2J news</title></head></html>", {},
+     'the server sent a web page titled "Defence [2J news"'),
     (b'<?xml version="1.0"?>\n<rss version="2.0"', {},
      "not a readable feed: unclosed token: line 2, column 0"),
 ])

@@ -162,16 +162,19 @@ def _not_a_feed(content: bytes, headers: dict[str, str], exc: BaseException | No
 
 
 def _plain(raw: bytes) -> str:
-    """Bytes from a document's start as one short line for a message."""
-    return " ".join(raw.decode("utf-8", "replace").split())[:80]
+    """Bytes from a document's start as one short line for a message, without
+    the control characters (a terminal's escape sequences) a hostile server
+    could put there for `tracker status` to print."""
+    text = raw.decode("utf-8", "replace")
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:80]
 
 
 def _opening(head: bytes) -> str:
     """What a document that is not XML begins with, for a message."""
-    text = _plain(head[:60])
-    if sum(not c.isprintable() or c == "\ufffd" for c in text) > len(text) // 10:
+    start = " ".join(head[:60].decode("utf-8", "replace").split())
+    if sum(not c.isprintable() or c == "\ufffd" for c in start) > len(start) // 10:
         return "it is binary data"
-    return f'it begins "{text}"'
+    return f'it begins "{_plain(head[:60])}"'
 
 
 def parse_feed(content: bytes, headers: dict[str, str] | None = None) -> ParsedFeed:
