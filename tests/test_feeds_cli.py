@@ -270,3 +270,10 @@ def test_a_feed_title_with_terminal_controls_is_named_as_plain_text(
     report = json.loads(cli("status", "--json").output)
     assert [feed["title"] for feed in report["feeds"] if feed["url"] == url] == [
         "Local [2J ]52;c;aGk= Defence Feed"]
+
+
+def test_opml_titles_become_plain_one_line_names() -> None:
+    feeds, problems = read_opml(
+        '<opml version="1.0"><body><outline title="  NATO \u009b2J   news " '
+        'xmlUrl="https://e.org/f"/></body></opml>'.encode())
+    assert problems == [] and [feed.title for feed in feeds] == ["NATO 2J news"]

@@ -15,6 +15,8 @@ from email.utils import format_datetime
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
+from tracker.normalise import clean_text
+
 FEED_TYPES = {"application/rss+xml", "application/atom+xml", "application/rdf+xml",
               "application/feed+json", "application/json"}
 
@@ -47,7 +49,8 @@ def read_opml(data: bytes) -> tuple[list[OpmlFeed], list[OpmlProblem]]:
 
     def walk(element: ET.Element, folder: list[str]) -> None:
         for number, outline in enumerate(element.findall("outline"), start=1):
-            title = (outline.get("title") or outline.get("text") or "").strip()
+            # It becomes a feed's name: plain text, one line, as feeds' own titles.
+            title = clean_text(outline.get("title") or outline.get("text")).replace("\n", " ")
             where = "/".join([*folder, title or f"outline {number}"])
             url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
             if url:
