@@ -117,7 +117,7 @@ def _describe(exc: BaseException, content: bytes = b"") -> str:
             text += f": line {exc.getLineNumber()}, column {exc.getColumnNumber()}"
     else:
         text = str(exc).strip() or type(exc).__name__
-    return text[:200]
+    return _printable(text)[:200]
 
 
 _UTF8_BOM = b"\xef\xbb\xbf"
@@ -162,11 +162,15 @@ def _not_a_feed(content: bytes, headers: dict[str, str], exc: BaseException | No
 
 
 def _plain(raw: bytes) -> str:
-    """Bytes from a document's start as one short line for a message, without
-    the control characters (a terminal's escape sequences) a hostile server
-    could put there for `tracker status` to print."""
-    text = raw.decode("utf-8", "replace")
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:80]
+    """Bytes from a document's start as one short line for a message."""
+    return _printable(raw.decode("utf-8", "replace"))[:80]
+
+
+def _printable(text: str) -> str:
+    """`text` as one line without the control characters (a terminal's escape
+    sequences) a hostile server could put in what a message quotes of its
+    document, for `tracker status` to print."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
 def _opening(head: bytes) -> str:
