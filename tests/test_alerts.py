@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -117,6 +118,32 @@ def test_an_alert_the_server_refused_is_sent_with_the_next_poll(
         rows = conn.execute("SELECT kind, status, attempts FROM digest_history").fetchall()
     assert rows == [("alert", "delivered", 2)]  # one alert, its Message-ID kept
     assert json.loads(setup.cli("status", "--json").output)["undelivered"] == []
+
+
+def test_alerts_at_most_every_holds_what_is_new_until_the_wait_is_over(
+        alerting: tuple[Setup, Inbox]) -> None:
+    """A busy topic on a daemon that polls every minute must not mean an email
+    every minute: with [alerts] at_most_every, new matches wait (all of them)
+    for the first poll after the wait."""
+    setup, inbox = alerting
+    config = setup.cli.config
+    config.write_text(config.read_text() + '\n[alerts]\nat_most_every = "1h"\n')
+    assert "alert: sent" in setup.cli("poll", "--all").output
+    setup.publish("NATO jets scrambled over the Baltic")
+    held = setup.cli("poll", "--all").output
+    assert re.search(r"alert of 1 new item held until \d\d:\d\d UTC \(\[alerts\] "
+                     r"at_most_every\)", held)
+    setup.publish("NATO to meet on Friday")
+    assert "held until" in setup.cli("poll", "--all").output
+    assert len(inbox.messages) == 1
+    with sqlite3.connect(setup.cli.db) as conn:  # the hour is over
+        conn.execute("UPDATE digests SET delivered_at = ?",
+                     ((datetime.now(UTC) - timedelta(minutes=61)).isoformat(),))
+    assert "alert: sent 'Alert, " in setup.cli("poll", "--all").output
+    text = inbox.messages[1].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "NATO jets scrambled" in text and "NATO to meet" in text
+    assert "alerts: after each poll (at most every 1h), the new matches of nato" in \
+        setup.cli("digest", "--check").output
 
 
 def test_a_topic_set_to_alert_reports_its_new_matches_not_its_past(
@@ -308,6 +335,13 @@ def test_a_post_still_too_long_is_cut_at_an_item_and_says_so() -> None:
     body = cut.rsplit("\n\n...cut", 1)[0]
     assert body.endswith("words") and text.startswith(body)  # whole items only
     assert fitted("short", limit=2000) == "short"
+
+
+def test_at_most_every_is_a_span_of_time() -> None:
+    assert parse_config('[alerts]\nat_most_every = "2h"\n',
+                        Path("t.toml")).alerts.at_most_every_seconds == 7200
+    with pytest.raises(ConfigError, match=r"alerts.at_most_every: "):
+        parse_config('[alerts]\nat_most_every = "often"\n', Path("t.toml"))
 
 
 def test_a_named_digest_is_emailed_or_posted_not_both() -> None:

@@ -31,6 +31,7 @@ class DigestResult:
     sent: bool
     message: str
     content: DigestContent | None = None
+    held: bool = False  # an alert due but waiting for [alerts] at_most_every
 
 
 def mailer_for(config: Config, db_path: Path, named: NamedDigest | None = None) -> Mailer:
@@ -118,7 +119,8 @@ def prepare_alert(store: Store, config: Config, now: datetime) -> DigestContent 
     topics = config.alert_topics
     if not topics and not store.marks.followed_titles():
         return None
-    since = now - ALERT_LOOKBACK
+    # What waited for `at_most_every` is news still, however long that was.
+    since = now - max(ALERT_LOOKBACK, timedelta(seconds=config.alerts.at_most_every_seconds))
     # News, not a feed's back catalogue: a first poll stores weeks of old items
     # as new, and those belong in the digest, not in an alert.
     items = [item for item in store.undelivered(since, kind="alert")
@@ -154,6 +156,13 @@ def send_alert(store: Store, config: Config, mailer: Mailer, now: datetime) -> D
     content = prepare_alert(store, config, now)
     if content is None:
         return DigestResult(False, "no new matches of the alerting topics")
+    every = timedelta(seconds=config.alerts.at_most_every_seconds)
+    last = store.last_delivered("alert") if every else None
+    if last is not None and now < last + every:
+        # Held, not dropped: the first poll after the wait sends it all.
+        return DigestResult(False, f"alert of {counted(content.total, 'new item')} held until "
+                                   f"{(last + every).strftime('%H:%M')} UTC ([alerts] "
+                                   "at_most_every)", held=True)
     return _deliver(store, config, mailer, now, content, "alert")
 
 

@@ -51,7 +51,7 @@ from tracker.models import FeedState
 from tracker.report import ago, continues_text, status_report
 from tracker.service import alert_after_poll, utc_now
 from tracker.timefmt import local_day
-from tracker.wording import counted
+from tracker.wording import counted, span
 
 EXIT_NEEDS_ATTENTION = 1
 
@@ -588,8 +588,10 @@ def _check_digest(app: App) -> None:
               else ", ".join(named.settings.to))
         click.echo(f"{named.label}: {_digest_line(named.settings, app.config.timezone)}; to {to}")
     if app.config.alert_topics:
-        click.echo("alerts: after each poll, the new matches of "
-                   f"{', '.join(app.config.alert_topics)}")
+        every = app.config.alerts.at_most_every_seconds
+        click.echo("alerts: after each poll"
+                   + (f" (at most every {span(every)})" if every else "")
+                   + f", the new matches of {', '.join(app.config.alert_topics)}")
     webhook = app.config.alerts.webhook_env
     if webhook:
         click.echo(f"alerts go to {_webhook_host(webhook, '[alerts]')}")

@@ -33,7 +33,7 @@ _TOP_KEYS = {"allow_private_networks", "allow_addresses", "default_interval", "t
              "backup", "alerts"}
 _TOPIC_FEED_KEYS = {"folder", "items"}
 _BACKUP_KEYS = {"folder", "schedule", "keep"}
-_ALERT_KEYS = {"webhook_env"}
+_ALERT_KEYS = {"webhook_env", "at_most_every"}
 _LINK_KEYS = {"threshold", "related_threshold", "max_links", "window"}
 _DIGEST_KEYS = {"schedule", "include", "topics", "max_items", "send_empty", "to", "from",
                 "outbox", "list_unsubscribe", "lookback", "smtp"}
@@ -126,10 +126,13 @@ class TopicFeedSettings:
 
 @dataclass(frozen=True)
 class AlertSettings:
-    """Where alerts (topics with `alert = true`) go: by the digest's email, or,
-    with `webhook_env`, to the chat webhook whose address that variable holds."""
+    """Where alerts (topics with `alert = true`, followed storylines) go: by the
+    digest's email, or, with `webhook_env`, to the chat webhook whose address
+    that variable holds; and how often at most (`at_most_every`, seconds; 0:
+    after every poll that brings something, as it happens)."""
 
     webhook_env: str | None = None
+    at_most_every_seconds: int = 0
 
 
 @dataclass(frozen=True)
@@ -292,7 +295,11 @@ class _Validator:
 
     def alerts(self, raw: object) -> AlertSettings:
         table = self.table(raw, "alerts", _ALERT_KEYS)
-        return AlertSettings(self.webhook_env(table, "alerts"))
+        every = 0
+        if "at_most_every" in table:
+            every = self.interval(table["at_most_every"], "alerts.at_most_every", "alerts", None,
+                                  "at_most_every")
+        return AlertSettings(self.webhook_env(table, "alerts"), every)
 
     def webhook_env(self, table: dict[str, Any], where: str) -> str | None:
         """A table's `webhook_env`: the name of the environment variable that

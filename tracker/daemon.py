@@ -255,8 +255,10 @@ class Daemon:
         assert self.config is not None and self.poll_store is not None
         outcome = alert_after_poll(self.config, self.poll_store, self.db_path, utc_now())
         if outcome is not None:
-            sent, message = outcome
-            (log.info if sent else log.error)("%s", message)
+            how, message = outcome
+            # A held alert is said once a poll: worth a line only with -v.
+            level = {"sent": logging.INFO, "held": logging.DEBUG}.get(how, logging.ERROR)
+            log.log(level, "%s", message)
 
     def _schedule_poll(self, when: datetime) -> None:
         self.scheduler.add_job(self._poll, "date", run_date=when, id="poll",

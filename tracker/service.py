@@ -119,13 +119,14 @@ class PollSummary:
 
 
 def alert_after_poll(config: Config, store: Store, db_path: Path,
-                     now: datetime) -> tuple[bool, str] | None:
+                     now: datetime) -> tuple[str, str] | None:
     """Send what a poll brought the alerting topics and the followed
-    storylines, if anything: (True, what was sent), (False, why it was not:
-    it stays pending for the next poll), or None when there was nothing to
-    alert. The daemon logs it and `tracker poll` prints it. Whether there is
-    anything to alert is asked before the digest's templates and sanitiser
-    are imported: most polls need neither."""
+    storylines, if anything; None when there was nothing to alert, else how it
+    went and what to say: "sent", "held" (waiting for `[alerts] at_most_every`)
+    or "failed" (it stays pending for the next poll). The daemon logs it and
+    `tracker poll` prints it. Whether there is anything to alert is asked
+    before the digest's templates and sanitiser are imported: most polls need
+    neither."""
     if not (config.alert_topics or store.marks.followed_titles()):
         return None
     from tracker.briefing import alert_mailer, send_alert
@@ -133,8 +134,11 @@ def alert_after_poll(config: Config, store: Store, db_path: Path,
     try:
         result = send_alert(store, config, alert_mailer(config, db_path), now)
     except (DeliveryError, StoreError) as exc:
-        return False, f"alert not delivered (it stays pending and the next poll resends it): {exc}"
-    return (True, f"alert: {result.message}") if result.sent else None
+        return "failed", (f"alert not delivered (it stays pending and the next poll resends "
+                          f"it): {exc}")
+    if result.held:
+        return "held", result.message
+    return ("sent", f"alert: {result.message}") if result.sent else None
 
 
 def asks_host_to_wait(status: int | None, retry_after: float | None) -> bool:

@@ -690,6 +690,12 @@ class Store:
             "SELECT kind, name, created, subject, attempts, last_error FROM digests "
             "WHERE status = 'pending' AND last_error IS NOT NULL ORDER BY id")]
 
+    def last_delivered(self, kind: str) -> datetime | None:
+        """When the last digest (or alert) of `kind` was delivered."""
+        row = self.conn.execute("SELECT max(delivered_at) FROM digests WHERE kind = ? "
+                                "AND status = 'delivered'", (kind,)).fetchone()
+        return from_text(row[0])
+
     def last_deliveries(self) -> list[dict[str, Any]]:
         """The last delivered digest, named digest and alert: when, its subject
         and how many items it carried (what `tracker status` says went out)."""
