@@ -304,6 +304,10 @@ def test_topics_add_and_remove_edit_the_config_and_match_the_archive(
     exported = {e["title"]: [t["name"] for t in e["topics"]]
                 for e in map(json.loads, cli("export").output.splitlines())}
     assert exported["Russian drones violate Polish airspace"] == ["airspace"]
+    listed = {row["name"]: row["alert"]
+              for row in json.loads(cli("topics", "list", "--json").output)}
+    assert listed == {"airspace": True, "budgets": False}
+    assert "airspace (alert)" in cli("topics", "list").output
 
     assert "already in" in cli("topics", "add", "airspace", "x").output
     assert "cannot name a topic" in cli("topics", "add", "air space", "x").output

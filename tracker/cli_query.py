@@ -189,6 +189,9 @@ def topics_list(app: App, as_json: bool) -> None:
     if not app.store.read_only:  # else the topics as the database last knew them
         app.store.sync_topics(app.config.topics)
     rows = app.store.topic_summary(utc_now())
+    alerting = set(app.config.alert_topics)
+    for row in rows:
+        row["alert"] = row["name"] in alerting
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -202,8 +205,9 @@ def topics_list(app: App, as_json: bool) -> None:
         query = escape(" ".join(row["query"].split()))
         if row["query"] != row["matched_query"]:
             query += " [yellow](changed: run tracker topics rematch)[/]"
-        table.add_row(escape(row["name"]), str(row["last_day"]), str(row["last_week"]),
-                      str(row["total"]), query)
+        name = escape(row["name"]) + (" [bold](alert)[/]" if row["alert"] else "")
+        table.add_row(name, str(row["last_day"]), str(row["last_week"]), str(row["total"]),
+                      query)
     console.print(table)
 
 
