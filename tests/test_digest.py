@@ -354,6 +354,33 @@ def test_an_item_of_two_topics_is_shown_in_full_once() -> None:
     assert "(under drones, above)" in content.html
 
 
+def test_a_digest_by_storyline_leads_with_the_threads_that_moved_most() -> None:
+    """group = "storyline": a week's threads, each under how it began and how
+    far it moved, the followed first, single reports last."""
+    now = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+    items = _items(now, [f"2026-11-2{day}T09:30:00+00:00" for day in (4, 4, 3, 3, 2, 1)])
+    threads = [(7, "Patriot for Poland", 5, None), (9, "Drone deal", 3, None),
+               (9, "Drone deal", 3, None), (7, "Patriot for Poland", 5, None),
+               (4, "Interceptor partnership", 2, "Interceptor partnership"),
+               (None, None, None, None)]
+    for item, (storyline, began, size, following) in zip(items, threads, strict=True):
+        item.update(storyline_id=storyline, storyline_title=began, storyline_size=size,
+                    following=following)
+    content = build_digest(items, [], now, DigestSettings(include="all", group="storyline"),
+                           "UTC")
+    assert content is not None
+    assert content.subject.endswith(": 6 new in 4 storylines")
+    headings = [line for line in content.text.splitlines() if line.startswith("== ")]
+    # Ties (2 new each) keep the newest first.
+    assert headings == ["== following: Interceptor partnership (1 new item, 2 in all) ==",
+                        "== Patriot for Poland (2 new items, 5 in all) ==",
+                        "== Drone deal (2 new items, 3 in all) ==",
+                        "== single reports =="]
+    assert content.text.count("* Drone ") == 6  # each item once, in full
+    assert "(under " not in content.text
+    assert "Patriot for Poland (2 new items, 5 in all)" in content.html
+
+
 def test_a_digest_of_chosen_topics_leaves_the_others_out() -> None:
     now = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
     items = _items(now, ["2026-11-24T09:30:00+00:00", "2026-11-23T09:30:00+00:00"])

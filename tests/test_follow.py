@@ -123,3 +123,20 @@ def test_the_followed_storylines_are_a_feed_beside_the_topic_feeds(
     assert BUDGET[0] not in text
     cli("unfollow", "1")
     assert "<entry>" not in following.read_text(encoding="utf-8")  # emptied, not left stale
+
+
+def test_a_digest_by_storyline_reads_the_threads_from_the_archive(
+        tmp_path: Path, feed_server: FeedServer, smtp: tuple[Inbox, int]) -> None:  # noqa: F811
+    _, port = smtp
+    url = feed_server.add("/feed", Document(rss(PARTNERSHIP, PRODUCTION, BUDGET)))
+    cli = make_cli(tmp_path, url, port)
+    config = cli.config.read_text(encoding="utf-8").replace(
+        "[digest]\n", '[digest]\ngroup = "storyline"\ninclude = "all"\n')
+    cli.config.write_text(config, encoding="utf-8")
+    cli("poll", "--all")
+    digest = cli("digest", "--preview", "--html", str(tmp_path / "d.html")).output
+    assert digest.startswith("Subject: Defence policy digest, ")
+    assert ": 3 new in 2 storylines" in digest.splitlines()[0]
+    assert [line for line in digest.splitlines() if line.startswith("== ")] == [
+        "== UK and Ukraine sign interceptor drone partnership (2 new items, 2 in all) ==",
+        "== single reports =="]

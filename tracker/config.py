@@ -35,9 +35,9 @@ _TOPIC_FEED_KEYS = {"folder", "items"}
 _BACKUP_KEYS = {"folder", "schedule", "keep"}
 _ALERT_KEYS = {"webhook_env", "at_most_every"}
 _LINK_KEYS = {"threshold", "related_threshold", "max_links", "window"}
-_DIGEST_KEYS = {"schedule", "include", "topics", "max_items", "send_empty", "to", "from",
-                "outbox", "list_unsubscribe", "lookback", "smtp"}
-_NAMED_DIGEST_KEYS = {"schedule", "include", "topics", "max_items", "send_empty", "to",
+_DIGEST_KEYS = {"schedule", "include", "group", "topics", "max_items", "send_empty", "to",
+                "from", "outbox", "list_unsubscribe", "lookback", "smtp"}
+_NAMED_DIGEST_KEYS = {"schedule", "include", "group", "topics", "max_items", "send_empty", "to",
                       "webhook_env"}
 _SMTP_KEYS = {"host", "port", "security", "username_env", "password_env", "timeout"}
 _FEED_KEYS = {"url", "name", "kind", "interval", "paused"}
@@ -87,6 +87,7 @@ class DigestSettings:
 
     schedule: str = "0 7 * * *"      # cron, in the config's time zone
     include: str = "topics"          # "topics": items matching a topic; "all": every new item
+    group: str = "topic"             # sections by "topic", or by "storyline" (a week's threads)
     topics: tuple[str, ...] | None = None  # the topics it reports (None: every topic)
     max_items: int = 60
     send_empty: bool = False
@@ -502,6 +503,11 @@ class _Validator:
             raise self.fail(f"{where}.include", 'must be "topics" or "all"', where, None,
                             "include")
         values["include"] = include
+        group = raw.get("group", base.group)
+        if group not in ("topic", "storyline"):
+            raise self.fail(f"{where}.group", 'must be "topic" or "storyline"', where, None,
+                            "group")
+        values["group"] = group
         values["topics"] = base.topics
         if "topics" in raw:
             chosen = raw["topics"]

@@ -157,7 +157,51 @@ def _fold_same_stories(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [kept[item["id"]] for item in items if kept[item["id"]]["id"] == item["id"]]
 
 
+def _by_topic(entries: list[tuple[dict[str, Any], Entry]]) -> list[Section]:
+    """A section per topic, the followed storylines' first; an item of several
+    topics in each of them."""
+    followed: dict[str, Section] = {}
+    sections: dict[str, Section] = {}
+    for item, entry in entries:
+        if item.get("following"):
+            name = f"{FOLLOWING}: {item['following']}"
+            followed.setdefault(name, Section(name)).entries.append(entry)
+        for name in entry.topics or ([] if item.get("following") else [NO_TOPIC]):
+            sections.setdefault(name, Section(name)).entries.append(entry)
+    return [*followed.values(), *sections.values()]
+
+
+def _storyline_key(item: dict[str, Any]) -> int:
+    """An item's storyline; one not linked yet is a storyline of its own."""
+    return int(item.get("storyline_id") or -item["id"])
+
+
+def _by_storyline(entries: list[tuple[dict[str, Any], Entry]]) -> list[Section]:
+    """A section per storyline that gained items, headed by how it began and
+    how much it moved: followed ones first, then those that gained most (ties:
+    the newest first); reports that are a storyline of their own together last."""
+    groups: dict[int, list[tuple[dict[str, Any], Entry]]] = {}
+    for item, entry in entries:
+        groups.setdefault(_storyline_key(item), []).append((item, entry))
+    threads: list[tuple[bool, int, Section]] = []
+    singles = Section(SINGLE_REPORTS)
+    for group in groups.values():
+        first = group[0][0]
+        size = first.get("storyline_size") or 1
+        if size == 1 and not first.get("following"):
+            singles.entries.extend(entry for _, entry in group)
+            continue
+        began = first.get("storyline_title") or first["title"]
+        heading = ((f"{FOLLOWING}: " if first.get("following") else "")
+                   + f"{began} ({counted(len(group), 'new item')}, {size} in all)")
+        section = Section(heading, [entry for _, entry in group])
+        threads.append((not first.get("following"), -len(group), section))
+    threads.sort(key=lambda thread: thread[:2])  # stable: newest first within a rank
+    return [section for *_, section in threads] + ([singles] if singles.entries else [])
+
+
 DIGEST_TITLE = "Defence policy digest"
+SINGLE_REPORTS = "single reports"
 FOLLOWING = "following"  # the section of a followed storyline, and its count
 NO_TOPIC = "(no topic)"
 
@@ -187,16 +231,9 @@ def build_digest(items: list[dict[str, Any]], feed_problems: list[tuple[str, str
     if not items and not settings.send_empty:
         return None
     shown_items = items[: settings.max_items]
-    followed: dict[str, Section] = {}
-    sections: dict[str, Section] = {}
-    for item in shown_items:
-        entry = _entry(item, tz, now)
-        if item.get("following"):
-            name = f"{FOLLOWING}: {item['following']}"
-            followed.setdefault(name, Section(name)).entries.append(entry)
-        for name in entry.topics or ([] if item.get("following") else [NO_TOPIC]):
-            sections.setdefault(name, Section(name)).entries.append(entry)
-    ordered = [*followed.values(), *sections.values()]
+    entries = [(item, _entry(item, tz, now)) for item in shown_items]
+    ordered = (_by_storyline(entries) if settings.group == "storyline"
+               else _by_topic(entries))
     # An item of several topics is shown in full once, under the first of them
     # the digest reaches; the later sections list it in a line pointing there.
     for section in ordered:
@@ -205,13 +242,13 @@ def build_digest(items: list[dict[str, Any]], feed_problems: list[tuple[str, str
     counts = Counter(name for item in items for name in
                      ([t["name"] for t in item["topics"]]
                       or [FOLLOWING if item.get("following") else NO_TOPIC]))
-    topic_count = len(counts)
     date = now.astimezone(tz).strftime("%-d %b")
     if headline_subject and len(items) == 1:
         subject = header_text(f"{title}: {items[0]['title']} ({', '.join(counts)})")
     else:
-        subject = header_text(f"{title}, {date}: {len(items)} new in "
-                              f"{counted(topic_count, 'topic')}")
+        grouped = (counted(len({_storyline_key(item) for item in items}), "storyline")
+                   if settings.group == "storyline" else counted(len(counts), "topic"))
+        subject = header_text(f"{title}, {date}: {len(items)} new in {grouped}")
     context = {
         # Items come newest first, so sections are ordered by their newest item.
         "title": title, "date": now.astimezone(tz).strftime("%A %-d %B %Y"),

@@ -636,8 +636,8 @@ class Store:
         rows = self.conn.execute(
             f"""
             SELECT i.id, i.title, i.summary, i.url, i.published, i.first_seen,
-                   i.content_hash, i.revised_at, i.storyline_id, f.name AS feed,
-                   f.kind AS kind,
+                   i.content_hash, i.revised_at, i.storyline_id, s.title AS storyline_title,
+                   s.size AS storyline_size, f.name AS feed, f.kind AS kind,
                    (SELECT r.title FROM item_revisions r WHERE r.item_id = i.id
                      ORDER BY r.id DESC LIMIT 1) AS previous_title,
                    (SELECT r.summary FROM item_revisions r WHERE r.item_id = i.id
@@ -647,6 +647,7 @@ class Store:
                       WHERE x.item_id = i.id) AS seen_in,
                    {_TOPICS_JSON}
             FROM items i JOIN feeds f ON f.id = i.feed_id
+                 LEFT JOIN storylines s ON s.id = i.storyline_id
             WHERE coalesce(i.revised_at, i.first_seen) >= ? AND NOT EXISTS (
                 SELECT 1 FROM digest_items d JOIN digests g ON g.id = d.digest_id
                 WHERE d.item_id = i.id AND g.status = 'delivered' AND g.kind = ?
