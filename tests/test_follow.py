@@ -140,3 +140,41 @@ def test_a_digest_by_storyline_reads_the_threads_from_the_archive(
     assert [line for line in digest.splitlines() if line.startswith("== ")] == [
         "== UK and Ukraine sign interceptor drone partnership (2 new items, 2 in all) ==",
         "== single reports =="]
+
+
+def test_a_muted_storyline_stays_in_the_archive_and_out_of_digests_and_alerts(
+        tmp_path: Path, feed_server: FeedServer, smtp: tuple[Inbox, int]) -> None:  # noqa: F811
+    inbox, port = smtp
+    url = feed_server.add("/feed", Document(rss(PARTNERSHIP)))
+    cli = make_cli(tmp_path, url, port)
+    cli("poll", "--all")
+    assert cli("topics", "add", "drones", "interceptor*", "--alert").exit_code == 0
+    muted = cli("mute", "--item", "1", "--note", "not our programme")
+    assert muted.output == ("muted storyline 1: UK and Ukraine sign interceptor drone "
+                            "partnership (1 item): not our programme\n")
+    feed_server.add("/feed", Document(rss(PARTNERSHIP, PRODUCTION, BUDGET)))
+    polled = cli("poll", "--all")
+    assert "alert" not in polled.output and inbox.messages == []  # its next step is muted
+    assert sorted(hit["title"] for hit in json.loads(cli("search", "interceptor", "--json")
+                                                     .output)) == sorted(
+        [PRODUCTION[0], PARTNERSHIP[0]])  # still in the archive and in search
+
+    def sections() -> list[str]:
+        digest = cli("digest", "--preview", "--html", str(tmp_path / "d.html")).output
+        return [line for line in digest.splitlines() if line.startswith("== ")]
+
+    assert sections() == ["== budgets =="]
+    assert [row["id"] for row in json.loads(cli("muted", "--json").output)] == [1]
+    assert "muted: its new items stay out of digests and alerts (tracker unmute 1)" in \
+        cli("story", "1").output
+    assert cli("stories").output.startswith(f"#1 {PARTNERSHIP[0]} (muted)\n")
+    assert "storyline 1 (muted)" in cli("show", "2").output
+
+    assert cli("unmute", "1").output == "storyline 1 is no longer muted\n"
+    assert sections() == ["== budgets ==", "== drones =="]  # the newest item first
+    assert "storyline 1 is not muted" in cli("unmute", "1").output
+    cli("mute", "1")
+    cli("follow", "1")  # following a muted storyline unmutes it, and the other way round
+    assert json.loads(cli("muted", "--json").output) == []
+    cli("mute", "1")
+    assert json.loads(cli("following", "--json").output) == []

@@ -52,7 +52,8 @@ def prepare(store: Store, config: Config, now: datetime,
     when there is nothing to send."""
     settings = config.digest if named is None else named.settings
     since = now - timedelta(seconds=settings.lookback_seconds)
-    items = store.undelivered(since, "digest", "" if named is None else named.name)
+    items = _unmuted(store, store.undelivered(since, "digest",
+                                              "" if named is None else named.name))
     threads = store.links.continues(item["id"] for item in items)
     for item in items:
         item["continues"] = threads.get(item["id"])
@@ -102,6 +103,14 @@ def send_digest(store: Store, config: Config, mailer: Mailer, now: datetime,
 ALERT_LOOKBACK = timedelta(days=1)  # seen or published longer ago: not news to alert
 
 
+def _unmuted(store: Store, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items not in a muted storyline (`tracker mute`): a muted story's next
+    reports stay in the archive and out of digests and alerts. Not carried, so
+    unmuting within the look-back brings them back."""
+    muted = store.marks.muted_ids()
+    return [item for item in items if item["storyline_id"] not in muted] if muted else items
+
+
 def _mark_followed(store: Store, items: list[dict[str, Any]]) -> None:
     """Give each item of a followed storyline (`tracker follow`) its title as
     `following`, which `build_digest` carries whatever the item's topics."""
@@ -123,7 +132,7 @@ def prepare_alert(store: Store, config: Config, now: datetime) -> DigestContent 
     since = now - max(ALERT_LOOKBACK, timedelta(seconds=config.alerts.at_most_every_seconds))
     # News, not a feed's back catalogue: a first poll stores weeks of old items
     # as new, and those belong in the digest, not in an alert.
-    items = [item for item in store.undelivered(since, kind="alert")
+    items = [item for item in _unmuted(store, store.undelivered(since, kind="alert"))
              if datetime.fromisoformat(item["published"] or item["first_seen"]) >= since]
     if not items:
         return None

@@ -27,7 +27,7 @@ import click
 from tracker import __version__
 from tracker.cli_backup import backup, restore
 from tracker.cli_feeds import feeds
-from tracker.cli_follow import follow, following, unfollow
+from tracker.cli_follow import follow, following, mute, muted, unfollow, unmute
 from tracker.cli_query import search, topics
 from tracker.cli_stars import star, starred, unstar
 from tracker.cliapp import (
@@ -87,8 +87,8 @@ def main(ctx: click.Context, config_path: Path | None, db_path: Path | None,
     ctx.call_on_close(app.close)
 
 
-for command in (backup, feeds, follow, following, restore, search, star, starred, topics,
-                unfollow, unstar):
+for command in (backup, feeds, follow, following, mute, muted, restore, search, star, starred,
+                topics, unfollow, unmute, unstar):
     main.add_command(command)
 
 
@@ -347,9 +347,10 @@ def show(app: App, item_id: int, as_json: bool) -> None:
             f"{t['name']} ({', '.join(t['terms'])})" for t in item["topics"]))
     if item["storyline_id"]:
         followed = item["storyline_id"] in app.store.marks.followed_titles()
-        click.echo(f"  storyline {item['storyline_id']}"
-                   + (" (followed)" if followed else "")
-                   + f": tracker related {item['id']}, tracker story {item['storyline_id']}"
+        mark = (" (followed)" if followed
+                else " (muted)" if item["storyline_id"] in app.store.marks.muted_ids() else "")
+        click.echo(f"  storyline {item['storyline_id']}{mark}: tracker related {item['id']}, "
+                   f"tracker story {item['storyline_id']}"
                    + ("" if followed else f", tracker follow {item['storyline_id']}"))
     thread = continues_text(app.store.links.continues([item_id]).get(item_id),
                             ZoneInfo(app.config.timezone))
@@ -405,6 +406,16 @@ def related(app: App, item_id: int, as_json: bool) -> None:
                       if link["storyline"] not in (None, item["storyline_id"]) else ""))
 
 
+def _story_mark(app: App, storyline_id: int) -> str:
+    """Whether a storyline is followed or muted, and how to change it."""
+    if storyline_id in app.store.marks.followed_titles():
+        return f"  followed: its new items are alerted (tracker unfollow {storyline_id})"
+    if storyline_id in app.store.marks.muted_ids():
+        return (f"  muted: its new items stay out of digests and alerts (tracker unmute "
+                f"{storyline_id})")
+    return f"  not followed (tracker follow {storyline_id} alerts its next step)"
+
+
 def _story_head(story: dict[str, Any] | None) -> dict[str, Any] | None:
     if story is None:
         return None
@@ -434,6 +445,7 @@ def story(app: App, storyline_id: int, as_json: bool, as_markdown: bool) -> None
     if as_json:
         click.echo(json.dumps({**(_story_head(found) or {}), "about": found["about"],
                                "followed": found["id"] in app.store.marks.followed_titles(),
+                               "muted": found["id"] in app.store.marks.muted_ids(),
                                "items": found["items"]}, indent=2, ensure_ascii=False))
         return
     official = (f"; officially announced (#{found['official_item_id']})"
@@ -444,9 +456,7 @@ def story(app: App, storyline_id: int, as_json: bool, as_markdown: bool) -> None
                f"to {local_day(found['updated'], timezone)}{official}")
     if found["about"]:
         click.echo(f"  about: {', '.join(found['about'])}")
-    click.echo(f"  followed: its new items are alerted (tracker unfollow {found['id']})"
-               if found["id"] in app.store.marks.followed_titles()
-               else f"  not followed (tracker follow {found['id']} alerts its next step)")
+    click.echo(_story_mark(app, found["id"]))
     for entry in found["items"]:
         how = entry["joined_as"] or "first"
         click.echo(f"  {local_day(entry['at'], timezone)}  {how:<10} #{entry['id']} "
@@ -476,9 +486,10 @@ def stories(app: App, since: str | None, limit: int, min_size: int, topic: str |
     check_topics(app.config, [] if topic is None else [topic])
     start = parse_since(since or "7d", app.config.timezone)
     found = app.store.links.active(start, limit, min_size, topic)
-    followed = app.store.marks.followed_titles()
+    followed, muted_ids = app.store.marks.followed_titles(), app.store.marks.muted_ids()
     for story in found:
         story["followed"] = story["id"] in followed
+        story["muted"] = story["id"] in muted_ids
     if as_json:
         click.echo(json.dumps(found, indent=2, ensure_ascii=False))
         return
@@ -488,8 +499,8 @@ def stories(app: App, since: str | None, limit: int, min_size: int, topic: str |
     timezone = app.config.timezone
     for story in found:
         official = ", officially announced" if story["officially_announced"] else ""
-        click.echo(f"#{story['id']} {story['title']}" + (" (followed)" if story["followed"]
-                                                         else ""))
+        mark = " (followed)" if story["followed"] else " (muted)" if story["muted"] else ""
+        click.echo(f"#{story['id']} {story['title']}{mark}")
         click.echo(f"  {counted(story['size'], 'item')} ({story['new_items']} new), "
                    f"{local_day(story['started'], timezone)} to "
                    f"{local_day(story['updated'], timezone)}{official}")

@@ -1,6 +1,8 @@
 """`tracker follow`, `unfollow` and `following`: storylines a person follows,
 so that the next step of a story (the deal signed months after the partnership
-was announced) is alerted when it comes, whatever topics it matches."""
+was announced) is alerted when it comes, whatever topics it matches; and
+`mute`, `unmute`, `muted`: storylines whose further reports stay out of
+digests and alerts (a story that keeps matching a topic it is not about)."""
 
 from __future__ import annotations
 
@@ -92,3 +94,57 @@ def following(app: App, as_json: bool) -> None:
         if latest and row["size"] > 1:
             click.echo(f"  latest: {local_day(latest['at'], timezone)} #{latest['id']} "
                        f"{latest['title']}")
+
+
+@click.command()
+@click.argument("storyline_id", type=int, required=False)
+@click.option("--item", "item_id", type=int, help="Mute the storyline this item is in.")
+@click.option("--note", help="Why it is muted; replaces the storyline's earlier note.")
+@pass_app
+def mute(app: App, storyline_id: int | None, item_id: int | None, note: str | None) -> None:
+    """Mute a storyline: its new items are still stored, searched and linked,
+    but left out of digests and alerts (and it is no longer followed). For a
+    story that keeps matching a topic it is not about.
+
+    Example: tracker mute --item 6912 --note "Eurovision, not the war"
+    """
+    chosen = _chosen_storyline(app, storyline_id, item_id)
+    if not app.store.marks.mute(chosen, utc_now(), note.strip() if note else None):
+        raise click.ClickException(f"no storyline {chosen} (tracker stories lists those that "
+                                   "moved; tracker show ITEM names an item's)")
+    story = next(row for row in app.store.marks.mutes() if row["id"] == chosen)
+    click.echo(f"muted storyline {chosen}: {story['title']} ({counted(story['size'], 'item')})"
+               + (f": {story['note']}" if story["note"] else ""))
+    refresh_topic_feeds(app)  # it may have been followed
+
+
+@click.command()
+@click.argument("storyline_id", type=int)
+@pass_app
+def unmute(app: App, storyline_id: int) -> None:
+    """Let a muted storyline's new items into digests and alerts again."""
+    if not app.store.marks.unmute(storyline_id):
+        raise click.ClickException(f"storyline {storyline_id} is not muted "
+                                   "(tracker muted lists them)")
+    click.echo(f"storyline {storyline_id} is no longer muted")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (stable keys).")
+@pass_app
+def muted(app: App, as_json: bool) -> None:
+    """The muted storylines, the one that moved last first."""
+    rows = app.store.marks.mutes()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no storyline muted: tracker mute STORYLINE (or --item ITEM) mutes one")
+        return
+    now, timezone = utc_now(), app.config.timezone
+    for row in rows:
+        click.echo(f"#{row['id']} {row['title']}")
+        click.echo(f"  {counted(row['size'], 'item')}, {local_day(row['started'], timezone)} "
+                   f"to {local_day(row['updated'], timezone)}; muted "
+                   f"{ago(from_text(row['muted_at']), now)}"
+                   + (f": {row['note']}" if row["note"] else ""))

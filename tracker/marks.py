@@ -1,6 +1,7 @@
 """What people mark in the archive: starred items (`tracker star`), to come
-back to for a brief or a report, and followed storylines (`tracker follow`),
-whose next steps are alerted. Reached as `Store.marks`; writes go through the
+back to for a brief or a report; followed storylines (`tracker follow`), whose
+next steps are alerted; and muted ones (`tracker mute`), kept out of digests
+and alerts. Reached as `Store.marks`; writes go through the
 store's write transaction (which refuses them on a read-only database)."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from tracker.timefmt import to_text
 
 
 class Marks:
-    """Stars and follows, on the store's connection."""
+    """Stars, follows and mutes, on the store's connection."""
 
     def __init__(self, conn: sqlite3.Connection,
                  write: Callable[[], AbstractContextManager[None]]) -> None:
@@ -55,9 +56,9 @@ class Marks:
         """Follow a storyline (following it again keeps the first time; a note
         given replaces the old one). False when there is no such storyline."""
         with self.write():
-            if self.conn.execute("SELECT 1 FROM storylines WHERE id = ?",
-                                 (storyline_id,)).fetchone() is None:
+            if not self._storyline_exists(storyline_id):
                 return False
+            self.conn.execute("DELETE FROM mutes WHERE storyline_id = ?", (storyline_id,))
             self.conn.execute(
                 "INSERT INTO follows (storyline_id, followed_at, newest_item_id, note) "
                 "VALUES (?, ?, (SELECT coalesce(max(id), 0) FROM items), ?) "
@@ -93,3 +94,39 @@ class Marks:
         """Each followed storyline's title, by id: what digests and alerts mark."""
         return dict(self.conn.execute(
             "SELECT s.id, s.title FROM follows w JOIN storylines s ON s.id = w.storyline_id"))
+
+    def mute(self, storyline_id: int, now: datetime, note: str | None) -> bool:
+        """Mute a storyline (and stop following it; muting it again keeps the
+        first time, a note given replaces the old one). False when there is no
+        such storyline."""
+        with self.write():
+            if not self._storyline_exists(storyline_id):
+                return False
+            self.conn.execute("DELETE FROM follows WHERE storyline_id = ?", (storyline_id,))
+            self.conn.execute(
+                "INSERT INTO mutes (storyline_id, muted_at, note) VALUES (?, ?, ?) "
+                "ON CONFLICT (storyline_id) DO UPDATE SET note = coalesce(excluded.note, note)",
+                (storyline_id, to_text(now), note))
+        return True
+
+    def unmute(self, storyline_id: int) -> bool:
+        """False when the storyline was not muted."""
+        with self.write():
+            return self.conn.execute("DELETE FROM mutes WHERE storyline_id = ?",
+                                     (storyline_id,)).rowcount > 0
+
+    def mutes(self) -> list[dict[str, Any]]:
+        """The muted storylines, the one that moved last first, with their title,
+        size and dates."""
+        return [dict(row) for row in self.conn.execute(
+            "SELECT s.id, s.title, s.size, s.started, s.updated, m.muted_at, m.note "
+            "FROM mutes m JOIN storylines s ON s.id = m.storyline_id "
+            "ORDER BY s.updated DESC, s.id DESC")]
+
+    def muted_ids(self) -> set[int]:
+        """The muted storylines' ids: what digests and alerts leave out."""
+        return {row[0] for row in self.conn.execute("SELECT storyline_id FROM mutes")}
+
+    def _storyline_exists(self, storyline_id: int) -> bool:
+        return self.conn.execute("SELECT 1 FROM storylines WHERE id = ?",
+                                 (storyline_id,)).fetchone() is not None

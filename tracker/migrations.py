@@ -620,3 +620,16 @@ def follows(db: Database) -> None:
         note TEXT
     )
     """])
+
+
+@migrations(name="0021_mutes")
+def mutes(db: Database) -> None:
+    """Storylines a person muted (`tracker mute`): their new items stay in the
+    archive and in search, and out of digests and alerts."""
+    _run(db, ["""
+    CREATE TABLE mutes (
+        storyline_id INTEGER PRIMARY KEY REFERENCES storylines(id),
+        muted_at TEXT NOT NULL,
+        note TEXT
+    )
+    """])

@@ -35,7 +35,7 @@ BUSY_TIMEOUT_SECONDS = 30.0
 # The newest schema migration (tracker/migrations.py; a test keeps this current).
 # A database that has it needs no migrating, and the migration machinery
 # (sqlite-utils) is then not even imported: most runs are a short `poll`.
-NEWEST_MIGRATION = "0020_follows"
+NEWEST_MIGRATION = "0021_mutes"
 
 
 _FEED_TIMES = {"last_attempt", "last_success", "failing_since", "next_due", "gone_at",
