@@ -7,6 +7,9 @@ digests and alerts (a story that keeps matching a topic it is not about)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
 import click
 
@@ -34,6 +37,27 @@ def _chosen_storyline(app: App, storyline_id: int | None, item_id: int | None) -
     return int(item["storyline_id"])
 
 
+def _mark(app: App, storyline_id: int, note: str | None,
+          mark: Callable[[int, datetime, str | None], bool],
+          marked: Callable[[], list[dict[str, Any]]], done: str) -> None:
+    """Follow or mute a storyline, say so with its title, size and note, and
+    rewrite the followed storylines' feed (if topic feeds are on)."""
+    if not mark(storyline_id, utc_now(), note.strip() if note else None):
+        raise click.ClickException(f"no storyline {storyline_id} (tracker stories lists those "
+                                   "that moved; tracker show ITEM names an item's)")
+    story = next(row for row in marked() if row["id"] == storyline_id)
+    click.echo(f"{done} storyline {storyline_id}: {story['title']} "
+               f"({counted(story['size'], 'item')})" + (f": {story['note']}" if story["note"]
+                                                         else ""))
+    refresh_topic_feeds(app)
+
+
+def _dates(row: dict[str, Any], timezone: str) -> str:
+    """A storyline's size and days, as the listings show them."""
+    return (f"  {counted(row['size'], 'item')}, {local_day(row['started'], timezone)} to "
+            f"{local_day(row['updated'], timezone)}")
+
+
 @click.command()
 @click.argument("storyline_id", type=int, required=False)
 @click.option("--item", "item_id", type=int, help="Follow the storyline this item is in.")
@@ -47,15 +71,8 @@ def follow(app: App, storyline_id: int | None, item_id: int | None, note: str | 
 
     Example: tracker follow --item 5000 --note "interceptor drone deal: next step"
     """
-    chosen = _chosen_storyline(app, storyline_id, item_id)
-    if not app.store.marks.follow(chosen, utc_now(), note.strip() if note else None):
-        raise click.ClickException(f"no storyline {chosen} (tracker stories lists those that "
-                                   "moved; tracker show ITEM names an item's)")
-    story = next(row for row in app.store.marks.follows() if row["id"] == chosen)
-    click.echo(f"following storyline {chosen}: {story['title']} "
-               f"({counted(story['size'], 'item')})" + (f": {story['note']}" if story["note"]
-                                                         else ""))
-    refresh_topic_feeds(app)  # the followed storylines' feed, if topic feeds are on
+    _mark(app, _chosen_storyline(app, storyline_id, item_id), note, app.store.marks.follow,
+          app.store.marks.follows, "following")
 
 
 @click.command()
@@ -86,9 +103,8 @@ def following(app: App, as_json: bool) -> None:
     now, timezone = utc_now(), app.config.timezone
     for row in rows:
         click.echo(f"#{row['id']} {row['title']}")
-        click.echo(f"  {counted(row['size'], 'item')}, {local_day(row['started'], timezone)} "
-                   f"to {local_day(row['updated'], timezone)}; {row['new_since_followed']} new "
-                   f"since followed {ago(from_text(row['followed_at']), now)}"
+        click.echo(f"{_dates(row, timezone)}; {row['new_since_followed']} new since followed "
+                   f"{ago(from_text(row['followed_at']), now)}"
                    + (f": {row['note']}" if row["note"] else ""))
         latest = row["latest"]
         if latest and row["size"] > 1:
@@ -108,14 +124,8 @@ def mute(app: App, storyline_id: int | None, item_id: int | None, note: str | No
 
     Example: tracker mute --item 6912 --note "Eurovision, not the war"
     """
-    chosen = _chosen_storyline(app, storyline_id, item_id)
-    if not app.store.marks.mute(chosen, utc_now(), note.strip() if note else None):
-        raise click.ClickException(f"no storyline {chosen} (tracker stories lists those that "
-                                   "moved; tracker show ITEM names an item's)")
-    story = next(row for row in app.store.marks.mutes() if row["id"] == chosen)
-    click.echo(f"muted storyline {chosen}: {story['title']} ({counted(story['size'], 'item')})"
-               + (f": {story['note']}" if story["note"] else ""))
-    refresh_topic_feeds(app)  # it may have been followed
+    _mark(app, _chosen_storyline(app, storyline_id, item_id), note, app.store.marks.mute,
+          app.store.marks.mutes, "muted")
 
 
 @click.command()
@@ -144,7 +154,5 @@ def muted(app: App, as_json: bool) -> None:
     now, timezone = utc_now(), app.config.timezone
     for row in rows:
         click.echo(f"#{row['id']} {row['title']}")
-        click.echo(f"  {counted(row['size'], 'item')}, {local_day(row['started'], timezone)} "
-                   f"to {local_day(row['updated'], timezone)}; muted "
-                   f"{ago(from_text(row['muted_at']), now)}"
+        click.echo(f"{_dates(row, timezone)}; muted {ago(from_text(row['muted_at']), now)}"
                    + (f": {row['note']}" if row["note"] else ""))
