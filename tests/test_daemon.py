@@ -127,6 +127,25 @@ def test_daemon_polls_on_schedule_and_stops_cleanly(setup: Setup) -> None:
     assert report["daemon"]["state"] == "stopped" and report["ok"]
 
 
+def test_verbose_is_trackers_own_detail_not_the_libraries(setup: Setup) -> None:
+    """-v adds each feed's fetch; the libraries (APScheduler's jobs, httpx's
+    requests, tzlocal reading /etc/timezone) log only what goes wrong."""
+    with open(setup.log, "ab") as log:
+        daemon = subprocess.Popen(
+            [*tracker_args(setup.config, setup.db)[:3], "-v",
+             *tracker_args(setup.config, setup.db)[3:], "run", "--log-json"],
+            stdout=subprocess.DEVNULL, stderr=log, env=environment())
+    try:
+        wait_for(lambda: item_count(setup.db) == 3)
+        wait_for(lambda: '"feed alpha: HTTP' in setup.log.read_text())
+    finally:
+        assert stop(daemon) == 0
+    lines = [json.loads(line) for line in setup.log.read_text().splitlines()]
+    assert any(line["level"] == "debug" for line in lines)
+    assert {line["logger"].split(".")[0] for line in lines
+            if line["level"] in ("debug", "info")} == {"tracker"}
+
+
 def test_cli_commands_run_alongside_the_daemon_without_lock_errors(setup: Setup) -> None:
     daemon = setup.start()
     failures: list[str] = []

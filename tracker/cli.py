@@ -666,10 +666,12 @@ def run(ctx: click.Context, app: App, log_json: bool) -> None:
         "%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
     root = logging.getLogger()
     root.handlers = [handler]
-    root.setLevel(logging.DEBUG if ctx.parent and ctx.parent.params.get("verbose")
-                  else logging.INFO)
-    for noisy in ("apscheduler", "httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The libraries say only what goes wrong (APScheduler's jobs, httpx's every
+    # request and tzlocal's reading of /etc/timezone are noise in a daemon's
+    # log); -v is tracker's own per-feed detail.
+    root.setLevel(logging.WARNING)
+    logging.getLogger("tracker").setLevel(
+        logging.DEBUG if ctx.parent and ctx.parent.params.get("verbose") else logging.INFO)
     _ = app.config  # refuse a bad config before anything starts
 
     def load() -> Config:
