@@ -178,3 +178,21 @@ def test_a_muted_storyline_stays_in_the_archive_and_out_of_digests_and_alerts(
     assert json.loads(cli("muted", "--json").output) == []
     cli("mute", "1")
     assert json.loads(cli("following", "--json").output) == []
+
+
+def test_following_a_fresh_story_alerts_its_next_step_not_what_was_there(
+        tmp_path: Path, feed_server: FeedServer, smtp: tuple[Inbox, int]) -> None:  # noqa: F811
+    """Found running the daemon by hand: following a story that arrived an hour
+    ago alerted that story itself at the next poll."""
+    inbox, port = smtp
+    fresh = (PARTNERSHIP[0], PARTNERSHIP[1], NOW - timedelta(hours=3))
+    url = feed_server.add("/feed", Document(rss(fresh)))
+    cli = make_cli(tmp_path, url, port)
+    cli("poll", "--all")
+    cli("follow", "--item", "1")
+    assert "alert" not in cli("poll", "--all").output and inbox.messages == []
+    feed_server.add("/feed", Document(rss(fresh, PRODUCTION)))
+    assert "alert: sent" in cli("poll", "--all").output
+    (alert,) = inbox.messages
+    text = alert.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert PRODUCTION[0] in text and "* " + PARTNERSHIP[0] not in text

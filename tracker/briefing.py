@@ -111,12 +111,15 @@ def _unmuted(store: Store, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [item for item in items if item["storyline_id"] not in muted] if muted else items
 
 
-def _mark_followed(store: Store, items: list[dict[str, Any]]) -> None:
+def _mark_followed(store: Store, items: list[dict[str, Any]], joined_since: bool = False) -> None:
     """Give each item of a followed storyline (`tracker follow`) its title as
-    `following`, which `build_digest` carries whatever the item's topics."""
-    followed = store.marks.followed_titles()
+    `following`, which `build_digest` carries whatever the item's topics; with
+    `joined_since`, only the items stored after the storyline was followed (an
+    alert is for its next step, not for what was there when it was followed)."""
+    followed = store.marks.followed()
     for item in items:
-        item["following"] = followed.get(item["storyline_id"])
+        title, before = followed.get(item["storyline_id"], (None, 0))
+        item["following"] = title if not joined_since or item["id"] > before else None
 
 
 def prepare_alert(store: Store, config: Config, now: datetime) -> DigestContent | None:
@@ -139,7 +142,7 @@ def prepare_alert(store: Store, config: Config, now: datetime) -> DigestContent 
     threads = store.links.continues(item["id"] for item in items)
     for item in items:
         item["continues"] = threads.get(item["id"])
-    _mark_followed(store, items)
+    _mark_followed(store, items, joined_since=True)
     settings = replace(config.digest, topics=topics, include="topics", send_empty=False)
     more = (f"tracker export --since 1d --topic {topics[0]}" if topics
             else "tracker following")

@@ -92,8 +92,14 @@ class Marks:
 
     def followed_titles(self) -> dict[int, str]:
         """Each followed storyline's title, by id: what digests and alerts mark."""
-        return dict(self.conn.execute(
-            "SELECT s.id, s.title FROM follows w JOIN storylines s ON s.id = w.storyline_id"))
+        return {storyline: title for storyline, (title, _) in self.followed().items()}
+
+    def followed(self) -> dict[int, tuple[str, int]]:
+        """Each followed storyline's title and the newest item stored when it was
+        followed, by id: items up to that one were there before the follow."""
+        return {row[0]: (row[1], row[2]) for row in self.conn.execute(
+            "SELECT s.id, s.title, w.newest_item_id FROM follows w "
+            "JOIN storylines s ON s.id = w.storyline_id")}
 
     def mute(self, storyline_id: int, now: datetime, note: str | None) -> bool:
         """Mute a storyline (and stop following it; muting it again keeps the
