@@ -140,6 +140,7 @@ def test_a_digest_by_storyline_reads_the_threads_from_the_archive(
     assert [line for line in digest.splitlines() if line.startswith("== ")] == [
         "== UK and Ukraine sign interceptor drone partnership (2 new items, 2 in all) ==",
         "== single reports =="]
+    assert "include: all; by storyline; at most 60 items" in cli("digest", "--check").output
 
 
 def test_a_muted_storyline_stays_in_the_archive_and_out_of_digests_and_alerts(

@@ -632,8 +632,9 @@ def _webhook_host(variable: str, table: str) -> str:
 
 def _digest_line(settings: DigestSettings, timezone: str) -> str:
     chosen = f" of {', '.join(settings.topics)}" if settings.topics is not None else ""
-    return (f"schedule: {settings.schedule} ({timezone}); include: {settings.include}{chosen}; "
-            f"at most {settings.max_items} items")
+    grouped = "; by storyline" if settings.group == "storyline" else ""
+    return (f"schedule: {settings.schedule} ({timezone}); include: {settings.include}{chosen}"
+            f"{grouped}; at most {settings.max_items} items")
 
 
 class JsonLogFormatter(logging.Formatter):
