@@ -52,7 +52,7 @@ def prepare(store: Store, config: Config, now: datetime,
     when there is nothing to send."""
     settings = config.digest if named is None else named.settings
     since = now - timedelta(seconds=settings.lookback_seconds)
-    items = _unmuted(store, store.undelivered(since, "digest",
+    items = _unmuted(store, store.deliveries.undelivered(since, "digest",
                                               "" if named is None else named.name))
     threads = store.links.continues(item["id"] for item in items)
     for item in items:
@@ -135,7 +135,7 @@ def prepare_alert(store: Store, config: Config, now: datetime) -> DigestContent 
     since = now - max(ALERT_LOOKBACK, timedelta(seconds=config.alerts.at_most_every_seconds))
     # News, not a feed's back catalogue: a first poll stores weeks of old items
     # as new, and those belong in the digest, not in an alert.
-    items = [item for item in _unmuted(store, store.undelivered(since, kind="alert"))
+    items = [item for item in _unmuted(store, store.deliveries.undelivered(since, kind="alert"))
              if datetime.fromisoformat(item["published"] or item["first_seen"]) >= since]
     if not items:
         return None
@@ -169,7 +169,7 @@ def send_alert(store: Store, config: Config, mailer: Mailer, now: datetime) -> D
     if content is None:
         return DigestResult(False, "no new matches of the alerting topics")
     every = timedelta(seconds=config.alerts.at_most_every_seconds)
-    last = store.last_delivered("alert") if every else None
+    last = store.deliveries.last_delivered("alert") if every else None
     if last is not None and now < last + every:
         # Held, not dropped: the first poll after the wait sends it all.
         return DigestResult(False, f"alert of {counted(content.total, 'new item')} held until "
@@ -185,10 +185,10 @@ def _deliver(store: Store, config: Config, mailer: Mailer, now: datetime,
     `to` (by default the main digest's readers, else its sender), and mark it
     delivered once accepted."""
     domain = config.digest.sender.rsplit("@", 1)[-1] or "localhost"
-    digest = store.pending_digest(
+    digest = store.deliveries.pending_digest(
         now, lambda digest_id: make_msgid(idstring=f"tracker-{kind}-{digest_id}", domain=domain),
         kind, name)
-    store.fill_digest(digest["id"], content.subject, content.items)
+    store.deliveries.fill_digest(digest["id"], content.subject, content.items)
     recipients = list(config.digest.to if to is None else to) or [config.digest.sender]
     message = compose(content, sender=config.digest.sender, recipients=recipients,
                       message_id=digest["message_id"], now=now,
@@ -196,8 +196,8 @@ def _deliver(store: Store, config: Config, mailer: Mailer, now: datetime,
     try:
         where = mailer.send(message, recipients)
     except DeliveryError as exc:
-        store.digest_attempt(digest["id"], str(exc), now)
+        store.deliveries.digest_attempt(digest["id"], str(exc), now)
         raise
-    store.digest_attempt(digest["id"], None, now)
+    store.deliveries.digest_attempt(digest["id"], None, now)
     return DigestResult(True, f"sent {content.subject!r} ({counted(content.total, 'item')}) "
                               f"via {where}", content)

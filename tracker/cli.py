@@ -146,8 +146,8 @@ def status(app: App, as_json: bool) -> None:
         app.store.sync_feeds(app.config.feeds, now)
     feeds = app.store.feeds()
     report = status_report(feeds, app.store.totals(), now, app.store.heartbeat(),
-                           app.store.backup_state(), app.store.failing_deliveries(),
-                           app.store.last_deliveries())
+                           app.store.backup_state(), app.store.deliveries.failing_deliveries(),
+                           app.store.deliveries.last_deliveries())
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
