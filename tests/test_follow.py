@@ -30,6 +30,14 @@ def rss(*items: tuple[str, str, datetime]) -> bytes:
     return f'<rss version="2.0"><channel><title>F</title>{body}</channel></rss>'.encode()
 
 
+def tracker_on(tmp_path: Path, server: FeedServer, port: int,
+               *items: tuple[str, str, datetime]) -> Cli:
+    """A tracker on a feed of `items` (served at /feed), polled once."""
+    cli = make_cli(tmp_path, server.add("/feed", Document(rss(*items))), port)
+    cli("poll", "--all")
+    return cli
+
+
 def make_cli(tmp_path: Path, url: str, port: int) -> Cli:
     extra = "\n".join(["[digest]", 'to = ["analyst@example.org"]', 'from = "t@example.org"',
                        "[digest.smtp]", 'host = "127.0.0.1"', f"port = {port}",
@@ -42,9 +50,7 @@ def make_cli(tmp_path: Path, url: str, port: int) -> Cli:
 def test_a_followed_storylines_next_step_is_alerted_and_leads_the_digest(
         tmp_path: Path, feed_server: FeedServer, smtp: tuple[Inbox, int]) -> None:  # noqa: F811
     inbox, port = smtp
-    url = feed_server.add("/feed", Document(rss(PARTNERSHIP)))
-    cli = make_cli(tmp_path, url, port)
-    cli("poll", "--all")
+    cli = tracker_on(tmp_path, feed_server, port, PARTNERSHIP)
     assert inbox.messages == []  # no alerting topic, nothing followed
     followed = cli("follow", "--item", "1", "--note", "next: production")
     assert followed.exit_code == 0, followed.output
@@ -90,8 +96,7 @@ def test_a_followed_storylines_next_step_is_alerted_and_leads_the_digest(
 def test_following_what_is_not_there_says_what_to_do(
         tmp_path: Path, feed_server: FeedServer, smtp: tuple[Inbox, int]) -> None:  # noqa: F811
     _, port = smtp
-    cli = make_cli(tmp_path, feed_server.add("/feed", Document(rss(BUDGET))), port)
-    cli("poll", "--all")
+    cli = tracker_on(tmp_path, feed_server, port, BUDGET)
     missing = cli("follow", "7")
     assert missing.exit_code == 1
     assert "no storyline 7 (tracker stories lists those that moved" in missing.output
@@ -146,9 +151,7 @@ def test_a_digest_by_storyline_reads_the_threads_from_the_archive(
 def test_a_muted_storyline_stays_in_the_archive_and_out_of_digests_and_alerts(
         tmp_path: Path, feed_server: FeedServer, smtp: tuple[Inbox, int]) -> None:  # noqa: F811
     inbox, port = smtp
-    url = feed_server.add("/feed", Document(rss(PARTNERSHIP)))
-    cli = make_cli(tmp_path, url, port)
-    cli("poll", "--all")
+    cli = tracker_on(tmp_path, feed_server, port, PARTNERSHIP)
     assert cli("topics", "add", "drones", "interceptor*", "--alert").exit_code == 0
     muted = cli("mute", "--item", "1", "--note", "not our programme")
     assert muted.output == ("muted storyline 1: UK and Ukraine sign interceptor drone "
@@ -187,9 +190,7 @@ def test_following_a_fresh_story_alerts_its_next_step_not_what_was_there(
     ago alerted that story itself at the next poll."""
     inbox, port = smtp
     fresh = (PARTNERSHIP[0], PARTNERSHIP[1], NOW - timedelta(hours=3))
-    url = feed_server.add("/feed", Document(rss(fresh)))
-    cli = make_cli(tmp_path, url, port)
-    cli("poll", "--all")
+    cli = tracker_on(tmp_path, feed_server, port, fresh)
     cli("follow", "--item", "1")
     assert "alert" not in cli("poll", "--all").output and inbox.messages == []
     feed_server.add("/feed", Document(rss(fresh, PRODUCTION)))
