@@ -45,6 +45,8 @@ def test_a_storyline_and_the_starred_items_as_markdown(
     assert starred == ("## Starred\n\n- **2025-11-03** [UK to mass-produce Ukraine's interceptor "
                        "drones](<https://e.org/2>) (Defence\\_News) — for the \\*Tuesday\\* "
                        "brief\n")
+    assert cli("search", "submarine", "--markdown").output == (
+        "## Search: submarine\n\nNo matching items.\n")
     found = cli("search", "interceptor", "--newest", "--markdown").output
     assert found.splitlines()[:3] == [
         "## Search: interceptor", "",

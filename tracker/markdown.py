@@ -50,17 +50,21 @@ def story_markdown(story: dict[str, Any], timezone: str) -> str:
 
 def starred_markdown(rows: list[dict[str, Any]], timezone: str) -> str:
     """Starred items (`tracker starred`) as a list, each with its note."""
-    return _listed("Starred", rows, timezone, lambda row: row["note"])
+    return _listed("Starred", rows, timezone, lambda row: row["note"], "No starred items.")
 
 
 def hits_markdown(query: str, rows: list[dict[str, Any]], timezone: str) -> str:
     """Search results (`tracker search`) as a list under the query."""
-    return _listed(f"Search: {query}", rows, timezone, lambda row: None)
+    return _listed(f"Search: {query}", rows, timezone, lambda row: None, "No matching items.")
 
 
 def _listed(heading: str, rows: list[dict[str, Any]], timezone: str,
-            note_of: Callable[[dict[str, Any]], str | None]) -> str:
+            note_of: Callable[[dict[str, Any]], str | None], empty: str) -> str:
+    """A heading and a dated, linked, attributed line per row (`empty` for none:
+    a brief says so rather than showing a heading over nothing)."""
     lines = [f"## {escape(heading)}", ""]
+    if not rows:
+        lines.append(empty)
     for row in rows:
         when = local_day(row["published"] or row.get("first_seen"), timezone)
         note = f" — {escape(text)}" if (text := note_of(row)) else ""
