@@ -97,6 +97,27 @@ def test_an_alerting_topics_new_matches_are_emailed_after_the_poll(
     assert "Defence budget rises" in digest.output
 
 
+def test_a_named_digest_with_alerts_gets_its_own_alerting_topics_alerts(
+        alerting: tuple[Setup, Inbox]) -> None:
+    """[digests.NAME] alerts = true: the desk is alerted of the alerting topics
+    among its own, by its own delivery, bookkept apart from the main alert."""
+    setup, inbox = alerting
+    config = setup.cli.config
+    config.write_text(config.read_text() + '\n[digests.nato_desk]\nto = ["desk@example.org"]\n'
+                      'topics = ["nato"]\nalerts = true\n[digests.budget_desk]\n'
+                      'to = ["money@example.org"]\ntopics = ["budgets"]\nalerts = true\n')
+    polled = setup.cli("poll", "--all").output
+    assert "alert: sent 'Alert: NATO invokes Article 4" in polled
+    assert "alert nato_desk: sent 'Alert (nato desk): NATO invokes Article 4" in polled
+    assert "budget_desk" not in polled  # budgets does not alert: nothing for that desk
+    assert sorted(tuple(envelope.rcpt_tos) for envelope in inbox.envelopes) == [
+        ("analyst@example.org",), ("desk@example.org",)]
+    with sqlite3.connect(setup.cli.db) as conn:
+        assert sorted(conn.execute("SELECT kind, name, status FROM digest_history")) == [
+            ("alert", "", "delivered"), ("alert", "nato_desk", "delivered")]
+    assert setup.cli("poll", "--all").output.count("alert") == 0  # each carried it once
+
+
 def test_an_alert_the_server_refused_is_sent_with_the_next_poll(
         alerting: tuple[Setup, Inbox]) -> None:
     setup, inbox = alerting
@@ -131,7 +152,7 @@ def test_alerts_at_most_every_holds_what_is_new_until_the_wait_is_over(
     assert "alert: sent" in setup.cli("poll", "--all").output
     setup.publish("NATO jets scrambled over the Baltic")
     held = setup.cli("poll", "--all").output
-    assert re.search(r"alert of 1 new item held until \d\d:\d\d UTC \(\[alerts\] "
+    assert re.search(r"alert: 1 new item held until \d\d:\d\d UTC \(\[alerts\] "
                      r"at_most_every\)", held)
     setup.publish("NATO to meet on Friday")
     assert "held until" in setup.cli("poll", "--all").output

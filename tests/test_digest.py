@@ -428,6 +428,8 @@ def test_named_digests_take_delivery_from_the_main_one_and_are_checked() -> None
         "[digests.desk]\nto = ['a@b.example']\ntopics = ['dron']\n")
     assert "digests.desk: unknown key 'smtp'" in refused(
         "[digests.desk]\nto = ['a@b.example']\n[digests.desk.smtp]\nhost = 'x'\n")
+    assert "digests.desk.alerts: must be true or false" in refused(
+        "[digests.desk]\nto = ['a@b.example']\nalerts = 'yes'\n")
     assert "digests.desk.schedule: '7am' is not a cron expression" in refused(
         "[digests.desk]\nto = ['a@b.example']\nschedule = '7am'\n")
     assert "tracker.toml, line 11: digests.desk.max_items" in refused(

@@ -122,60 +122,75 @@ def _mark_followed(store: Store, items: list[dict[str, Any]], joined_since: bool
         item["following"] = title if not joined_since or item["id"] > before else None
 
 
-def prepare_alert(store: Store, config: Config, now: datetime) -> DigestContent | None:
+def prepare_alert(store: Store, config: Config, now: datetime,
+                  named: NamedDigest | None = None) -> DigestContent | None:
     """The alert due now: the matches of the alerting topics (`alert = true`)
     and the items that joined a followed storyline, first seen and published
     in the last day, that no alert has carried; or None. A topic newly set to
     alert therefore reports at most a day's matches, not its past, and a new
-    feed's old items are not alerted."""
-    topics = config.alert_topics
-    if not topics and not store.marks.followed_titles():
+    feed's old items are not alerted. For a named digest with `alerts = true`,
+    the alerting topics among its own, bookkept apart (followed storylines are
+    the main stream's, as they are the main digest's)."""
+    chosen = None if named is None else named.settings.topics
+    topics = tuple(topic for topic in config.alert_topics if chosen is None or topic in chosen)
+    if not topics and (named is not None or not store.marks.followed_titles()):
         return None
     # What waited for `at_most_every` is news still, however long that was.
     since = now - max(ALERT_LOOKBACK, timedelta(seconds=config.alerts.at_most_every_seconds))
     # News, not a feed's back catalogue: a first poll stores weeks of old items
     # as new, and those belong in the digest, not in an alert.
-    items = [item for item in _unmuted(store, store.deliveries.undelivered(since, kind="alert"))
+    name = "" if named is None else named.name
+    items = [item for item in _unmuted(store, store.deliveries.undelivered(since, "alert", name))
              if datetime.fromisoformat(item["published"] or item["first_seen"]) >= since]
     if not items:
         return None
     threads = store.links.continues(item["id"] for item in items)
     for item in items:
         item["continues"] = threads.get(item["id"])
-    _mark_followed(store, items, joined_since=True)
+    if named is None:
+        _mark_followed(store, items, joined_since=True)
     settings = replace(config.digest, topics=topics, include="topics", send_empty=False)
     more = (f"tracker export --since 1d --topic {topics[0]}" if topics
             else "tracker following")
+    title = "Alert" if named is None else f"Alert ({named.name.replace('_', ' ')})"
 
     def build(shown: DigestSettings) -> DigestContent | None:
-        return build_digest(items, [], now, shown, config.timezone, title="Alert",
+        return build_digest(items, [], now, shown, config.timezone, title=title,
                             more_command=more, headline_subject=True)
 
-    return _fitting(build, settings) if config.alerts.webhook_env else build(settings)
+    webhook = config.alerts.webhook_env if named is None else named.webhook_env
+    return _fitting(build, settings) if webhook else build(settings)
 
 
-def alert_mailer(config: Config, db_path: Path) -> Mailer:
-    """The chat webhook when `[alerts] webhook_env` names one, else the digest's mail."""
+def alert_mailer(config: Config, db_path: Path, named: NamedDigest | None = None) -> Mailer:
+    """The chat webhook when `[alerts] webhook_env` names one, else the digest's
+    mail; a named digest's alerts go as that digest does."""
+    if named is not None:
+        return mailer_for(config, db_path, named)
     if config.alerts.webhook_env:
         return WebhookMailer(config.alerts.webhook_env, config.fetch.proxy)
     return mailer_for(config, db_path)
 
 
-def send_alert(store: Store, config: Config, mailer: Mailer, now: datetime) -> DigestResult:
-    """Email the alerting topics' new matches, if any, as a digest is sent:
-    recorded first, marked delivered only once accepted (DeliveryError leaves
-    it pending for the next poll). The daily digest still carries them."""
-    content = prepare_alert(store, config, now)
+def send_alert(store: Store, config: Config, mailer: Mailer, now: datetime,
+               named: NamedDigest | None = None) -> DigestResult:
+    """Email the alerting topics' new matches, if any (to the main digest's
+    readers, or `named`'s), as a digest is sent: recorded first, marked
+    delivered only once accepted (DeliveryError leaves it pending for the next
+    poll). The daily digest still carries them."""
+    content = prepare_alert(store, config, now, named)
     if content is None:
         return DigestResult(False, "no new matches of the alerting topics")
+    name = "" if named is None else named.name
     every = timedelta(seconds=config.alerts.at_most_every_seconds)
-    last = store.deliveries.last_delivered("alert") if every else None
+    last = store.deliveries.last_delivered("alert", name) if every else None
     if last is not None and now < last + every:
         # Held, not dropped: the first poll after the wait sends it all.
-        return DigestResult(False, f"alert of {counted(content.total, 'new item')} held until "
+        return DigestResult(False, f"{counted(content.total, 'new item')} held until "
                                    f"{(last + every).strftime('%H:%M')} UTC ([alerts] "
                                    "at_most_every)", held=True)
-    return _deliver(store, config, mailer, now, content, "alert")
+    return _deliver(store, config, mailer, now, content, "alert", name,
+                    None if named is None else named.settings.to)
 
 
 def _deliver(store: Store, config: Config, mailer: Mailer, now: datetime,

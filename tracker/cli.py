@@ -118,9 +118,8 @@ def poll(app: App, all_feeds: bool) -> None:
 def _send_alert(app: App) -> None:
     """After a poll, what it brought the alerting topics (`alert = true`) and the
     followed storylines, as the daemon sends it: a poll run from cron alerts too."""
-    outcome = alert_after_poll(app.config, app.store, app.db_path, utc_now())
-    if outcome is not None:
-        click.echo(outcome[1])
+    for _, message in alert_after_poll(app.config, app.store, app.db_path, utc_now()):
+        click.echo(message)
 
 
 def _warn_changed_topics(names: list[str]) -> None:

@@ -38,7 +38,7 @@ _LINK_KEYS = {"threshold", "related_threshold", "max_links", "window"}
 _DIGEST_KEYS = {"schedule", "include", "group", "topics", "max_items", "send_empty", "to",
                 "from", "outbox", "list_unsubscribe", "lookback", "smtp"}
 _NAMED_DIGEST_KEYS = {"schedule", "include", "group", "topics", "max_items", "send_empty", "to",
-                      "webhook_env"}
+                      "webhook_env", "alerts"}
 _SMTP_KEYS = {"host", "port", "security", "username_env", "password_env", "timeout"}
 _FEED_KEYS = {"url", "name", "kind", "interval", "paused"}
 _TOPIC_KEYS = {"query", "alert"}
@@ -109,6 +109,7 @@ class NamedDigest:
     name: str
     settings: DigestSettings
     webhook_env: str | None = None
+    alerts: bool = False  # its readers get the alerts of its alerting topics too
 
     @property
     def label(self) -> str:
@@ -562,7 +563,10 @@ class _Validator:
             if values["to"] and webhook is not None:
                 raise self.fail(where, "is sent by email (to) or to a chat webhook "
                                 "(webhook_env), not both: make two digests", where)
-            named.append(NamedDigest(name, replace(main, **values), webhook))
+            alerts = table.get("alerts", False)
+            if not isinstance(alerts, bool):
+                raise self.fail(f"{where}.alerts", "must be true or false", where, None, "alerts")
+            named.append(NamedDigest(name, replace(main, **values), webhook, alerts))
         return tuple(named)
 
     def smtp(self, raw: object) -> SmtpSettings:

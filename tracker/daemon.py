@@ -253,9 +253,8 @@ class Daemon:
         """What the poll brought the alerting topics and the followed
         storylines, sent after it (in the poll's turn: one message at a time)."""
         assert self.config is not None and self.poll_store is not None
-        outcome = alert_after_poll(self.config, self.poll_store, self.db_path, utc_now())
-        if outcome is not None:
-            how, message = outcome
+        for how, message in alert_after_poll(self.config, self.poll_store, self.db_path,
+                                             utc_now()):
             # A held alert is said once a poll: worth a line only with -v.
             level = {"sent": logging.INFO, "held": logging.DEBUG}.get(how, logging.ERROR)
             log.log(level, "%s", message)

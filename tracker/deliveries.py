@@ -87,10 +87,10 @@ class Deliveries:
             "SELECT kind, name, created, subject, attempts, last_error FROM digests "
             "WHERE status = 'pending' AND last_error IS NOT NULL ORDER BY id")]
 
-    def last_delivered(self, kind: str) -> datetime | None:
-        """When the last digest (or alert) of `kind` was delivered."""
+    def last_delivered(self, kind: str, name: str = "") -> datetime | None:
+        """When the last digest (or alert) of `kind` and `name` was delivered."""
         row = self.conn.execute("SELECT max(delivered_at) FROM digests WHERE kind = ? "
-                                "AND status = 'delivered'", (kind,)).fetchone()
+                                "AND name = ? AND status = 'delivered'", (kind, name)).fetchone()
         return from_text(row[0])
 
     def last_deliveries(self) -> list[dict[str, Any]]:

@@ -119,26 +119,32 @@ class PollSummary:
 
 
 def alert_after_poll(config: Config, store: Store, db_path: Path,
-                     now: datetime) -> tuple[str, str] | None:
+                     now: datetime) -> list[tuple[str, str]]:
     """Send what a poll brought the alerting topics and the followed
-    storylines, if anything; None when there was nothing to alert, else how it
-    went and what to say: "sent", "held" (waiting for `[alerts] at_most_every`)
-    or "failed" (it stays pending for the next poll). The daemon logs it and
-    `tracker poll` prints it. Whether there is anything to alert is asked
-    before the digest's templates and sanitiser are imported: most polls need
-    neither."""
+    storylines, if anything: the main alert, then each named digest's with
+    `alerts = true`. For each that had something, how it went and what to
+    say: "sent", "held" (waiting for `[alerts] at_most_every`) or "failed" (it
+    stays pending for the next poll). The daemon logs them and `tracker poll`
+    prints them. Whether there is anything to alert is asked before the
+    digest's templates and sanitiser are imported: most polls need neither."""
     if not (config.alert_topics or store.marks.followed_titles()):
-        return None
+        return []
     from tracker.briefing import alert_mailer, send_alert
 
-    try:
-        result = send_alert(store, config, alert_mailer(config, db_path), now)
-    except (DeliveryError, StoreError) as exc:
-        return "failed", (f"alert not delivered (it stays pending and the next poll resends "
-                          f"it): {exc}")
-    if result.held:
-        return "held", result.message
-    return ("sent", f"alert: {result.message}") if result.sent else None
+    outcomes = []
+    for named in (None, *(named for named in config.digests if named.alerts)):
+        label = "alert" if named is None else f"alert {named.name}"
+        try:
+            result = send_alert(store, config, alert_mailer(config, db_path, named), now, named)
+        except (DeliveryError, StoreError) as exc:
+            outcomes.append(("failed", f"{label} not delivered (it stays pending and the next "
+                                       f"poll resends it): {exc}"))
+            continue
+        if result.held:
+            outcomes.append(("held", f"{label}: {result.message}"))
+        elif result.sent:
+            outcomes.append(("sent", f"{label}: {result.message}"))
+    return outcomes
 
 
 def asks_host_to_wait(status: int | None, retry_after: float | None) -> bool:
