@@ -116,6 +116,9 @@ def test_a_named_digest_with_alerts_gets_its_own_alerting_topics_alerts(
         assert sorted(conn.execute("SELECT kind, name, status FROM digest_history")) == [
             ("alert", "", "delivered"), ("alert", "nato_desk", "delivered")]
     assert setup.cli("poll", "--all").output.count("alert") == 0  # each carried it once
+    checked = setup.cli("digest", "--check").output
+    assert "to desk@example.org; alerts of nato" in checked
+    assert "to money@example.org; alerts = true, but none of its topics alerts" in checked
 
 
 def test_an_alert_the_server_refused_is_sent_with_the_next_poll(

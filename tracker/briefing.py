@@ -131,8 +131,7 @@ def prepare_alert(store: Store, config: Config, now: datetime,
     feed's old items are not alerted. For a named digest with `alerts = true`,
     the alerting topics among its own, bookkept apart (followed storylines are
     the main stream's, as they are the main digest's)."""
-    chosen = None if named is None else named.settings.topics
-    topics = tuple(topic for topic in config.alert_topics if chosen is None or topic in chosen)
+    topics = config.alert_topics_of(named)
     if not topics and (named is not None or not store.marks.followed_titles()):
         return None
     # What waited for `at_most_every` is news still, however long that was.

@@ -596,7 +596,13 @@ def _check_digest(app: App) -> None:
     for named in app.config.digests:
         to = (_webhook_host(named.webhook_env, f"[digests.{named.name}]") if named.webhook_env
               else ", ".join(named.settings.to))
-        click.echo(f"{named.label}: {_digest_line(named.settings, app.config.timezone)}; to {to}")
+        alerts = ""
+        if named.alerts:
+            alerting = app.config.alert_topics_of(named)
+            alerts = (f"; alerts of {', '.join(alerting)}" if alerting
+                      else "; alerts = true, but none of its topics alerts")
+        click.echo(f"{named.label}: {_digest_line(named.settings, app.config.timezone)}; to {to}"
+                   + alerts)
     if app.config.alert_topics:
         every = app.config.alerts.at_most_every_seconds
         click.echo("alerts: after each poll"

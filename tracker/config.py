@@ -172,6 +172,12 @@ class Config:
         """The topics whose new matches are alerted after each poll (`alert = true`)."""
         return tuple(topic.name for topic in self.topics if topic.alert)
 
+    def alert_topics_of(self, named: NamedDigest | None) -> tuple[str, ...]:
+        """The alerting topics of the main alert stream (all of them), or of a
+        named digest's (those among its topics)."""
+        chosen = None if named is None else named.settings.topics
+        return tuple(topic for topic in self.alert_topics if chosen is None or topic in chosen)
+
 
 def beside_database(folder: str, db_path: Path) -> Path:
     """A folder named in the config: as written when absolute (`~` expanded),
