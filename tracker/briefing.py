@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tracker.config import Config, DigestSettings, NamedDigest, beside_database
+from tracker.config import (
+    Config,
+    DigestSettings,
+    NamedDigest,
+    beside_database,
+    digest_label,
+    digest_name,
+)
 from tracker.digest import DIGEST_TITLE, DigestContent, build_digest, compose
 from tracker.errors import DeliveryError
 from tracker.mail import Mailer, OutboxMailer, SmtpMailer
@@ -52,11 +59,8 @@ def prepare(store: Store, config: Config, now: datetime,
     when there is nothing to send."""
     settings = config.digest if named is None else named.settings
     since = now - timedelta(seconds=settings.lookback_seconds)
-    items = _unmuted(store, store.deliveries.undelivered(since, "digest",
-                                              "" if named is None else named.name))
-    threads = store.links.continues(item["id"] for item in items)
-    for item in items:
-        item["continues"] = threads.get(item["id"])
+    items = _unmuted(store, store.deliveries.undelivered(since, "digest", digest_name(named)))
+    _add_threads(store, items)
     if named is None:  # a named digest reports its readers' topics
         _mark_followed(store, items)
     feeds = store.feeds()
@@ -94,10 +98,9 @@ def send_digest(store: Store, config: Config, mailer: Mailer, now: datetime,
     DeliveryError leaves the digest pending."""
     content = prepare(store, config, now, named)
     if content is None:
-        which = "digest" if named is None else named.label
-        return DigestResult(False, f"nothing new since the last {which}; none sent")
-    name, to = ("", None) if named is None else (named.name, named.settings.to)
-    return _deliver(store, config, mailer, now, content, "digest", name, to)
+        return DigestResult(False, f"nothing new since the last {digest_label(named)}; "
+                                   "none sent")
+    return _deliver(store, config, mailer, now, content, "digest", named)
 
 
 ALERT_LOOKBACK = timedelta(days=1)  # seen or published longer ago: not news to alert
@@ -109,6 +112,13 @@ def _unmuted(store: Store, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     unmuting within the look-back brings them back."""
     muted = store.marks.muted_ids()
     return [item for item in items if item["storyline_id"] not in muted] if muted else items
+
+
+def _add_threads(store: Store, items: list[dict[str, Any]]) -> None:
+    """Give each item the earlier story it continues (`LinkStore.continues`)."""
+    threads = store.links.continues(item["id"] for item in items)
+    for item in items:
+        item["continues"] = threads.get(item["id"])
 
 
 def _mark_followed(store: Store, items: list[dict[str, Any]], joined_since: bool = False) -> None:
@@ -138,14 +148,12 @@ def prepare_alert(store: Store, config: Config, now: datetime,
     since = now - max(ALERT_LOOKBACK, timedelta(seconds=config.alerts.at_most_every_seconds))
     # News, not a feed's back catalogue: a first poll stores weeks of old items
     # as new, and those belong in the digest, not in an alert.
-    name = "" if named is None else named.name
-    items = [item for item in _unmuted(store, store.deliveries.undelivered(since, "alert", name))
+    items = [item for item in _unmuted(store, store.deliveries.undelivered(
+                 since, "alert", digest_name(named)))
              if datetime.fromisoformat(item["published"] or item["first_seen"]) >= since]
     if not items:
         return None
-    threads = store.links.continues(item["id"] for item in items)
-    for item in items:
-        item["continues"] = threads.get(item["id"])
+    _add_threads(store, items)
     if named is None:
         _mark_followed(store, items, joined_since=True)
     settings = replace(config.digest, topics=topics, include="topics", send_empty=False)
@@ -180,30 +188,29 @@ def send_alert(store: Store, config: Config, mailer: Mailer, now: datetime,
     content = prepare_alert(store, config, now, named)
     if content is None:
         return DigestResult(False, "no new matches of the alerting topics")
-    name = "" if named is None else named.name
     every = timedelta(seconds=config.alerts.at_most_every_seconds)
-    last = store.deliveries.last_delivered("alert", name) if every else None
+    last = store.deliveries.last_delivered("alert", digest_name(named)) if every else None
     if last is not None and now < last + every:
         # Held, not dropped: the first poll after the wait sends it all.
         return DigestResult(False, f"{counted(content.total, 'new item')} held until "
                                    f"{(last + every).strftime('%H:%M')} UTC ([alerts] "
                                    "at_most_every)", held=True)
-    return _deliver(store, config, mailer, now, content, "alert", name,
-                    None if named is None else named.settings.to)
+    return _deliver(store, config, mailer, now, content, "alert", named)
 
 
 def _deliver(store: Store, config: Config, mailer: Mailer, now: datetime,
-             content: DigestContent, kind: str, name: str = "",
-             to: tuple[str, ...] | None = None) -> DigestResult:
-    """Record `content` as the pending digest of `kind` and `name`, send it to
-    `to` (by default the main digest's readers, else its sender), and mark it
-    delivered once accepted."""
+             content: DigestContent, kind: str, named: NamedDigest | None) -> DigestResult:
+    """Record `content` as the pending digest (or alert: `kind`) of the main
+    digest or `named`, send it to its readers (the main digest's without a `to`
+    of their own go to its sender), and mark it delivered once accepted."""
+    name = digest_name(named)
+    to = config.digest.to if named is None else named.settings.to
     domain = config.digest.sender.rsplit("@", 1)[-1] or "localhost"
     digest = store.deliveries.pending_digest(
         now, lambda digest_id: make_msgid(idstring=f"tracker-{kind}-{digest_id}", domain=domain),
         kind, name)
     store.deliveries.fill_digest(digest["id"], content.subject, content.items)
-    recipients = list(config.digest.to if to is None else to) or [config.digest.sender]
+    recipients = list(to) or [config.digest.sender]
     message = compose(content, sender=config.digest.sender, recipients=recipients,
                       message_id=digest["message_id"], now=now,
                       list_unsubscribe=config.digest.list_unsubscribe)

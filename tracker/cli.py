@@ -44,7 +44,7 @@ from tracker.cliapp import (
     period_options,
     plain_table,
 )
-from tracker.config import Config, DigestSettings, NamedDigest, load_config
+from tracker.config import Config, DigestSettings, NamedDigest, digest_label, load_config
 from tracker.diffing import render_diff, word_diff
 from tracker.errors import ConfigError, DeliveryError, StoreError
 from tracker.models import FeedState
@@ -538,7 +538,7 @@ def digest(app: App, name: str | None, mode: str, html_path: Path) -> None:
 
     config, now = app.config, utc_now()
     named = _named_digest(config, name)
-    label = "digest" if named is None else named.label
+    label = digest_label(named)
     if mode == "check":
         _check_digest(app)
         return
@@ -570,9 +570,9 @@ def _named_digest(config: Config, name: str | None) -> NamedDigest | None:
     """The `[digests.NAME]` asked for (None: the main digest)."""
     if name is None:
         return None
-    for named in config.digests:
-        if named.name == name:
-            return named
+    named = config.named_digest(name)
+    if named is not None:
+        return named
     known = ", ".join(named.name for named in config.digests) or "none"
     raise click.UsageError(f"no digest {name!r} in the config: [digests.{name}] is not "
                            f"there (named digests: {known})")

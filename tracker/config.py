@@ -117,6 +117,16 @@ class NamedDigest:
         return f"digest {self.name}"
 
 
+def digest_label(named: NamedDigest | None) -> str:
+    """How messages and logs name the main digest ("digest") or a named one."""
+    return "digest" if named is None else named.label
+
+
+def digest_name(named: NamedDigest | None) -> str:
+    """The name a digest is bookkept under: "" for the main digest."""
+    return "" if named is None else named.name
+
+
 @dataclass(frozen=True)
 class TopicFeedSettings:
     """Atom feeds of each topic's newest matches, rewritten after every poll, for
@@ -171,6 +181,10 @@ class Config:
     def alert_topics(self) -> tuple[str, ...]:
         """The topics whose new matches are alerted after each poll (`alert = true`)."""
         return tuple(topic.name for topic in self.topics if topic.alert)
+
+    def named_digest(self, name: str) -> NamedDigest | None:
+        """The `[digests.NAME]` of that name, if the config has one."""
+        return next((named for named in self.digests if named.name == name), None)
 
     def alert_topics_of(self, named: NamedDigest | None) -> tuple[str, ...]:
         """The alerting topics of the main alert stream (all of them), or of a

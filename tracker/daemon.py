@@ -37,7 +37,7 @@ from tracker.briefing import (
     mailer_for,
     send_digest,
 )
-from tracker.config import Config, NamedDigest, beside_database
+from tracker.config import Config, NamedDigest, beside_database, digest_label
 from tracker.dblock import DatabaseLock
 from tracker.errors import BackupError, ConfigError, DeliveryError, StoreError
 from tracker.memtrim import release_free_memory
@@ -286,10 +286,10 @@ class Daemon:
             if self.stop_requested.is_set():
                 return
             assert self.config is not None and self.poll_store is not None
-            named = next((d for d in self.config.digests if d.name == name), None)
+            named = self.config.named_digest(name) if name else None
             if name and named is None:
                 return  # taken out of the config since this run was scheduled
-            label = "digest" if named is None else named.label
+            label = digest_label(named)
             try:
                 result = send_digest(self.poll_store, self.config,
                                      mailer_for(self.config, self.db_path, named), utc_now(),
