@@ -345,12 +345,10 @@ def show(app: App, item_id: int, as_json: bool) -> None:
         click.echo("  topics: " + "; ".join(
             f"{t['name']} ({', '.join(t['terms'])})" for t in item["topics"]))
     if item["storyline_id"]:
-        followed = item["storyline_id"] in app.store.marks.followed_titles()
-        mark = (" (followed)" if followed
-                else " (muted)" if item["storyline_id"] in app.store.marks.muted_ids() else "")
-        click.echo(f"  storyline {item['storyline_id']}{mark}: tracker related {item['id']}, "
-                   f"tracker story {item['storyline_id']}"
-                   + ("" if followed else f", tracker follow {item['storyline_id']}"))
+        mark = app.store.marks.storyline_mark(item["storyline_id"])
+        click.echo(f"  storyline {item['storyline_id']}{f' ({mark})' if mark else ''}: "
+                   f"tracker related {item['id']}, tracker story {item['storyline_id']}"
+                   + ("" if mark == "followed" else f", tracker follow {item['storyline_id']}"))
     thread = continues_text(app.store.links.continues([item_id]).get(item_id),
                             ZoneInfo(app.config.timezone))
     if thread:
@@ -405,11 +403,11 @@ def related(app: App, item_id: int, as_json: bool) -> None:
                       if link["storyline"] not in (None, item["storyline_id"]) else ""))
 
 
-def _story_mark(app: App, storyline_id: int) -> str:
-    """Whether a storyline is followed or muted, and how to change it."""
-    if storyline_id in app.store.marks.followed_titles():
+def _story_mark(mark: str | None, storyline_id: int) -> str:
+    """Whether a storyline is followed or muted (`mark`), and how to change it."""
+    if mark == "followed":
         return f"  followed: its new items are alerted (tracker unfollow {storyline_id})"
-    if storyline_id in app.store.marks.muted_ids():
+    if mark == "muted":
         return (f"  muted: its new items stay out of digests and alerts (tracker unmute "
                 f"{storyline_id})")
     return f"  not followed (tracker follow {storyline_id} alerts its next step)"
@@ -436,6 +434,7 @@ def story(app: App, storyline_id: int, as_json: bool, as_markdown: bool) -> None
     if found is None:
         raise click.ClickException(f"no storyline {storyline_id} (`tracker stories` lists "
                                    "those that moved; `tracker related ITEM` names an item's)")
+    mark = app.store.marks.storyline_mark(storyline_id)
     if as_markdown:
         from tracker.markdown import story_markdown
 
@@ -443,8 +442,7 @@ def story(app: App, storyline_id: int, as_json: bool, as_markdown: bool) -> None
         return
     if as_json:
         click.echo(json.dumps({**(_story_head(found) or {}), "about": found["about"],
-                               "followed": found["id"] in app.store.marks.followed_titles(),
-                               "muted": found["id"] in app.store.marks.muted_ids(),
+                               "followed": mark == "followed", "muted": mark == "muted",
                                "items": found["items"]}, indent=2, ensure_ascii=False))
         return
     official = (f"; officially announced (#{found['official_item_id']})"
@@ -455,7 +453,7 @@ def story(app: App, storyline_id: int, as_json: bool, as_markdown: bool) -> None
                f"to {local_day(found['updated'], timezone)}{official}")
     if found["about"]:
         click.echo(f"  about: {', '.join(found['about'])}")
-    click.echo(_story_mark(app, found["id"]))
+    click.echo(_story_mark(mark, found["id"]))
     for entry in found["items"]:
         how = entry["joined_as"] or "first"
         click.echo(f"  {local_day(entry['at'], timezone)}  {how:<10} #{entry['id']} "

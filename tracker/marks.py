@@ -133,6 +133,13 @@ class Marks:
         """The muted storylines' ids: what digests and alerts leave out."""
         return {row[0] for row in self.conn.execute("SELECT storyline_id FROM mutes")}
 
+    def storyline_mark(self, storyline_id: int) -> str | None:
+        """"followed", "muted", or None: what a person made of a storyline."""
+        row = self.conn.execute(
+            "SELECT (SELECT 1 FROM follows WHERE storyline_id = :id), "
+            "(SELECT 1 FROM mutes WHERE storyline_id = :id)", {"id": storyline_id}).fetchone()
+        return "followed" if row[0] else "muted" if row[1] else None
+
     def _storyline_exists(self, storyline_id: int) -> bool:
         return self.conn.execute("SELECT 1 FROM storylines WHERE id = ?",
                                  (storyline_id,)).fetchone() is not None
