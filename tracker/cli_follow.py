@@ -23,8 +23,9 @@ from tracker.wording import counted
 def _chosen_storyline(app: App, storyline_id: int | None, item_id: int | None) -> int:
     """The storyline given, or the one `item_id` is in; exactly one of them."""
     if (storyline_id is None) == (item_id is None):
-        raise click.UsageError("give a storyline (tracker follow 1528) or an item whose "
-                               "storyline to follow (tracker follow --item 5000)")
+        command = f"tracker {click.get_current_context().info_name}"  # follow or mute
+        raise click.UsageError(f"give a storyline ({command} 1528) or an item whose storyline "
+                               f"it is ({command} --item 5000)")
     if storyline_id is not None:
         return storyline_id
     assert item_id is not None

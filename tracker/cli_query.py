@@ -28,6 +28,7 @@ from tracker.cliapp import (
     refresh_topic_feeds,
     save_config,
 )
+from tracker.config import Config
 from tracker.query import QuerySyntaxError, parse_query
 from tracker.service import utc_now
 from tracker.timefmt import local_day
@@ -251,7 +252,6 @@ def topics_add(app: App, name: str, query: str, alert: bool, no_rematch: bool) -
 
     Example: tracker topics add air_defence '"air defence" OR Patriot OR IRIS-T'
     """
-    from tracker.archive import rematch
 
     if not TOPIC_NAME.fullmatch(name):
         raise click.UsageError(f"{name!r} cannot name a topic: use letters, digits, '_' and '-' "
@@ -267,10 +267,8 @@ def topics_add(app: App, name: str, query: str, alert: bool, no_rematch: bool) -
     if no_rematch:
         return
     app.store.sync_topics(config.topics)
-    topic_set = TopicSet(config.topics, config.aliases)
-    counts = rematch(app.store, topic_set, {topic.name: topic.query for topic in config.topics},
-                     [name], utc_now())
-    click.echo(f"{name}: {counted(counts[name], 'matching item')} in the archive")
+    count = _rematched(app, config, [name])[name]
+    click.echo(f"{name}: {counted(count, 'matching item')} in the archive")
     refresh_topic_feeds(app, config)
 
 
@@ -293,16 +291,22 @@ def topics_remove(app: App, name: str) -> None:
 def topics_rematch(app: App, names: tuple[str, ...]) -> None:
     """Re-evaluate topics over the whole archive: the named ones, else every topic
     whose query changed since its matches were made."""
-    from tracker.archive import rematch
 
     changed = app.store.sync_topics(app.config.topics)
-    known = {topic.name: topic.query for topic in app.config.topics}
     check_topics(app.config, list(names))
     selected = list(names) or changed
     if not selected:
         click.echo("every topic is up to date; name topics to re-match them anyway")
         return
-    topic_set = TopicSet(app.config.topics, app.config.aliases)
-    for name, count in rematch(app.store, topic_set, known, selected, utc_now()).items():
+    for name, count in _rematched(app, app.config, selected).items():
         click.echo(f"{name}: {count} matching items")
     refresh_topic_feeds(app)
+
+
+def _rematched(app: App, config: Config, names: list[str]) -> dict[str, int]:
+    """Re-evaluate the topics `names` of `config` over the whole archive (the
+    store's topics synced to `config` first); their match counts."""
+    from tracker.archive import rematch
+
+    return rematch(app.store, TopicSet(config.topics, config.aliases),
+                   {topic.name: topic.query for topic in config.topics}, names, utc_now())
