@@ -354,6 +354,27 @@ def test_an_item_of_two_topics_is_shown_in_full_once() -> None:
     assert "(under drones, above)" in content.html
 
 
+@pytest.mark.parametrize(("topics", "following", "subject"), [
+    ([["drones"], ["drones", "ukraine"], []], [None, None, None],
+     "3 new in 2 topics, 1 matching no topic"),
+    ([["drones"], [], []], [None, "Drone deal", "Drone deal"],
+     "3 new in 1 topic and 1 followed storyline"),
+    ([[], []], ["Drone deal", "Patriot"], "2 new in 2 followed storylines"),
+    ([[], []], [None, None], "2 new, none matching a topic"),
+])
+def test_the_subject_counts_topics_apart_from_followed_storylines_and_the_rest(
+        topics: list[list[str]], following: list[str | None], subject: str) -> None:
+    """A followed storyline's section and the items no topic matched are not
+    topics: "3 new in 2 topics" must not count them among the topics."""
+    now = datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+    items = _items(now, [f"2026-11-2{day}T09:30:00+00:00" for day in range(len(topics))])
+    for item, names, followed in zip(items, topics, following, strict=True):
+        item.update(topics=[{"name": name, "terms": []} for name in names], following=followed)
+    content = build_digest(items, [], now, DigestSettings(include="all"), "UTC")
+    assert content is not None
+    assert content.subject.endswith(f": {subject}"), content.subject
+
+
 def test_a_digest_by_storyline_leads_with_the_threads_that_moved_most() -> None:
     """group = "storyline": a week's threads, each under how it began and how
     far it moved, the followed first, single reports last."""

@@ -206,6 +206,24 @@ FOLLOWING = "following"  # the section of a followed storyline, and its count
 NO_TOPIC = "(no topic)"
 
 
+def _spread(items: list[dict[str, Any]], counts: Counter[str]) -> str:
+    """Where a digest's items are, for its subject: " in 2 topics and 1 followed
+    storyline", " in 1 topic, 3 matching no topic". The sections of followed
+    storylines and of items no topic matched are not topics, so they are
+    counted as what they are."""
+    topics = sum(1 for name in counts if name not in (FOLLOWING, NO_TOPIC))
+    followed = len({item["following"] for item in items if item.get("following")})
+    parts = []
+    if topics:
+        parts.append(counted(topics, "topic"))
+    if followed:
+        parts.append(counted(followed, "followed storyline"))
+    where = " in " + " and ".join(parts) if parts else ""
+    if counts[NO_TOPIC]:
+        where += f", {counts[NO_TOPIC]} matching no topic" if parts else ", none matching a topic"
+    return where
+
+
 def build_digest(items: list[dict[str, Any]], feed_problems: list[tuple[str, str]], now: datetime,
                  settings: DigestSettings, timezone: str, title: str = DIGEST_TITLE,
                  more_command: str = "tracker search",
@@ -246,9 +264,9 @@ def build_digest(items: list[dict[str, Any]], feed_problems: list[tuple[str, str
     if headline_subject and len(items) == 1:
         subject = header_text(f"{title}: {items[0]['title']} ({', '.join(counts)})")
     else:
-        grouped = (counted(len({_storyline_key(item) for item in items}), "storyline")
-                   if settings.group == "storyline" else counted(len(counts), "topic"))
-        subject = header_text(f"{title}, {date}: {len(items)} new in {grouped}")
+        spread = (f" in {counted(len({_storyline_key(item) for item in items}), 'storyline')}"
+                  if settings.group == "storyline" else _spread(items, counts))
+        subject = header_text(f"{title}, {date}: {len(items)} new{spread}")
     context = {
         # Items come newest first, so sections are ordered by their newest item.
         "title": title, "date": now.astimezone(tz).strftime("%A %-d %B %Y"),
