@@ -79,7 +79,9 @@ def test_items_are_dated_by_the_readers_day_everywhere(
         "search": cli("search", "mass-produce").output,
         "search --markdown": cli("search", "mass-produce", "--markdown").output,
         "starred --markdown": cli("starred", "--markdown").output,
+        "show": cli("show", "2").output,
     }
     for command, output in outputs.items():
         assert "2025-11-04" in output, command
         assert "2025-11-03" not in output, command
+    assert "published 2025-11-04 01:30 EET, first seen " in outputs["show"]

@@ -50,7 +50,7 @@ from tracker.errors import ConfigError, DeliveryError, StoreError
 from tracker.models import FeedState
 from tracker.report import ago, continues_text, status_report
 from tracker.service import alert_after_poll, utc_now
-from tracker.timefmt import local_day
+from tracker.timefmt import local_day, local_time
 from tracker.wording import counted, span
 
 EXIT_NEEDS_ATTENTION = 1
@@ -335,10 +335,13 @@ def show(app: App, item_id: int, as_json: bool) -> None:
             "starred": kept, "revisions": changes},
             indent=2, ensure_ascii=False))
         return
+    def when(text: str | None) -> str:
+        return local_time(text, app.config.timezone) or "-"
+
     click.echo(f"#{item['id']} {item['title']}")
     click.echo(f"  {item['feed']} ({item['kind']}); seen in: {', '.join(item['seen_in'])}")
-    click.echo(f"  published {item['published'] or '-'}, first seen {item['first_seen']}"
-               + (f", edited {item['revised_at']}" if item["revised_at"] else ""))
+    click.echo(f"  published {when(item['published'])}, first seen {when(item['first_seen'])}"
+               + (f", edited {when(item['revised_at'])}" if item["revised_at"] else ""))
     if item["url"]:
         click.echo(f"  {item['url']}")
     if item["topics"]:
@@ -354,11 +357,11 @@ def show(app: App, item_id: int, as_json: bool) -> None:
     if thread:
         click.echo(f"  continues: {thread}")
     if kept:
-        click.echo(f"  starred {kept['starred_at']}" + (f": {kept['note']}" if kept["note"]
+        click.echo(f"  starred {when(kept['starred_at'])}" + (f": {kept['note']}" if kept["note"]
                                                          else ""))
     click.echo(f"\n{item['summary']}")
     for number, change in enumerate(changes, start=1):
-        click.echo(f"\nEdit {number}, seen {change['replaced_at']}:")
+        click.echo(f"\nEdit {number}, seen {when(change['replaced_at'])}:")
         click.echo(f"  title:   {change['title']}")
         click.echo(f"  summary: {change['summary']}")
 

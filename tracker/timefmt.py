@@ -25,3 +25,13 @@ def local_day(text: str | None, timezone: str) -> str:
     if not text:
         return ""
     return datetime.fromisoformat(text).astimezone(ZoneInfo(timezone)).date().isoformat()
+
+
+def local_time(text: str | None, timezone: str) -> str:
+    """A stored time to the minute in the reader's `timezone`, with the zone's
+    abbreviation ("2025-11-04 01:30 EET"), for a person reading one item; ""
+    for no time."""
+    if not text:
+        return ""
+    return datetime.fromisoformat(text).astimezone(ZoneInfo(timezone)).strftime(
+        "%Y-%m-%d %H:%M %Z")
