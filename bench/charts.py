@@ -95,15 +95,21 @@ def link_scale(result: dict[str, Any], path: Path) -> None:
                    color=TRACKER_BLUE, label="unchanged poll")
     poll_axis.plot(sizes, [row["status_seconds"] for row in rows], "o--", color=PEER_GREYS[0],
                    label="tracker status")
+    if all("search_seconds" in row for row in rows):
+        poll_axis.plot(sizes, [row["search_seconds"] for row in rows], "o:",
+                       color=PEER_GREYS[1], label="tracker search (best first)")
+        poll_axis.plot(sizes, [row["search_newest_seconds"] for row in rows], "s-.",
+                       color=PEER_GREYS[1], label="tracker search --newest")
     poll_axis.legend()
-    poll_axis.set_ylim(0, max(max(row["unchanged_poll_seconds"], row["status_seconds"])
-                              for row in rows) * 1.5)
+    poll_axis.set_ylim(0, max(value for row in rows for key, value in row.items()
+                              if key.endswith("_seconds")) * 1.5)
     poll_axis.set_title("whole process (s)")
     for axis in (time_axis, size_axis, poll_axis):
         axis.set_xscale("log")
         axis.set_xlabel("items stored")
     figure.suptitle(f"{result['probe_items']} new items linked one at a time into archives "
-                    f"of each size; then a poll of a feed that has not changed, and tracker status")
+                    f"of each size; then a poll of a feed that has not changed, tracker status "
+                    f"and a search")
     _save(figure, path)
 
 

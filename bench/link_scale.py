@@ -13,10 +13,11 @@ queued and linked one by one through `Store.link_pending`, the code a poll
 runs (a pass of one item, in its own transactions), and the median and 90th
 percentile per item reported. Last, at each size, whole `tracker poll --all`
 processes poll that feed, served from 127.0.0.1 and unchanged (a conditional
-request answered 304), and whole `tracker status` processes show that feed
-with its item count and newest item: what costs nothing to do with new items
-but could grow with the archive (a poll once read every item to find the due
-feeds; status once counted every feed's items).
+request answered 304), whole `tracker status` processes show that feed
+with its item count and newest item, and whole `tracker search` processes
+look up a word a tenth of the archive holds: what costs nothing to do with new
+items but could grow with the archive (a poll once read every item to find the
+due feeds; status once counted every feed's items).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 START = datetime(2020, 1, 1, tzinfo=UTC)
 PER_DAY = 1000
 UNCHANGED_POLLS = 5
+SEARCH_WORD = "Ukraine"
 
 
 def _grow(store: Store, stream: list[dict[str, str]], start: int, end: int,
@@ -133,6 +135,18 @@ def _status_seconds(state: Path, url: str) -> float:
     return statistics.median(seconds for seconds, _ in timed)
 
 
+def _search_seconds(state: Path, url: str, *options: str) -> float:
+    """Median wall time of whole `tracker search` processes for a word in a
+    tenth of the archive (best first ranks every item holding it; --newest
+    reads them by date), which an analyst asks of years of news."""
+    command = [*tracker_command(state, [url])[:-2], "search", SEARCH_WORD, *options]
+    timed = _timed_runs(command, UNCHANGED_POLLS)
+    for _, done in timed:
+        if done.returncode != 0 or SEARCH_WORD.lower() not in done.stdout.lower():
+            raise RuntimeError(f"tracker search found nothing: {done.stderr.strip()}")
+    return statistics.median(seconds for seconds, _ in timed)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
@@ -169,7 +183,10 @@ def main(argv: list[str] | None = None) -> int:
                    "links_per_item_mean": round(statistics.mean(found), 2),
                    "database_mb": database_mb,
                    "unchanged_poll_seconds": round(_unchanged_poll_seconds(Path(tmp), url), 3),
-                   "status_seconds": round(_status_seconds(Path(tmp), url), 3)}
+                   "status_seconds": round(_status_seconds(Path(tmp), url), 3),
+                   "search_seconds": round(_search_seconds(Path(tmp), url), 3),
+                   "search_newest_seconds": round(
+                       _search_seconds(Path(tmp), url, "--newest"), 3)}
             results.append(row)
             print(json.dumps(row), flush=True)
         store.close()
