@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.feedserver import FeedServer
+from tracker import store as store_module
 from tracker.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,3 +65,10 @@ def cli_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
         config = write_config(tmp_path / "tracker.toml", feeds, extra, allow_private)
         return Cli(config, tmp_path / "tracker.db")
     return make
+
+
+def read_only_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process may not write the database (as for an analyst beside the
+    daemon's service account): what tracker checks, since a test run as root may
+    write anything. SQLite then opens it read-only for real."""
+    monkeypatch.setattr(store_module, "_may_write", lambda path: False)

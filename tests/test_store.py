@@ -18,10 +18,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sqlite_utils import Database
 
-from tests.conftest import Cli, write_config
+from tests.conftest import Cli, read_only_here, write_config
 from tests.feedserver import Document, FeedServer
 from tests.test_cli import rss
-from tracker import store as store_module
 from tracker.errors import StoreError
 from tracker.migrations import migrations
 from tracker.store import NEWEST_MIGRATION, Store
@@ -340,13 +339,6 @@ def test_topic_counts_over_the_last_day_week_and_all_time(tmp_path: Path) -> Non
               for row in store.topic_summary(NOW)}
     store.close()
     assert counts == {"drones": (1, 2, 3), "quiet": (0, 0, 0)}
-
-
-def read_only_here(monkeypatch: pytest.MonkeyPatch) -> None:
-    """This process may not write the database (as for an analyst beside the
-    daemon's service account): what tracker checks, since a test run as root may
-    write anything. SQLite then opens it read-only for real."""
-    monkeypatch.setattr(store_module, "_may_write", lambda path: False)
 
 
 def test_a_database_this_user_may_only_read_serves_every_reading_command(

@@ -7,9 +7,10 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
-from tests.conftest import Cli, write_config
+from tests.conftest import Cli, read_only_here, write_config
 from tests.feedserver import Document, FeedServer
 from tracker.cli import main
 from tracker.timefmt import to_text
@@ -324,3 +325,20 @@ def test_topics_add_and_remove_edit_the_config_and_match_the_archive(
         f"removed topic airspace from {cli.config}\n")
     assert "[topics.airspace]" not in cli.config.read_text(encoding="utf-8")
     assert "no topic 'nope'" in cli("topics", "remove", "nope").output
+
+
+def test_topics_add_on_a_database_this_user_may_only_read_saves_the_topic_and_says_so(
+        tmp_path: Path, feed_server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An analyst may edit the config but not the daemon's database: the topic is
+    saved, the archive left as it is, and the output says who can match it."""
+    feed_server.add("/feed", Document(rss(STORIES)))
+    cli = make_cli(tmp_path, feed_server, {"budgets": "GDP"})
+    cli("poll")
+    before = cli.db.read_bytes()
+    read_only_here(monkeypatch)
+    added = cli("topics", "add", "airspace", '"Polish airspace"')
+    assert added.exit_code == 0, added.output
+    assert "[topics.airspace]" in cli.config.read_text(encoding="utf-8")
+    assert "the archive was not matched against airspace: you may only read" in added.output
+    assert "`tracker topics rematch airspace` run as its user" in added.output
+    assert cli.db.read_bytes() == before

@@ -266,6 +266,11 @@ def topics_add(app: App, name: str, query: str, alert: bool, no_rematch: bool) -
                                       + (" (alert = true)" if alert else ""))
     if no_rematch:
         return
+    if app.store.read_only:  # an analyst beside the daemon's service account
+        click.echo(f"the archive was not matched against {name}: you may only read "
+                   f"{app.db_path}; new items are matched from the daemon's next poll, and "
+                   f"`tracker topics rematch {name}` run as its user matches the archive")
+        return
     app.store.sync_topics(config.topics)
     count = _rematched(app, config, [name])[name]
     click.echo(f"{name}: {counted(count, 'matching item')} in the archive")
