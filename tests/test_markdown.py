@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.conftest import Cli, write_config
 from tests.feedserver import Document, FeedServer
 from tracker.markdown import escape, link
+from tracker.timefmt import to_text
 
 
 def test_markup_in_feed_text_is_escaped_and_only_web_links_are_links() -> None:
@@ -85,3 +88,40 @@ def test_items_are_dated_by_the_readers_day_everywhere(
         assert "2025-11-04" in output, command
         assert "2025-11-03" not in output, command
     assert "published 2025-11-04 01:30 EET, first seen " in outputs["show"]
+
+
+def test_the_storylines_that_moved_as_a_weekly_brief(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    """`stories --markdown`: each storyline that moved under how it began, with
+    only the items it gained in the period; muted ones left out."""
+    feed = (b'<rss version="2.0"><channel><title>F</title>'
+            b"<item><title>UK and Ukraine sign interceptor drone partnership</title>"
+            b"<link>https://e.org/1</link><description>Interceptor drones for Ukraine, built "
+            b"with Britain.</description><pubDate>Tue, 01 Jul 2025 09:00:00 GMT</pubDate></item>"
+            b"<item><title>UK to mass-produce Ukraine's interceptor drones</title>"
+            b"<link>https://e.org/2</link><description>Interceptor drones for Ukraine, built "
+            b"in Britain.</description><pubDate>Mon, 03 Nov 2025 09:00:00 GMT</pubDate></item>"
+            b"</channel></rss>")
+    url = feed_server.add("/feed", Document(feed))
+    cli = Cli(write_config(tmp_path / "tracker.toml", [{"name": "Defence_News", "url": url,
+                                                        "kind": "official"}]),
+              tmp_path / "tracker.db")
+    assert cli("poll", "--all").exit_code == 0
+    month_ago = to_text(datetime.now(UTC) - timedelta(days=30))
+    with sqlite3.connect(cli.db) as conn:  # the partnership was stored a month ago
+        conn.execute("UPDATE items SET first_seen = ? WHERE url = 'https://e.org/1'",
+                     (month_ago,))
+    brief = cli("stories", "--markdown").output
+    week_ago = (datetime.now(UTC) - timedelta(days=7)).date().isoformat()
+    assert brief == (
+        f"## Storylines that moved since {week_ago}\n\n"
+        "### UK and Ukraine sign interceptor drone partnership\n\n"
+        "2 items (1 new), 2025-07-01 to 2025-11-03; officially announced."
+        + brief.split("officially announced.")[1].split("\n")[0] + "\n\n"
+        "- **2025-11-03** (follow-up): [UK to mass-produce Ukraine's interceptor drones]"
+        "(<https://e.org/2>) (Defence\\_News)\n")
+    assert " About: " in brief
+    assert cli("mute", "1").exit_code == 0
+    assert cli("stories", "--markdown").output == (
+        f"## Storylines that moved since {week_ago}\n\n"
+        "No storyline of 2 items or more gained items.\n")

@@ -50,7 +50,7 @@ from tracker.errors import ConfigError, DeliveryError, StoreError
 from tracker.models import FeedState
 from tracker.report import ago, continues_text, status_report
 from tracker.service import alert_after_poll, utc_now
-from tracker.timefmt import local_day, local_time
+from tracker.timefmt import local_day, local_time, to_text
 from tracker.wording import counted, span
 
 EXIT_NEEDS_ATTENTION = 1
@@ -477,14 +477,22 @@ def story(app: App, storyline_id: int, as_json: bool, as_markdown: bool) -> None
 @click.option("--topic", help="Only storylines with an item, new or earlier, that matched "
                               "this topic.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON array (stable keys).")
+@click.option("--markdown", "as_markdown", is_flag=True,
+              help="For a weekly brief: each storyline (muted ones left out) with the items "
+                   "it gained, dated and linked.")
 @pass_app
 def stories(app: App, since: str | None, limit: int, min_size: int, topic: str | None,
-            as_json: bool) -> None:
+            as_json: bool, as_markdown: bool) -> None:
     """The storylines that moved: those that gained items lately, the ones that
     gained most first, each with what it is about and its latest item.
-    `tracker story ID` shows one."""
+    `tracker story ID` shows one.
+
+    Example: tracker stories --since 7d --topic aukus --markdown > week.md
+    """
     check_topics(app.config, [] if topic is None else [topic])
-    start = parse_since(since or "7d", app.config.timezone)
+    timezone = app.config.timezone
+    start = parse_since(since or "7d", timezone)
+    since_day = start.astimezone(ZoneInfo(timezone)).date().isoformat()
     found = app.store.links.active(start, limit, min_size, topic)
     followed, muted_ids = app.store.marks.followed_titles(), app.store.marks.muted_ids()
     for story in found:
@@ -493,10 +501,16 @@ def stories(app: App, since: str | None, limit: int, min_size: int, topic: str |
     if as_json:
         click.echo(json.dumps(found, indent=2, ensure_ascii=False))
         return
+    if as_markdown:
+        from tracker.markdown import stories_markdown
+
+        briefed = [{**story, "new": _gained_since(app, story["id"], start)}
+                   for story in found if not story["muted"]]
+        click.echo(stories_markdown(briefed, since_day, min_size, timezone), nl=False)
+        return
     if not found:
         click.echo(f"no storyline of {counted(min_size, 'item')} or more gained items since "
-                   f"{start.astimezone(ZoneInfo(app.config.timezone)).date().isoformat()}")
-    timezone = app.config.timezone
+                   f"{since_day}")
     for story in found:
         official = ", officially announced" if story["officially_announced"] else ""
         mark = " (followed)" if story["followed"] else " (muted)" if story["muted"] else ""
@@ -512,6 +526,13 @@ def stories(app: App, since: str | None, limit: int, min_size: int, topic: str |
             latest = story["latest"]
             click.echo(f"  latest: {local_day(latest['at'], timezone)} #{latest['id']} "
                        f"{latest['title']}")
+
+
+def _gained_since(app: App, storyline_id: int, start: datetime) -> list[dict[str, Any]]:
+    """The items of a storyline first seen since `start`, oldest first."""
+    story = app.store.links.storyline(storyline_id)
+    cutoff = to_text(start) or ""
+    return [entry for entry in (story["items"] if story else []) if entry["first_seen"] >= cutoff]
 
 
 @main.command()

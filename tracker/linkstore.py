@@ -365,7 +365,7 @@ class LinkStore:
         story["items"] = [dict(item) for item in self.conn.execute(
             """
             SELECT i.id, i.title, i.url, f.name AS feed, f.kind AS feed_kind,
-                   coalesce(i.published, i.first_seen) AS at,
+                   coalesce(i.published, i.first_seen) AS at, i.first_seen,
                    (SELECT l.kind FROM item_links l JOIN items e ON e.id = l.related_id
                      WHERE l.item_id = i.id AND e.storyline_id = i.storyline_id
                        AND l.kind != 'related' ORDER BY l.score DESC LIMIT 1) AS joined_as,

@@ -1,4 +1,4 @@
-"""Storylines and starred items as Markdown, to paste into a brief or a report.
+"""Storylines, search results and starred items as Markdown, to paste into a brief or a report.
 
 Feed text is hostile here too: every character Markdown would read as markup
 (emphasis, links, raw HTML, tables) is escaped, and only http(s) links become
@@ -38,14 +38,39 @@ def story_markdown(story: dict[str, Any], timezone: str) -> str:
     about = f" About: {escape(', '.join(story['about']))}." if story["about"] else ""
     lines += [f"{story['size']} items, {local_day(story['started'], timezone)} to "
               f"{local_day(story['updated'], timezone)}{official}.{about}", ""]
-    for entry in story["items"]:
-        how = {"same_story": " (same story)", "follow_up": " (follow-up)"}.get(
-            entry["joined_as"] or "", "")
-        also = [name for name in entry["seen_in"] if name != entry["feed"]]
-        source = escape(entry["feed"]) + (f", also {escape(', '.join(also))}" if also else "")
-        lines.append(f"- **{local_day(entry['at'], timezone)}**{how}: "
-                     f"{link(entry['title'], entry['url'])} ({source})")
+    lines += [_timeline_line(entry, timezone) for entry in story["items"]]
     return "\n".join(lines) + "\n"
+
+
+def stories_markdown(stories: list[dict[str, Any]], since: str, min_size: int,
+                     timezone: str) -> str:
+    """The storylines that moved since the day `since` (`tracker stories`, each
+    with its timeline from `LinkStore.storyline`), for a weekly brief: each
+    under how it began, with its dates and what it is about, and the items it
+    gained since then (earlier ones are a `tracker story` away)."""
+    lines = [f"## Storylines that moved since {since}", ""]
+    if not stories:
+        lines.append(f"No storyline of {min_size} items or more gained items.")
+    for story in stories:
+        official = "; officially announced" if story["officially_announced"] else ""
+        about = f" About: {escape(', '.join(story['about']))}." if story["about"] else ""
+        lines += [f"### {escape(story['title'])}", "",
+                  f"{story['size']} items ({story['new_items']} new), "
+                  f"{local_day(story['started'], timezone)} to "
+                  f"{local_day(story['updated'], timezone)}{official}.{about}", ""]
+        lines += [_timeline_line(entry, timezone) for entry in story["new"]]
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _timeline_line(entry: dict[str, Any], timezone: str) -> str:
+    """A storyline's item: dated, how it joined, linked, attributed."""
+    how = {"same_story": " (same story)", "follow_up": " (follow-up)"}.get(
+        entry["joined_as"] or "", "")
+    also = [name for name in entry["seen_in"] if name != entry["feed"]]
+    source = escape(entry["feed"]) + (f", also {escape(', '.join(also))}" if also else "")
+    return (f"- **{local_day(entry['at'], timezone)}**{how}: "
+            f"{link(entry['title'], entry['url'])} ({source})")
 
 
 def starred_markdown(rows: list[dict[str, Any]], timezone: str) -> str:
