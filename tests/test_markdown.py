@@ -12,16 +12,9 @@ from tracker.markdown import escape, link
 from tracker.timefmt import to_text
 
 
-def test_markup_in_feed_text_is_escaped_and_only_web_links_are_links() -> None:
-    assert escape("<script>alert(1)</script> *NATO* [jets]") == \
-        r"\<script\>alert\(1\)\</script\> \*NATO\* \[jets\]"
-    assert escape("Line\nbreak  |  table") == r"Line break \| table"
-    assert link("Click [me]", "javascript:alert(1)") == r"Click \[me\]"
-    assert link("Deal", "https://e.org/a (b)>c") == "[Deal](<https://e.org/a%20(b)%3Ec>)"
-
-
-def test_a_storyline_and_the_starred_items_as_markdown(
-        tmp_path: Path, feed_server: FeedServer) -> None:
+def _polled_partnership(tmp_path: Path, feed_server: FeedServer) -> Cli:
+    """An official feed of a partnership (July) and its next step (November),
+    polled once: one storyline of two items."""
     feed = (b'<rss version="2.0"><channel><title>F</title>'
             b"<item><title>UK and Ukraine sign interceptor drone partnership</title>"
             b"<link>https://e.org/1</link><description>Interceptor drones for Ukraine, built "
@@ -35,6 +28,20 @@ def test_a_storyline_and_the_starred_items_as_markdown(
                                                         "kind": "official"}]),
               tmp_path / "tracker.db")
     assert cli("poll", "--all").exit_code == 0
+    return cli
+
+
+def test_markup_in_feed_text_is_escaped_and_only_web_links_are_links() -> None:
+    assert escape("<script>alert(1)</script> *NATO* [jets]") == \
+        r"\<script\>alert\(1\)\</script\> \*NATO\* \[jets\]"
+    assert escape("Line\nbreak  |  table") == r"Line break \| table"
+    assert link("Click [me]", "javascript:alert(1)") == r"Click \[me\]"
+    assert link("Deal", "https://e.org/a (b)>c") == "[Deal](<https://e.org/a%20(b)%3Ec>)"
+
+
+def test_a_storyline_and_the_starred_items_as_markdown(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    cli = _polled_partnership(tmp_path, feed_server)
     story = cli("story", "1", "--markdown").output
     assert story.startswith("## UK and Ukraine sign interceptor drone partnership\n\n2 items, "
                             "2025-07-01 to 2025-11-03; officially announced.")
@@ -94,19 +101,7 @@ def test_the_storylines_that_moved_as_a_weekly_brief(
         tmp_path: Path, feed_server: FeedServer) -> None:
     """`stories --markdown`: each storyline that moved under how it began, with
     only the items it gained in the period; muted ones left out."""
-    feed = (b'<rss version="2.0"><channel><title>F</title>'
-            b"<item><title>UK and Ukraine sign interceptor drone partnership</title>"
-            b"<link>https://e.org/1</link><description>Interceptor drones for Ukraine, built "
-            b"with Britain.</description><pubDate>Tue, 01 Jul 2025 09:00:00 GMT</pubDate></item>"
-            b"<item><title>UK to mass-produce Ukraine's interceptor drones</title>"
-            b"<link>https://e.org/2</link><description>Interceptor drones for Ukraine, built "
-            b"in Britain.</description><pubDate>Mon, 03 Nov 2025 09:00:00 GMT</pubDate></item>"
-            b"</channel></rss>")
-    url = feed_server.add("/feed", Document(feed))
-    cli = Cli(write_config(tmp_path / "tracker.toml", [{"name": "Defence_News", "url": url,
-                                                        "kind": "official"}]),
-              tmp_path / "tracker.db")
-    assert cli("poll", "--all").exit_code == 0
+    cli = _polled_partnership(tmp_path, feed_server)
     month_ago = to_text(datetime.now(UTC) - timedelta(days=30))
     with sqlite3.connect(cli.db) as conn:  # the partnership was stored a month ago
         conn.execute("UPDATE items SET first_seen = ? WHERE url = 'https://e.org/1'",
