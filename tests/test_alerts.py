@@ -170,6 +170,55 @@ def test_alerts_at_most_every_holds_what_is_new_until_the_wait_is_over(
         setup.cli("digest", "--check").output
 
 
+def test_quiet_hours_hold_alerts_until_they_end(alerting: tuple[Setup, Inbox]) -> None:
+    """[alerts] quiet_hours: nothing is sent during them; the first poll after
+    sends what came in, in one message."""
+    setup, inbox = alerting
+    config = setup.cli.config
+    plain = config.read_text()
+    now = datetime.now(UTC)
+    around_now = f"{now - timedelta(hours=1):%H:%M}-{now + timedelta(hours=1):%H:%M}"
+    config.write_text(plain + f'\n[alerts]\nquiet_hours = "{around_now}"\n')
+    held = setup.cli("poll", "--all").output
+    assert re.search(r"alert: 1 new item held until \d\d:\d\d UTC \(\[alerts\] "
+                     r"quiet_hours\)", held), held
+    setup.publish("NATO jets scrambled over the Baltic")
+    assert "held until" in setup.cli("poll", "--all").output
+    assert inbox.messages == []
+    assert f"alerts: after each poll (none {around_now} UTC)" in \
+        setup.cli("digest", "--check").output
+    later = f"{now + timedelta(hours=2):%H:%M}-{now + timedelta(hours=3):%H:%M}"
+    config.write_text(plain + f'\n[alerts]\nquiet_hours = "{later}"\n')
+    assert "alert: sent 'Alert, " in setup.cli("poll", "--all").output
+    (message,) = inbox.messages
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "NATO invokes Article 4" in text and "NATO jets scrambled" in text
+
+
+@pytest.mark.parametrize(("now", "window", "until"), [
+    ("2026-11-26T23:10:00+00:00", "22:00-07:00", "2026-11-27T07:00:00+00:00"),  # evening
+    ("2026-11-27T06:59:00+00:00", "22:00-07:00", "2026-11-27T07:00:00+00:00"),  # morning
+    ("2026-11-27T07:00:00+00:00", "22:00-07:00", None),  # over
+    ("2026-11-27T21:59:00+00:00", "22:00-07:00", None),
+    ("2026-11-27T12:30:00+00:00", "12:00-13:00", "2026-11-27T13:00:00+00:00"),
+    ("2026-11-27T13:30:00+00:00", "12:00-13:00", None),
+    # The night the clocks go forward in London: 07:00 BST is 06:00 UTC.
+    ("2026-03-28T23:00:00+00:00", "22:00-07:00", "2026-03-29T06:00:00+00:00"),
+])
+def test_quiet_hours_end_by_the_readers_clock(now: str, window: str, until: str | None) -> None:
+    alerts = parse_config(f'timezone = "Europe/London"\n[alerts]\nquiet_hours = "{window}"\n',
+                          Path("t.toml")).alerts
+    ends = alerts.quiet_until(datetime.fromisoformat(now), "Europe/London")
+    assert (ends and ends.astimezone(UTC).isoformat()) == until
+
+
+@pytest.mark.parametrize("window", ['"22:00"', '"25:00-07:00"', '"22:00-07:60"',
+                                    '"07:00-07:00"', '"at night"', "2200"])
+def test_quiet_hours_must_be_a_span_of_the_day(window: str) -> None:
+    with pytest.raises(ConfigError, match=r"alerts.quiet_hours: .* such as \"22:00-07:00\""):
+        parse_config(f"[alerts]\nquiet_hours = {window}\n", Path("t.toml"))
+
+
 def test_a_topic_set_to_alert_reports_its_new_matches_not_its_past(
         tmp_path: Path, feed_server: FeedServer) -> None:
     setup = Setup(tmp_path, feed_server, port=None)  # no SMTP: .eml files in the outbox

@@ -188,14 +188,23 @@ def send_alert(store: Store, config: Config, mailer: Mailer, now: datetime,
     content = prepare_alert(store, config, now, named)
     if content is None:
         return DigestResult(False, "no new matches of the alerting topics")
+    # Held, not dropped: the first poll after the wait sends it all.
     every = timedelta(seconds=config.alerts.at_most_every_seconds)
     last = store.deliveries.last_delivered("alert", digest_name(named)) if every else None
-    if last is not None and now < last + every:
-        # Held, not dropped: the first poll after the wait sends it all.
+    waits = [(last + every, "at_most_every")] if last is not None and now < last + every else []
+    if (quiet_end := config.alerts.quiet_until(now, config.timezone)) is not None:
+        waits.append((quiet_end, "quiet_hours"))
+    if waits:
+        until, why = max(waits)
         return DigestResult(False, f"{counted(content.total, 'new item')} held until "
-                                   f"{(last + every).strftime('%H:%M')} UTC ([alerts] "
-                                   "at_most_every)", held=True)
+                                   f"{_clock(until, config.timezone)} ([alerts] {why})",
+                            held=True)
     return _deliver(store, config, mailer, now, content, "alert", named)
+
+
+def _clock(when: datetime, timezone: str) -> str:
+    """A time today or tomorrow as the reader's clock shows it: "07:00 GMT"."""
+    return when.astimezone(ZoneInfo(timezone)).strftime("%H:%M %Z")
 
 
 def _deliver(store: Store, config: Config, mailer: Mailer, now: datetime,

@@ -626,9 +626,11 @@ def _check_digest(app: App) -> None:
         click.echo(f"{named.label}: {_digest_line(named.settings, app.config.timezone)}; to {to}"
                    + alerts)
     if app.config.alert_topics:
-        every = app.config.alerts.at_most_every_seconds
+        every, quiet = app.config.alerts.at_most_every_seconds, app.config.alerts.quiet_hours
+        limits = ([f"at most every {span(every)}"] if every else []) + (
+            [f"none {quiet[0]:%H:%M}-{quiet[1]:%H:%M} {app.config.timezone}"] if quiet else [])
         click.echo("alerts: after each poll"
-                   + (f" (at most every {span(every)})" if every else "")
+                   + (f" ({'; '.join(limits)})" if limits else "")
                    + f", the new matches of {', '.join(app.config.alert_topics)}")
     webhook = app.config.alerts.webhook_env
     if webhook:

@@ -14,6 +14,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,7 +34,7 @@ _TOP_KEYS = {"allow_private_networks", "allow_addresses", "default_interval", "t
              "backup", "alerts"}
 _TOPIC_FEED_KEYS = {"folder", "items"}
 _BACKUP_KEYS = {"folder", "schedule", "keep"}
-_ALERT_KEYS = {"webhook_env", "at_most_every"}
+_ALERT_KEYS = {"webhook_env", "at_most_every", "quiet_hours"}
 _LINK_KEYS = {"threshold", "related_threshold", "max_links", "window"}
 _DIGEST_KEYS = {"schedule", "include", "group", "topics", "max_items", "send_empty", "to",
                 "from", "outbox", "list_unsubscribe", "lookback", "smtp"}
@@ -145,6 +146,20 @@ class AlertSettings:
 
     webhook_env: str | None = None
     at_most_every_seconds: int = 0
+    quiet_hours: tuple[time, time] | None = None  # from, until: local times of day
+
+    def quiet_until(self, now: datetime, timezone: str) -> datetime | None:
+        """When the quiet hours `now` falls in end (aware, in `timezone`), or
+        None outside them. A window may cross midnight ("22:00-07:00")."""
+        if self.quiet_hours is None:
+            return None
+        start, end = self.quiet_hours
+        local = now.astimezone(ZoneInfo(timezone))
+        of_day = local.time().replace(tzinfo=None)
+        if not (start <= of_day < end if start < end else of_day >= start or of_day < end):
+            return None
+        day = local.date() if of_day < end else local.date() + timedelta(days=1)
+        return datetime.combine(day, end, tzinfo=ZoneInfo(timezone))
 
 
 @dataclass(frozen=True)
@@ -321,7 +336,22 @@ class _Validator:
         if "at_most_every" in table:
             every = self.interval(table["at_most_every"], "alerts.at_most_every", "alerts", None,
                                   "at_most_every")
-        return AlertSettings(self.webhook_env(table, "alerts"), every)
+        return AlertSettings(self.webhook_env(table, "alerts"), every,
+                             self.quiet_hours(table.get("quiet_hours")))
+
+    def quiet_hours(self, value: object) -> tuple[time, time] | None:
+        """`[alerts] quiet_hours = "22:00-07:00"`: two times of day, local."""
+        if value is None:
+            return None
+        found = (re.fullmatch(r"\s*(\d{1,2}):(\d\d)\s*-\s*(\d{1,2}):(\d\d)\s*", value)
+                 if isinstance(value, str) else None)
+        numbers = [int(part) for part in found.groups()] if found else []
+        if (not found or numbers[0] > 23 or numbers[2] > 23 or numbers[1] > 59
+                or numbers[3] > 59 or numbers[:2] == numbers[2:]):
+            raise self.fail("alerts.quiet_hours", f"{value!r} is not a span of the day: write "
+                            'from-until as hours:minutes in the config\'s timezone, such as '
+                            '"22:00-07:00"', "alerts", None, "quiet_hours")
+        return time(numbers[0], numbers[1]), time(numbers[2], numbers[3])
 
     def webhook_env(self, table: dict[str, Any], where: str) -> str | None:
         """A table's `webhook_env`: the name of the environment variable that
