@@ -1,35 +1,35 @@
 """The `tracker` command line: parse arguments, call the service, format output.
 
 The group builds one `App` (tracker.cliapp) lazily, so `--help` works without a
-config file; commands stay thin. The `feeds` group (tracker.cli_feeds) and the
-query commands, `search` and `topics` (tracker.cli_query), live in modules of
-their own. Modules only one command needs (APScheduler for `run`, Jinja2 and
-SMTP for `digest`, tomlkit and OPML for `feeds`, exports, search) are imported
-inside that command, so every invocation, a poll from cron most of all, starts
-faster and smaller.
+config file; commands stay thin. Here are the group, `poll`, `status`,
+`export` and `run`; the other commands live in modules of their own: `feeds`
+(tracker.cli_feeds), `search` and `topics` (cli_query), `show`, `related`,
+`story` and `stories` (cli_stories), `digest` (cli_digest), follow and mute
+(cli_follow), stars (cli_stars), backup and restore (cli_backup). Modules only
+one command needs (APScheduler for `run`, Jinja2 and SMTP for `digest`, tomlkit
+and OPML for `feeds`, exports, search) are imported inside that command, so
+every invocation, a poll from cron most of all, starts faster and smaller.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from datetime import UTC, datetime
-from itertools import pairwise
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import click
 
 from tracker import __version__
 from tracker.cli_backup import backup, restore
+from tracker.cli_digest import digest
 from tracker.cli_feeds import feeds
 from tracker.cli_follow import follow, following, mute, muted, unfollow, unmute
 from tracker.cli_query import search, topics
 from tracker.cli_stars import star, starred, unstar
+from tracker.cli_stories import related, show, stories, story
 from tracker.cliapp import (
     SINCE_HELP,
     App,
@@ -44,14 +44,12 @@ from tracker.cliapp import (
     period_options,
     plain_table,
 )
-from tracker.config import Config, DigestSettings, NamedDigest, digest_label, load_config
-from tracker.diffing import render_diff, word_diff
-from tracker.errors import ConfigError, DeliveryError, StoreError
+from tracker.config import Config, load_config
+from tracker.errors import ConfigError, StoreError
 from tracker.models import FeedState
-from tracker.report import ago, continues_text, status_report
+from tracker.report import ago, status_report
 from tracker.service import alert_after_poll, utc_now
-from tracker.timefmt import local_day, local_time, to_text
-from tracker.wording import counted, span
+from tracker.wording import counted
 
 EXIT_NEEDS_ATTENTION = 1
 
@@ -87,8 +85,8 @@ def main(ctx: click.Context, config_path: Path | None, db_path: Path | None,
     ctx.call_on_close(app.close)
 
 
-for command in (backup, feeds, follow, following, mute, muted, restore, search, star, starred,
-                topics, unfollow, unmute, unstar):
+for command in (backup, digest, feeds, follow, following, mute, muted, related, restore, search,
+                show, star, starred, stories, story, topics, unfollow, unmute, unstar):
     main.add_command(command)
 
 
@@ -306,364 +304,6 @@ def export(app: App, fmt: str, topic: str | None, since: str | None, dated_from:
         output.write(atom(newest, title, f"tag:tracker,2026:export/{key}", utc_now()))
     else:
         output.write(json_feed(list(reversed(records)), title) + "\n")
-
-
-@main.command()
-@click.argument("item_id", type=int)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@pass_app
-def show(app: App, item_id: int, as_json: bool) -> None:
-    """One item: its sources, topics, text, and for an edited announcement every
-    earlier version with a word-level diff ([-removed-] {+added+})."""
-    item = app.store.item(item_id)
-    if item is None:
-        raise click.ClickException(f"no item {item_id} (ids are in search, export and digests)")
-    revisions = app.store.revisions(item_id)
-    versions = [*revisions, item]
-    changes = []
-    for before, after in pairwise(versions):
-        changes.append({
-            "replaced_at": before["replaced_at"],
-            "title": render_diff(word_diff(before["title"], after["title"])),
-            "summary": render_diff(word_diff(before["summary"], after["summary"])),
-        })
-    kept = app.store.marks.stars([item_id]).get(item_id)
-    if as_json:
-        click.echo(json.dumps({**{k: item[k] for k in (
-            "id", "title", "url", "feed", "kind", "seen_in", "published", "updated",
-            "first_seen", "revised_at", "summary", "topics", "storyline_id")},
-            "starred": kept, "revisions": changes},
-            indent=2, ensure_ascii=False))
-        return
-    def when(text: str | None) -> str:
-        return local_time(text, app.config.timezone) or "-"
-
-    click.echo(f"#{item['id']} {item['title']}")
-    click.echo(f"  {item['feed']} ({item['kind']}); seen in: {', '.join(item['seen_in'])}")
-    click.echo(f"  published {when(item['published'])}, first seen {when(item['first_seen'])}"
-               + (f", edited {when(item['revised_at'])}" if item["revised_at"] else ""))
-    if item["url"]:
-        click.echo(f"  {item['url']}")
-    if item["topics"]:
-        click.echo("  topics: " + "; ".join(
-            f"{t['name']} ({', '.join(t['terms'])})" for t in item["topics"]))
-    if item["storyline_id"]:
-        mark = app.store.marks.storyline_mark(item["storyline_id"])
-        click.echo(f"  storyline {item['storyline_id']}{f' ({mark})' if mark else ''}: "
-                   f"tracker related {item['id']}, tracker story {item['storyline_id']}"
-                   + ("" if mark == "followed" else f", tracker follow {item['storyline_id']}"))
-    thread = continues_text(app.store.links.continues([item_id]).get(item_id),
-                            ZoneInfo(app.config.timezone))
-    if thread:
-        click.echo(f"  continues: {thread}")
-    if kept:
-        click.echo(f"  starred {when(kept['starred_at'])}" + (f": {kept['note']}" if kept["note"]
-                                                         else ""))
-    click.echo(f"\n{item['summary']}")
-    for number, change in enumerate(changes, start=1):
-        click.echo(f"\nEdit {number}, seen {when(change['replaced_at'])}:")
-        click.echo(f"  title:   {change['title']}")
-        click.echo(f"  summary: {change['summary']}")
-
-
-@main.command()
-@click.argument("item_id", type=int)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (stable keys).")
-@pass_app
-def related(app: App, item_id: int, as_json: bool) -> None:
-    """The stories an item relates to: earlier items it continues and later ones
-    that continue it, each with kind (same_story, follow_up, related), score, the
-    time between them and the shared words; and its storyline."""
-    item = app.store.item(item_id)
-    if item is None:
-        raise click.ClickException(f"no item {item_id} (ids are in search, export and digests)")
-    links = app.store.links.related(item_id)
-    story = app.store.links.storyline(item["storyline_id"]) if item["storyline_id"] else None
-    if as_json:
-        click.echo(json.dumps({
-            "id": item_id, "title": item["title"], "storyline": _story_head(story),
-            "links": links}, indent=2, ensure_ascii=False))
-        return
-    click.echo(f"#{item_id} {item['title']}")
-    if story is not None:
-        click.echo(f"  storyline {story['id']}: {story['title']} ({counted(story['size'], 'item')}"
-                   + (", officially announced" if story["officially_announced"] else "")
-                   + f"); tracker story {story['id']}")
-    if not links:
-        click.echo("  no related stories" + (" (it starts its storyline)"
-                                               if story and story["first_item_id"] == item_id
-                                               else ""))
-    timezone = app.config.timezone
-    for link in links:
-        gap = abs(link["gap_days"])
-        click.echo(f"  {link['kind']:<10} {link['score']:.2f}  #{link['id']} {link['title']}")
-        click.echo(f"  {'':<16}{link['feed']}, {local_day(link['at'], timezone)}, "
-                   f"{gap:.1f} days {link['direction']}; shared: {', '.join(link['shared'])}"
-                   + ("; near-duplicate" if link["near_duplicate"] else "")
-                   # A link across storylines: related only, or a follow-up that did
-                   # not fit the other storyline as a whole.
-                   + (f"; in storyline {link['storyline']}"
-                      if link["storyline"] not in (None, item["storyline_id"]) else ""))
-
-
-def _story_mark(mark: str | None, storyline_id: int) -> str:
-    """Whether a storyline is followed or muted (`mark`), and how to change it."""
-    if mark == "followed":
-        return f"  followed: its new items are alerted (tracker unfollow {storyline_id})"
-    if mark == "muted":
-        return (f"  muted: its new items stay out of digests and alerts (tracker unmute "
-                f"{storyline_id})")
-    return f"  not followed (tracker follow {storyline_id} alerts its next step)"
-
-
-def _story_head(story: dict[str, Any] | None) -> dict[str, Any] | None:
-    if story is None:
-        return None
-    return {k: story[k] for k in ("id", "title", "size", "started", "updated",
-                                  "officially_announced", "official_item_id", "first_item_id")}
-
-
-@main.command()
-@click.argument("storyline_id", type=int)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (stable keys).")
-@click.option("--markdown", "as_markdown", is_flag=True,
-              help="Markdown, to paste into a brief or a report.")
-@pass_app
-def story(app: App, storyline_id: int, as_json: bool, as_markdown: bool) -> None:
-    """A storyline's timeline: its items oldest first, with their sources and how
-    each joined (same_story: another report; follow_up: a later development).
-    --markdown writes it to paste into a brief: dated, linked, attributed."""
-    found = app.store.links.storyline(storyline_id)
-    if found is None:
-        raise click.ClickException(f"no storyline {storyline_id} (`tracker stories` lists "
-                                   "those that moved; `tracker related ITEM` names an item's)")
-    mark = app.store.marks.storyline_mark(storyline_id)
-    if as_markdown:
-        from tracker.markdown import story_markdown
-
-        click.echo(story_markdown(found, app.config.timezone), nl=False)
-        return
-    if as_json:
-        click.echo(json.dumps({**(_story_head(found) or {}), "about": found["about"],
-                               "followed": mark == "followed", "muted": mark == "muted",
-                               "items": found["items"]}, indent=2, ensure_ascii=False))
-        return
-    official = (f"; officially announced (#{found['official_item_id']})"
-                if found["officially_announced"] else "")
-    timezone = app.config.timezone
-    click.echo(f"Storyline {found['id']}: {found['title']}")
-    click.echo(f"  {counted(found['size'], 'item')}, {local_day(found['started'], timezone)} "
-               f"to {local_day(found['updated'], timezone)}{official}")
-    if found["about"]:
-        click.echo(f"  about: {', '.join(found['about'])}")
-    click.echo(_story_mark(mark, found["id"]))
-    for entry in found["items"]:
-        how = entry["joined_as"] or "first"
-        click.echo(f"  {local_day(entry['at'], timezone)}  {how:<10} #{entry['id']} "
-                   f"{entry['title']}")
-        click.echo(f"  {'':<23}{entry['feed']} ({entry['feed_kind']})"
-                   + (f"; also {', '.join(n for n in entry['seen_in'] if n != entry['feed'])}"
-                      if len(entry["seen_in"]) > 1 else "")
-                   + (f"; topics: {', '.join(entry['topics'])}" if entry["topics"] else ""))
-
-
-@main.command()
-@click.option("--since", help=f"Storylines with items first seen since then: {SINCE_HELP}. "
-                              "Default: the last 7 days.")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000),
-              help="At most this many storylines.")
-@click.option("--min-size", default=2, show_default=True, type=click.IntRange(1),
-              help="Only storylines of at least this many items (1: single reports too).")
-@click.option("--topic", help="Only storylines with an item, new or earlier, that matched "
-                              "this topic.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON array (stable keys).")
-@click.option("--markdown", "as_markdown", is_flag=True,
-              help="For a weekly brief: each storyline (muted ones left out) with the items "
-                   "it gained, dated and linked.")
-@pass_app
-def stories(app: App, since: str | None, limit: int, min_size: int, topic: str | None,
-            as_json: bool, as_markdown: bool) -> None:
-    """The storylines that moved: those that gained items lately, the ones that
-    gained most first, each with what it is about and its latest item.
-    `tracker story ID` shows one.
-
-    Example: tracker stories --since 7d --topic aukus --markdown > week.md
-    """
-    check_topics(app.config, [] if topic is None else [topic])
-    timezone = app.config.timezone
-    start = parse_since(since or "7d", timezone)
-    since_day = start.astimezone(ZoneInfo(timezone)).date().isoformat()
-    found = app.store.links.active(start, limit, min_size, topic)
-    followed, muted_ids = app.store.marks.followed_titles(), app.store.marks.muted_ids()
-    for story in found:
-        story["followed"] = story["id"] in followed
-        story["muted"] = story["id"] in muted_ids
-    if as_json:
-        click.echo(json.dumps(found, indent=2, ensure_ascii=False))
-        return
-    if as_markdown:
-        from tracker.markdown import stories_markdown
-
-        briefed = [{**story, "new": _gained_since(app, story["id"], start)}
-                   for story in found if not story["muted"]]
-        click.echo(stories_markdown(briefed, since_day, min_size, timezone), nl=False)
-        return
-    if not found:
-        click.echo(f"no storyline of {counted(min_size, 'item')} or more gained items since "
-                   f"{since_day}")
-    for story in found:
-        official = ", officially announced" if story["officially_announced"] else ""
-        mark = " (followed)" if story["followed"] else " (muted)" if story["muted"] else ""
-        click.echo(f"#{story['id']} {story['title']}{mark}")
-        click.echo(f"  {counted(story['size'], 'item')} ({story['new_items']} new), "
-                   f"{local_day(story['started'], timezone)} to "
-                   f"{local_day(story['updated'], timezone)}{official}")
-        if story["about"]:
-            click.echo(f"  about: {', '.join(story['about'])}")
-        if story["topics"]:
-            click.echo(f"  topics: {', '.join(story['topics'])}")
-        if story["size"] > 1:  # a single report is its own latest
-            latest = story["latest"]
-            click.echo(f"  latest: {local_day(latest['at'], timezone)} #{latest['id']} "
-                       f"{latest['title']}")
-
-
-def _gained_since(app: App, storyline_id: int, start: datetime) -> list[dict[str, Any]]:
-    """The items of a storyline first seen since `start`, oldest first."""
-    story = app.store.links.storyline(storyline_id)
-    cutoff = to_text(start) or ""
-    return [entry for entry in (story["items"] if story else []) if entry["first_seen"] >= cutoff]
-
-
-@main.command()
-@click.argument("name", required=False)
-@click.option("--preview", "mode", flag_value="preview", default=True,
-              help="Render without sending or marking anything delivered (the default).")
-@click.option("--send", "mode", flag_value="send", help="Send now (SMTP, or the outbox folder).")
-@click.option("--check", "mode", flag_value="check",
-              help="Check the digest and SMTP configuration without sending.")
-@click.option("--html", "html_path", type=click.Path(path_type=Path),
-              default=Path("tracker-digest.html"), show_default=True,
-              help="With --preview: where to write the HTML part.")
-@pass_app
-def digest(app: App, name: str | None, mode: str, html_path: Path) -> None:
-    """The email digest of what is new since the last one delivered (NAME: the
-    digest of [digests.NAME] instead of the main one).
-
-    --preview prints the plain-text part and writes the HTML part to a file;
-    --send records the digest, sends it, and marks it delivered only once the
-    server accepted it (without SMTP configured, it is written as an .eml file
-    to the outbox folder); --check tests the configuration before the first
-    scheduled send.
-    """
-    from tracker.briefing import mailer_for, prepare, send_digest
-
-    config, now = app.config, utc_now()
-    named = _named_digest(config, name)
-    label = digest_label(named)
-    if mode == "check":
-        _check_digest(app)
-        return
-    if mode == "send":
-        try:
-            result = send_digest(app.store, config, mailer_for(config, app.db_path, named), now,
-                                 named)
-        except DeliveryError as exc:
-            raise click.ClickException(f"{label} not delivered: {exc}") from None
-        click.echo(result.message)
-        return
-    content = prepare(app.store, config, now, named)
-    if content is None:
-        click.echo(f"nothing new since the last {label}; none would be sent")
-        return
-    try:
-        html_path.write_text(content.html, encoding="utf-8")
-    except OSError as exc:
-        raise click.ClickException(f"{html_path}: cannot write the HTML part "
-                                   f"({exc.strerror or exc}); pass --html FILE in a folder you "
-                                   "may write") from None
-    click.echo(f"Subject: {content.subject}\n")
-    click.echo(content.text)
-    click.echo(f"(HTML part written to {html_path}; nothing was sent or marked delivered)",
-               err=True)
-
-
-def _named_digest(config: Config, name: str | None) -> NamedDigest | None:
-    """The `[digests.NAME]` asked for (None: the main digest)."""
-    if name is None:
-        return None
-    named = config.named_digest(name)
-    if named is not None:
-        return named
-    known = ", ".join(named.name for named in config.digests) or "none"
-    raise click.UsageError(f"no digest {name!r} in the config: [digests.{name}] is not "
-                           f"there (named digests: {known})")
-
-
-def _check_digest(app: App) -> None:
-    """Every digest's schedule and what it reports, the alerts' webhook, and
-    the mail server (connect, TLS, log in) or the outbox folder."""
-    from tracker.briefing import mailer_for
-    from tracker.daemon import digest_trigger
-    from tracker.mail import OutboxMailer, SmtpMailer
-
-    settings = app.config.digest
-    try:
-        digest_trigger(app.config)
-        for named in app.config.digests:
-            digest_trigger(app.config, named)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo(_digest_line(settings, app.config.timezone))
-    for named in app.config.digests:
-        to = (_webhook_host(named.webhook_env, f"[digests.{named.name}]") if named.webhook_env
-              else ", ".join(named.settings.to))
-        alerts = ""
-        if named.alerts:
-            alerting = app.config.alert_topics_of(named)
-            alerts = (f"; alerts of {', '.join(alerting)}" if alerting
-                      else "; alerts = true, but none of its topics alerts")
-        click.echo(f"{named.label}: {_digest_line(named.settings, app.config.timezone)}; to {to}"
-                   + alerts)
-    if app.config.alert_topics:
-        every, quiet = app.config.alerts.at_most_every_seconds, app.config.alerts.quiet_hours
-        limits = ([f"at most every {span(every)}"] if every else []) + (
-            [f"none {quiet[0]:%H:%M}-{quiet[1]:%H:%M} {app.config.timezone}"] if quiet else [])
-        click.echo("alerts: after each poll"
-                   + (f" ({'; '.join(limits)})" if limits else "")
-                   + f", the new matches of {', '.join(app.config.alert_topics)}")
-    webhook = app.config.alerts.webhook_env
-    if webhook:
-        click.echo(f"alerts go to {_webhook_host(webhook, '[alerts]')}")
-    if settings.smtp is None:
-        folder = mailer_for(app.config, app.db_path)
-        assert isinstance(folder, OutboxMailer)
-        click.echo(f"no [digest.smtp]: digests are written as .eml files to {folder.folder}")
-        return
-    if not settings.to:
-        raise click.ClickException("[digest] has SMTP but no recipients: set to = [...]")
-    try:
-        click.echo(SmtpMailer(settings.smtp).check())
-    except DeliveryError as exc:
-        raise click.ClickException(f"digest configuration problem: {exc}") from None
-    click.echo(f"recipients: {', '.join(settings.to)}")
-
-
-def _webhook_host(variable: str, table: str) -> str:
-    """"the webhook in VARIABLE (host ...)", or a ClickException when the
-    variable the config names is not set."""
-    address = os.environ.get(variable, "").strip()
-    if not address:
-        raise click.ClickException(f"{table} webhook_env: environment variable {variable} "
-                                   "is not set (it holds the webhook's address)")
-    return f"the webhook in {variable} (host {urlsplit(address).hostname})"
-
-
-def _digest_line(settings: DigestSettings, timezone: str) -> str:
-    chosen = f" of {', '.join(settings.topics)}" if settings.topics is not None else ""
-    grouped = "; by storyline" if settings.group == "storyline" else ""
-    return (f"schedule: {settings.schedule} ({timezone}); include: {settings.include}{chosen}"
-            f"{grouped}; at most {settings.max_items} items")
 
 
 class JsonLogFormatter(logging.Formatter):
