@@ -342,3 +342,34 @@ def test_topics_add_on_a_database_this_user_may_only_read_saves_the_topic_and_sa
     assert "the archive was not matched against airspace: you may only read" in added.output
     assert "`tracker topics rematch airspace` run as its user" in added.output
     assert cli.db.read_bytes() == before
+
+
+def test_export_of_a_query_takes_every_match_with_the_other_filters(
+        tmp_path: Path, feed_server: FeedServer) -> None:
+    """--query exports what `tracker search` finds, all of it (search shows a page),
+    within --topic, --from/--to and --starred; a bad query is refused as search
+    refuses it."""
+    feed_server.add("/feed", Document(rss(STORIES)))
+    cli = make_cli(tmp_path, feed_server, {"drones": "drone"})
+    cli("poll")
+
+    def exported(*args: str) -> list[str]:
+        result = cli("export", *args)
+        assert result.exit_code == 0, result.output
+        return sorted(json.loads(line)["title"] for line in result.output.splitlines())
+
+    assert exported("--query", "drones -NATO") == ["UK to mass-produce interceptor drones"]
+    assert exported("--query", "UK OR Polish") == [
+        "Football results", "Russian drones violate Polish airspace",
+        "UK to mass-produce interceptor drones"]
+    assert exported("--query", "UK OR Polish", "--topic", "drones") == [
+        "Russian drones violate Polish airspace", "UK to mass-produce interceptor drones"]
+    assert exported("--query", "UK", "--to", "2025-01-01") == []
+    assert exported("--query", "submarine") == []
+    cli("star", "4")
+    assert exported("--query", "UK OR Polish", "--starred") == ["Football results"]
+    atom = cli("export", "--query", '"interceptor drones"', "--format", "atom").output
+    assert "<title>tracker: \"interceptor drones\"</title>" in atom
+    assert "tag:tracker,2026:export/search/%22interceptor%20drones%22" in atom
+    refused = cli("export", "--query", '"open')
+    assert refused.exit_code == 2 and "invalid query" in refused.output

@@ -16,9 +16,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import quote
 
 import click
 
@@ -34,6 +36,7 @@ from tracker.cliapp import (
     SINCE_HELP,
     App,
     check_topics,
+    checked_query,
     default_config_path,
     default_db_path,
     escape,
@@ -266,19 +269,27 @@ def _print_status_table(feeds: list[FeedState], report: dict[str, Any], now: dat
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "atom", "jsonfeed"]),
               default="jsonl", show_default=True, help="Output format.")
 @click.option("--topic", help="Only items that matched this topic.")
+@click.option("--query", help="Only items matching this query, in the topic language (as "
+                              "tracker search finds them).")
 @click.option("--since", help=f"Only items first seen since then: {SINCE_HELP}.")
 @period_options
 @click.option("--starred", "only_starred", is_flag=True, help="Only starred items (tracker star).")
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-",
               help="Write to this file instead of standard output.")
 @pass_app
-def export(app: App, fmt: str, topic: str | None, since: str | None, dated_from: str | None,
-           dated_to: str | None, only_starred: bool, output: TextIO) -> None:
+def export(app: App, fmt: str, topic: str | None, query: str | None, since: str | None,
+           dated_from: str | None, dated_to: str | None, only_starred: bool,
+           output: TextIO) -> None:
     """Export stored items with the topics they matched, their storyline and the
     earlier stories they relate to: JSON lines (one object per item), CSV for
     spreadsheets, or an Atom 1.0 / JSON Feed 1.1 document that any feed reader can
-    subscribe to (topics as categories, related stories as links)."""
-    from tracker.archive import export_records
+    subscribe to (topics as categories, related stories as links).
+
+    \b
+    Example:
+      tracker export --query '"Storm Shadow"' --from 2022-01-01 --format csv -o storm.csv
+    """
+    from tracker.archive import export_records, find
     from tracker.exports import atom, csv_text, json_feed
 
     check_topics(app.config, [] if topic is None else [topic])
@@ -287,12 +298,21 @@ def export(app: App, fmt: str, topic: str | None, since: str | None, dated_from:
         starred_ids = set(app.store.marks.stars())
         chosen = starred_ids if chosen is None else chosen & starred_ids
     period = parse_period(dated_from, dated_to, app.config.timezone)
+    if query is not None:  # every match, not a page of them as search shows
+        checked_query(query, app.config.aliases)
+        with closing(find(app.store, query, app.config.aliases,
+                          parse_since(since, app.config.timezone), newest=True, period=period,
+                          only=chosen)) as found:
+            chosen = {hit.id for hit in found}
     items = list(app.store.items(parse_since(since, app.config.timezone), ids=chosen,
                                  period=period))
     records = export_records(app.store, items,
                              whole_archive=chosen is None and since is None and period is None)
     chosen_by = [part for part in ("starred" if only_starred else None, topic) if part]
     title = f"tracker: {' '.join(chosen_by).replace('_', ' ') or 'all items'}"
+    if query is not None:
+        title = f"tracker: {query}" + (f" ({' '.join(chosen_by)})" if chosen_by else "")
+        chosen_by.append(f"search/{quote(query, safe='')}")
     if fmt == "jsonl":
         for record in records:
             output.write(json.dumps(record, ensure_ascii=False) + "\n")

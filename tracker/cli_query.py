@@ -16,6 +16,7 @@ from tracker.cliapp import (
     SINCE_HELP,
     App,
     check_topics,
+    checked_query,
     config_errors,
     edit_config,
     escape,
@@ -29,7 +30,6 @@ from tracker.cliapp import (
     save_config,
 )
 from tracker.config import Config
-from tracker.query import QuerySyntaxError, parse_query
 from tracker.service import utc_now
 from tracker.timefmt import local_day
 from tracker.topics import TopicSet, highlight_spans, mark, snippet
@@ -37,14 +37,6 @@ from tracker.wording import counted
 
 if TYPE_CHECKING:
     from tracker.archive import Hit
-
-
-def _checked_query(query: str, aliases: Any) -> str:
-    try:
-        parse_query(query, aliases)
-    except QuerySyntaxError as exc:
-        raise click.UsageError(f"invalid query {query!r}: {exc}") from None
-    return query
 
 
 @dataclass(frozen=True)
@@ -153,7 +145,7 @@ def search(app: App, query: str, limit: int, since: str | None, dated_from: str 
     """
     from tracker.archive import find
 
-    _checked_query(query, app.config.aliases)
+    checked_query(query, app.config.aliases)
     since_time = parse_since(since, app.config.timezone)
     period = parse_period(dated_from, dated_to, app.config.timezone)
     check_topics(app.config, [] if topic is None else [topic])
@@ -225,7 +217,7 @@ def topics_test(app: App, query: str, since: str | None, dated_from: str | None,
     hits, matched words highlighted. This is how topics are written."""
     from tracker.archive import find
 
-    _checked_query(query, app.config.aliases)
+    checked_query(query, app.config.aliases)
     since_time = parse_since(since, app.config.timezone)
     period = parse_period(dated_from, dated_to, app.config.timezone)
     hits = list(find(app.store, query, app.config.aliases, since_time, period=period))
@@ -256,7 +248,7 @@ def topics_add(app: App, name: str, query: str, alert: bool, no_rematch: bool) -
     if not TOPIC_NAME.fullmatch(name):
         raise click.UsageError(f"{name!r} cannot name a topic: use letters, digits, '_' and '-' "
                                "(such as air_defence)")
-    _checked_query(query, app.config.aliases)
+    checked_query(query, app.config.aliases)
     edited = edit_config(app)
     if edited.has_topic(name):
         raise click.ClickException(f"topic {name} is already in {app.config_path} (edit its "

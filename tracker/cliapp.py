@@ -23,6 +23,7 @@ from tracker.errors import ConfigError
 from tracker.fetch import Fetcher
 from tracker.models import Period
 from tracker.parsepool import ParserPool
+from tracker.query import QuerySyntaxError, parse_query
 from tracker.service import TrackerService
 from tracker.store import Store
 
@@ -263,3 +264,13 @@ def parse_since(value: str | None, timezone: str = "UTC",
             f"{value!r} is not a date such as 2026-11-01 or a span back from now "
             "such as 36h, 7d or 2w") from None
     return when if when.tzinfo else when.replace(tzinfo=ZoneInfo(timezone))
+
+
+def checked_query(query: str, aliases: Any) -> str:
+    """`query` when it parses in the topic language, else the usage error that
+    says where it went wrong."""
+    try:
+        parse_query(query, aliases)
+    except QuerySyntaxError as exc:
+        raise click.UsageError(f"invalid query {query!r}: {exc}") from None
+    return query
