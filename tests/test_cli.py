@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import sqlite3
@@ -17,6 +18,7 @@ from tests.conftest import REPO, Cli, write_config
 from tests.feedserver import Document, FeedServer
 from tests.test_fetch import drip
 from tracker.cli import main
+from tracker.dblock import DatabaseLock
 from tracker.service import PollSummary
 
 
@@ -201,6 +203,33 @@ def test_status_in_a_pipe_gives_each_feed_one_line_and_honours_columns(
                                "Problem"]
     assert wide[1].startswith(f"{long_name}  news  200")
     assert "[1x] the server answered HTTP 500" in wide[2]
+
+
+def test_status_beside_a_running_daemon_shows_its_feeds_and_what_it_has_not_taken(
+        feed_server: FeedServer, cli_factory) -> None:  # type: ignore[no-untyped-def]
+    """The daemon keeps the feeds to its own config: status of another config (or of
+    an edit the daemon was not told of) must not rewrite them, and says so."""
+    first = feed_server.add("/first", Document(rss("A")))
+    second = feed_server.add("/second", Document(rss("B")))
+    cli = cli_factory([{"name": "First", "url": first}])
+    cli("poll")
+    lock = DatabaseLock(cli.db)  # as a running daemon holds it
+    lock.acquire()
+    try:
+        write_config(cli.config, [{"name": "Second", "url": second}])
+        shown = cli("status").output
+        assert "First" in shown and "Second" not in shown.split("\n\n")[0]
+        assert (f"The running daemon (pid {os.getpid()}) polls the feeds above, not yet those "
+                f"of {cli.config} (feeds 1 added, 1 removed); if that is its config, reload "
+                f"it: systemctl reload tracker, or kill -HUP {os.getpid()}") in \
+            " ".join(shown.split())
+        with sqlite3.connect(cli.db) as conn:
+            assert conn.execute("SELECT name FROM feeds WHERE active = 1").fetchall() == \
+                [("First",)]
+    finally:
+        lock.release()
+    shown = cli("status").output  # no daemon: the config is the truth
+    assert "Second" in shown and "First" not in shown and "running daemon" not in shown
 
 
 def test_status_notes_a_feed_gone_quiet_without_an_alert(

@@ -6,13 +6,14 @@ add keys freely, never rename or remove one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from tracker import schedule
 from tracker.link import SAME_STORY_DAYS
-from tracker.models import FeedState, StoredItem
+from tracker.models import FeedConfig, FeedState, StoredItem
 from tracker.timefmt import to_text
 
 
@@ -221,3 +222,19 @@ def ago(when: datetime | None, now: datetime) -> str:
     else:
         text = f"{seconds}s"
     return f"in {text}" if future else f"{text} ago"
+
+
+def config_drift(configs: Sequence[FeedConfig], feeds: Sequence[FeedState]) -> str:
+    """How the config's feeds differ from those the database polls ("2 added,
+    1 removed"), or "" when they agree: what a running daemon has not
+    taken until it reloads."""
+    configured = {feed.url: feed for feed in configs}
+    polled = {feed.config_url: feed for feed in feeds}
+    changed = sum(1 for url in configured.keys() & polled.keys()
+                  if (configured[url].name, configured[url].kind.value,
+                      configured[url].interval_seconds, configured[url].paused)
+                  != (polled[url].name, polled[url].kind, polled[url].interval_seconds,
+                      polled[url].paused))
+    counts = [(len(configured.keys() - polled.keys()), "added"),
+              (len(polled.keys() - configured.keys()), "removed"), (changed, "changed")]
+    return ", ".join(f"{count} {how}" for count, how in counts if count)
