@@ -198,3 +198,34 @@ def test_following_a_fresh_story_alerts_its_next_step_not_what_was_there(
     (alert,) = inbox.messages
     text = alert.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert PRODUCTION[0] in text and "* " + PARTNERSHIP[0] not in text
+
+
+def test_a_named_digest_with_following_carries_the_followed_storylines(
+        tmp_path: Path, feed_server: FeedServer, smtp: tuple[Inbox, int]) -> None:  # noqa: F811
+    """[digests.NAME] following = true: the desk's digest carries the followed
+    storylines first, as the main one does, and with alerts = true the desk is
+    alerted of their next steps; a desk without it keeps to its topics."""
+    inbox, port = smtp
+    cli = tracker_on(tmp_path, feed_server, port, PARTNERSHIP)
+    cli.config.write_text(cli.config.read_text() + "\n".join([
+        "", "[digests.drones_desk]", 'to = ["drones@example.org"]', 'topics = ["budgets"]',
+        "following = true", "alerts = true",
+        "[digests.money_desk]", 'to = ["money@example.org"]', 'topics = ["budgets"]',
+        "alerts = true", ""]))
+    checked = {line.split(":")[0]: line for line in cli("digest", "--check").output.splitlines()}
+    assert "; with the followed storylines" in checked["digest drones_desk"]
+    assert "followed" not in checked["digest money_desk"]
+    cli("follow", "--item", "1")
+    feed_server.add("/feed", Document(rss(PARTNERSHIP, PRODUCTION, BUDGET)))
+    polled = cli("poll", "--all")
+    assert polled.exit_code == 0, polled.output
+    alerted = {message["To"]: message["Subject"] for message in inbox.messages}
+    assert alerted == {
+        "analyst@example.org": "Alert: UK to mass-produce Ukraine's interceptor drones (following)",
+        "drones@example.org": "Alert (drones desk): UK to mass-produce Ukraine's interceptor "
+                              "drones (following)"}  # money_desk: no alerting topic, no follows
+    for name, carries in (("drones_desk", True), ("money_desk", False)):
+        digest = cli("digest", name, "--preview", "--html", str(tmp_path / "d.html")).output
+        assert ("== following: UK and Ukraine sign interceptor drone partnership ==" in digest) \
+            is carries, name
+        assert "Defence budget rises" in digest

@@ -61,7 +61,7 @@ def prepare(store: Store, config: Config, now: datetime,
     since = now - timedelta(seconds=settings.lookback_seconds)
     items = _unmuted(store, store.deliveries.undelivered(since, "digest", digest_name(named)))
     _add_threads(store, items)
-    if named is None:  # a named digest reports its readers' topics
+    if _carries_follows(named):  # else a named digest reports its readers' topics
         _mark_followed(store, items)
     feeds = store.feeds()
     problems = [(feed.name, feed.last_error) for feed in feeds if feed.last_error]
@@ -121,6 +121,12 @@ def _add_threads(store: Store, items: list[dict[str, Any]]) -> None:
         item["continues"] = threads.get(item["id"])
 
 
+def _carries_follows(named: NamedDigest | None) -> bool:
+    """Whether the main digest (always) or `named` (with `following = true`)
+    carries the followed storylines, in its digest and its alerts."""
+    return named is None or named.following
+
+
 def _mark_followed(store: Store, items: list[dict[str, Any]], joined_since: bool = False) -> None:
     """Give each item of a followed storyline (`tracker follow`) its title as
     `following`, which `build_digest` carries whatever the item's topics; with
@@ -139,10 +145,10 @@ def prepare_alert(store: Store, config: Config, now: datetime,
     in the last day, that no alert has carried; or None. A topic newly set to
     alert therefore reports at most a day's matches, not its past, and a new
     feed's old items are not alerted. For a named digest with `alerts = true`,
-    the alerting topics among its own, bookkept apart (followed storylines are
-    the main stream's, as they are the main digest's)."""
+    the alerting topics among its own, bookkept apart (and the followed
+    storylines when it has `following = true`, as its digest carries them)."""
     topics = config.alert_topics_of(named)
-    if not topics and (named is not None or not store.marks.followed_titles()):
+    if not topics and not (_carries_follows(named) and store.marks.followed_titles()):
         return None
     # What waited for `at_most_every` is news still, however long that was.
     since = now - max(ALERT_LOOKBACK, timedelta(seconds=config.alerts.at_most_every_seconds))
@@ -154,7 +160,7 @@ def prepare_alert(store: Store, config: Config, now: datetime,
     if not items:
         return None
     _add_threads(store, items)
-    if named is None:
+    if _carries_follows(named):
         _mark_followed(store, items, joined_since=True)
     settings = replace(config.digest, topics=topics, include="topics", send_empty=False)
     more = (f"tracker export --since 1d --topic {topics[0]}" if topics

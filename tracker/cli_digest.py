@@ -105,8 +105,9 @@ def _check_digest(app: App) -> None:
             alerting = app.config.alert_topics_of(named)
             alerts = (f"; alerts of {', '.join(alerting)}" if alerting
                       else "; alerts = true, but none of its topics alerts")
+        follows = "; with the followed storylines" if named.following else ""
         click.echo(f"{named.label}: {_digest_line(named.settings, app.config.timezone)}; to {to}"
-                   + alerts)
+                   + follows + alerts)
     if app.config.alert_topics:
         every, quiet = app.config.alerts.at_most_every_seconds, app.config.alerts.quiet_hours
         limits = ([f"at most every {span(every)}"] if every else []) + (

@@ -39,7 +39,7 @@ _LINK_KEYS = {"threshold", "related_threshold", "max_links", "window"}
 _DIGEST_KEYS = {"schedule", "include", "group", "topics", "max_items", "send_empty", "to",
                 "from", "outbox", "list_unsubscribe", "lookback", "smtp"}
 _NAMED_DIGEST_KEYS = {"schedule", "include", "group", "topics", "max_items", "send_empty", "to",
-                      "webhook_env", "alerts"}
+                      "webhook_env", "alerts", "following"}
 _SMTP_KEYS = {"host", "port", "security", "username_env", "password_env", "timeout"}
 _FEED_KEYS = {"url", "name", "kind", "interval", "paused"}
 _TOPIC_KEYS = {"query", "alert"}
@@ -111,6 +111,7 @@ class NamedDigest:
     settings: DigestSettings
     webhook_env: str | None = None
     alerts: bool = False  # its readers get the alerts of its alerting topics too
+    following: bool = False  # it carries the followed storylines, as the main digest does
 
     @property
     def label(self) -> str:
@@ -613,11 +614,17 @@ class _Validator:
             if values["to"] and webhook is not None:
                 raise self.fail(where, "is sent by email (to) or to a chat webhook "
                                 "(webhook_env), not both: make two digests", where)
-            alerts = table.get("alerts", False)
-            if not isinstance(alerts, bool):
-                raise self.fail(f"{where}.alerts", "must be true or false", where, None, "alerts")
-            named.append(NamedDigest(name, replace(main, **values), webhook, alerts))
+            named.append(NamedDigest(name, replace(main, **values), webhook,
+                                     self.flag(table, "alerts", where),
+                                     self.flag(table, "following", where)))
         return tuple(named)
+
+    def flag(self, table: dict[str, Any], key: str, where: str) -> bool:
+        """A table's true-or-false `key` (false when absent)."""
+        value = table.get(key, False)
+        if not isinstance(value, bool):
+            raise self.fail(f"{where}.{key}", "must be true or false", where, None, key)
+        return value
 
     def smtp(self, raw: object) -> SmtpSettings:
         if not isinstance(raw, dict):
