@@ -7,7 +7,7 @@ import os
 import re
 import socket
 import sqlite3
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import click
 import pytest
@@ -20,6 +20,7 @@ from tests.test_fetch import drip
 from tracker.cli import main
 from tracker.dblock import DatabaseLock
 from tracker.service import PollSummary
+from tracker.store import Store
 
 
 def rss(*titles: str, base: str = "https://example.org/") -> bytes:
@@ -213,10 +214,14 @@ def test_status_beside_a_running_daemon_shows_its_feeds_and_what_it_has_not_take
     second = feed_server.add("/second", Document(rss("B")))
     cli = cli_factory([{"name": "First", "url": first}])
     cli("poll")
-    lock = DatabaseLock(cli.db)  # as a running daemon holds it
+    lock = DatabaseLock(cli.db)  # as a running daemon, or a restore, holds it
     lock.acquire()
     try:
         write_config(cli.config, [{"name": "Second", "url": second}])
+        restoring = cli("status").output  # held, but no daemon beating: a restore
+        assert "First" in restoring and "running daemon" not in restoring
+        with Store.open(cli.db) as store:  # the daemon's heartbeat
+            store.beat(os.getpid(), datetime.now(UTC), started=datetime.now(UTC))
         shown = cli("status").output
         assert "First" in shown and "Second" not in shown.split("\n\n")[0]
         assert (f"The running daemon (pid {os.getpid()}) polls the feeds above, not yet those "

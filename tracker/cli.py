@@ -51,6 +51,7 @@ from tracker.config import Config, load_config
 from tracker.dblock import DatabaseLock
 from tracker.errors import ConfigError, StoreError
 from tracker.models import FeedState
+from tracker.reload import running_daemon
 from tracker.report import ago, config_drift, status_report
 from tracker.service import alert_after_poll, utc_now
 from tracker.wording import counted
@@ -143,9 +144,9 @@ def status(app: App, as_json: bool) -> None:
     works again).
     """
     now = utc_now()
-    # A running daemon keeps the feeds to its own config: shown as it polls them.
-    daemon = DatabaseLock(app.db_path).holder()
-    if not app.store.read_only and daemon is None:  # else as the database last knew them
+    # A running daemon (or a restore) keeps the feeds: shown as the database has them.
+    held = DatabaseLock(app.db_path).holder() is not None
+    if not app.store.read_only and not held:
         app.store.sync_feeds(app.config.feeds, now)
     feeds = app.store.feeds()
     report = status_report(feeds, app.store.totals(), now, app.store.heartbeat(),
@@ -155,6 +156,7 @@ def status(app: App, as_json: bool) -> None:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
         _print_status_table(feeds, report, now)
+        daemon = running_daemon(app.db_path, app.store.heartbeat) if held else None
         if daemon is not None and (drift := config_drift(app.config.feeds, feeds)):
             click.echo(f"\nThe running daemon (pid {daemon}) polls the feeds above, not yet "
                        f"those of {app.config_path} (feeds {drift}); if that is its config, "

@@ -14,18 +14,27 @@ from typing import Any
 from tracker.dblock import DatabaseLock
 
 
-def reload_running_daemon(db_path: Path,
-                          heartbeat: Callable[[], dict[str, Any] | None]) -> str | None:
-    """Send SIGHUP to the daemon that holds this database, and say so; None
-    when no daemon runs on it. The lock's holder must be the process whose
-    heartbeat the database has, running: `tracker restore` holds the lock too,
-    and SIGHUP would end it. The database is read (`heartbeat`) only when
-    someone holds its lock."""
+def running_daemon(db_path: Path, heartbeat: Callable[[], dict[str, Any] | None]) -> int | None:
+    """The pid of the daemon running on this database, or None. The lock's
+    holder must be the process whose heartbeat the database has, running:
+    `tracker restore` holds the lock too. The database is read (`heartbeat`)
+    only when someone holds its lock."""
     pid = DatabaseLock(db_path).holder()
     if pid is None:
         return None
     beat = heartbeat()
     if beat is None or beat["pid"] != pid or beat.get("stopped"):
+        return None
+    return pid
+
+
+def reload_running_daemon(db_path: Path,
+                          heartbeat: Callable[[], dict[str, Any] | None]) -> str | None:
+    """Send SIGHUP to the daemon that holds this database, and say so; None
+    when no daemon runs on it (`running_daemon`: not to `tracker restore`,
+    which SIGHUP would end)."""
+    pid = running_daemon(db_path, heartbeat)
+    if pid is None:
         return None
     try:
         os.kill(pid, signal.SIGHUP)
