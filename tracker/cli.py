@@ -53,7 +53,7 @@ from tracker.errors import ConfigError, StoreError
 from tracker.models import FeedState
 from tracker.reload import running_daemon
 from tracker.report import ago, config_drift, status_report
-from tracker.service import alert_after_poll, utc_now
+from tracker.timefmt import utc_now
 from tracker.wording import counted
 
 EXIT_NEEDS_ATTENTION = 1
@@ -121,6 +121,8 @@ def poll(app: App, all_feeds: bool) -> None:
 def _send_alert(app: App) -> None:
     """After a poll, what it brought the alerting topics (`alert = true`) and the
     followed storylines, as the daemon sends it: a poll run from cron alerts too."""
+    from tracker.service import alert_after_poll
+
     for _, message in alert_after_poll(app.config, app.store, app.db_path, utc_now()):
         click.echo(message)
 

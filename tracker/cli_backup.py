@@ -11,7 +11,7 @@ from tracker.backup import backup_folder, prune_backups, restore_backup, write_b
 from tracker.cliapp import App, pass_app
 from tracker.dblock import AlreadyRunning, DatabaseLock
 from tracker.errors import BackupError, StoreError
-from tracker.service import utc_now
+from tracker.timefmt import utc_now
 from tracker.wording import counted
 
 

@@ -13,7 +13,7 @@ import click
 from tracker.cliapp import App, pass_app
 from tracker.config import Config, DigestSettings, NamedDigest, digest_label
 from tracker.errors import ConfigError, DeliveryError
-from tracker.service import utc_now
+from tracker.timefmt import utc_now
 from tracker.wording import span
 
 

@@ -14,16 +14,14 @@ import click
 
 from tracker.cliapp import App, config_errors, edit_config, pass_app, save_config
 from tracker.errors import FetchError, ParseError
-from tracker.fetch import Fetcher
 from tracker.models import Item, ParsedFeed
 from tracker.normalise import feed_title, normalise_feed
-from tracker.parse import parse_feed
-from tracker.service import utc_now
-from tracker.timefmt import local_day, to_text
+from tracker.timefmt import local_day, to_text, utc_now
 from tracker.wording import counted
 
 if TYPE_CHECKING:
-    pass
+    from tracker.config import Config
+    from tracker.fetch import Fetcher
 
 
 @click.group()
@@ -63,7 +61,7 @@ def feeds_add(app: App, url: str, name: str | None, kind: str, interval: str | N
     config = app.config
     if edited.has_url(url):  # said before fetching: the answer does not depend on it
         raise click.ClickException(f"{url} is already in {app.config_path}")
-    with Fetcher(config.fetch, config.allow_private_networks, config.allow_addresses) as fetcher:
+    with _fetcher(config) as fetcher:
         try:
             feed_url, title = _resolve_feed(fetcher, url)
         except (FetchError, ParseError) as exc:
@@ -72,6 +70,14 @@ def feeds_add(app: App, url: str, name: str | None, kind: str, interval: str | N
         raise click.ClickException(f"{feed_url} is already in {app.config_path}")
     edited.add(feed_url, name or title or urlsplit(feed_url).hostname or feed_url, kind, interval)
     save_config(app, edited, f"added {name or title or feed_url} <{feed_url}> to {app.config_path}")
+
+
+def _fetcher(config: Config) -> Fetcher:
+    """The config's HTTP client, imported only by the commands that fetch (httpx
+    and its TLS stack are a third of a command's start)."""
+    from tracker.fetch import Fetcher
+
+    return Fetcher(config.fetch, config.allow_private_networks, config.allow_addresses)
 
 
 def _resolve_feed(fetcher: Fetcher, url: str) -> tuple[str, str | None]:
@@ -84,6 +90,7 @@ def _fetch_feed(fetcher: Fetcher, url: str) -> tuple[str, ParsedFeed, str | None
     """The feed behind `url` (itself, or the first feed its page links to),
     parsed, with the fetch's warning if it had one."""
     from tracker.opml import discover_feeds
+    from tracker.parse import parse_feed
 
     fetched = fetcher.fetch(url)
     assert fetched.content is not None
@@ -118,7 +125,7 @@ def feeds_test(app: App, url: str, as_json: bool) -> None:
     from tracker.topics import TopicSet
 
     config = app.config
-    with Fetcher(config.fetch, config.allow_private_networks, config.allow_addresses) as fetcher:
+    with _fetcher(config) as fetcher:
         try:
             feed_url, parsed, warning = _fetch_feed(fetcher, url)
         except (FetchError, ParseError) as exc:

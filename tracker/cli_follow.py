@@ -15,8 +15,7 @@ import click
 
 from tracker.cliapp import App, pass_app, refresh_topic_feeds
 from tracker.report import ago
-from tracker.service import utc_now
-from tracker.timefmt import from_text, local_day
+from tracker.timefmt import from_text, local_day, utc_now
 from tracker.wording import counted
 
 

@@ -30,8 +30,7 @@ from tracker.cliapp import (
     save_config,
 )
 from tracker.config import Config
-from tracker.service import utc_now
-from tracker.timefmt import local_day
+from tracker.timefmt import local_day, utc_now
 from tracker.topics import TopicSet, highlight_spans, mark, snippet
 from tracker.wording import counted
 

@@ -9,8 +9,7 @@ import click
 
 from tracker.cliapp import App, pass_app
 from tracker.report import ago
-from tracker.service import utc_now
-from tracker.timefmt import from_text
+from tracker.timefmt import from_text, utc_now
 
 
 @click.command()

@@ -20,11 +20,8 @@ import click
 from tracker.arenas import limit_arenas
 from tracker.config import Config, load_config, parse_duration
 from tracker.errors import ConfigError
-from tracker.fetch import Fetcher
 from tracker.models import Period
-from tracker.parsepool import ParserPool
 from tracker.query import QuerySyntaxError, parse_query
-from tracker.service import TrackerService
 from tracker.store import Store
 
 if TYPE_CHECKING:
@@ -32,6 +29,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from tracker.configfile import ConfigFile
+    from tracker.service import TrackerService
 
 
 PROJECT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "tracker.toml"
@@ -91,7 +89,13 @@ class App:
             service.close()
 
     def make_service(self, config: Config, store: Store) -> TrackerService:
-        """A service with its own HTTP client and parser processes (close() them)."""
+        """A service with its own HTTP client and parser processes (close() them).
+        Imported here: the commands that only read the archive never load httpx,
+        its TLS stack or the parsers, a third of a reading command's start."""
+        from tracker.fetch import Fetcher
+        from tracker.parsepool import ParserPool
+        from tracker.service import TrackerService
+
         limit_arenas()  # before its threads start allocating
         settings = config.fetch
         return TrackerService(

@@ -41,8 +41,9 @@ from tracker.config import Config, NamedDigest, beside_database, digest_label
 from tracker.dblock import DatabaseLock
 from tracker.errors import BackupError, ConfigError, DeliveryError, StoreError
 from tracker.memtrim import release_free_memory
-from tracker.service import TrackerService, alert_after_poll, utc_now
+from tracker.service import TrackerService, alert_after_poll
 from tracker.store import Store
+from tracker.timefmt import utc_now
 from tracker.wording import counted
 
 log = logging.getLogger("tracker.daemon")

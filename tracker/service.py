@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import TypeVar
@@ -37,6 +37,7 @@ from tracker.models import FeedState, FetchResult
 from tracker.parsepool import ParseOutput, ParserPool, parse_document
 from tracker.query import Document
 from tracker.store import Store, unreadable_mark
+from tracker.timefmt import utc_now
 from tracker.topicfeeds import not_written, write_topic_feeds
 from tracker.topics import TopicSet
 from tracker.wording import counted
@@ -52,10 +53,6 @@ FETCH_WINDOW = 2  # feeds fetched ahead of the one being stored, per fetch threa
 Clock = Callable[[], datetime]
 # (document, response headers, feed scope, the URL the document came from)
 Parser = Callable[[bytes, dict[str, str], str, str], ParseOutput]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,11 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 
+def utc_now() -> datetime:
+    """The clock, read in one place: the pure modules are handed `now` instead."""
+    return datetime.now(UTC)
+
+
 def to_text(when: datetime | None) -> str | None:
     """Aware datetime to the stored form."""
     if when is None:
