@@ -29,7 +29,7 @@ from typing import Any
 
 from bench import charts, daemon_memory, link_scale, links_eval
 from bench.corpus import build_corpus, default_shared_data, real_documents
-from bench.peers import CONTENDERS, check_installed
+from bench.peers import CONTENDERS, check_installed, compile_tracker
 from bench.provenance import provenance
 from bench.topics import corpus_documents, measure, tokenise_seconds
 from tests.feedserver import Document, FeedServer
@@ -74,6 +74,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="poll: interleaved rounds")
     parser.add_argument("--shared", type=Path, default=default_shared_data())
     options = parser.parse_args()
+    compile_tracker()
     for part in options.only or PARTS:
         started = time.monotonic()
         print(f"== {part}", file=sys.stderr, flush=True)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import build_corpus, default_shared_data, render_rss, replay_items
+from bench.peers import compile_tracker
 from bench.provenance import provenance
 from tests.feedserver import Document, FeedServer
 from tests.procmem import children, status_kib
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=int, default=240)
     parser.add_argument("--shared", type=Path, default=default_shared_data())
     options = parser.parse_args(argv)
+    compile_tracker()
 
     corpus = build_corpus(options.shared, options.feeds)
     stream = list(replay_items(options.shared))

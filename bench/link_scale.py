@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.corpus import default_shared_data, render_rss, replay_items
-from bench.peers import tracker_command
+from bench.peers import compile_tracker, tracker_command
 from bench.provenance import provenance
 from tests.feedserver import Document, FeedServer
 from tracker.link import LinkSettings, profile
@@ -154,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" /
                         "link_scale.json")
     args = parser.parse_args(argv)
+    compile_tracker()
     stream = list(replay_items(default_shared_data()))
     history, probes = stream[:-args.probe], stream
     rng = random.Random(2022)
