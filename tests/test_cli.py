@@ -228,11 +228,14 @@ def test_status_beside_a_running_daemon_shows_its_feeds_and_what_it_has_not_take
                 f"of {cli.config} (feeds 1 added, 1 removed); if that is its config, reload "
                 f"it: systemctl reload tracker, or kill -HUP {os.getpid()}") in \
             " ".join(shown.split())
+        assert json.loads(cli("status", "--json").output)["config_not_taken"] == \
+            "1 added, 1 removed"
         with sqlite3.connect(cli.db) as conn:
             assert conn.execute("SELECT name FROM feeds WHERE active = 1").fetchall() == \
                 [("First",)]
     finally:
         lock.release()
+    assert json.loads(cli("status", "--json").output)["config_not_taken"] is None
     shown = cli("status").output  # no daemon: the config is the truth
     assert "Second" in shown and "First" not in shown and "running daemon" not in shown
 

@@ -154,12 +154,14 @@ def status(app: App, as_json: bool) -> None:
     report = status_report(feeds, app.store.totals(), now, app.store.heartbeat(),
                            app.store.backup_state(), app.store.deliveries.failing_deliveries(),
                            app.store.deliveries.last_deliveries())
+    daemon = running_daemon(app.db_path, app.store.heartbeat) if held else None
+    drift = config_drift(app.config.feeds, feeds) if daemon is not None else ""
+    report["config_not_taken"] = drift or None  # by the running daemon: "1 added, 1 removed"
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
         _print_status_table(feeds, report, now)
-        daemon = running_daemon(app.db_path, app.store.heartbeat) if held else None
-        if daemon is not None and (drift := config_drift(app.config.feeds, feeds)):
+        if drift:
             click.echo(f"\nThe running daemon (pid {daemon}) polls the feeds above, not yet "
                        f"those of {app.config_path} (feeds {drift}); if that is its config, "
                        f"reload it: systemctl reload tracker, or kill -HUP {daemon}")
