@@ -84,6 +84,11 @@ def test_search_ranks_filters_and_highlights(tmp_path: Path, feed_server: FeedSe
     text = cli("search", "airspace").output
     assert "Russian drones violate Polish airspace" in text and "MoD (official)" in text
     assert cli("search", "submarine").output.strip() == "no matching items"
+    # A page that is not all of them says so, and how to have the rest.
+    first_of_two = cli("search", "kind:official UK", "--limit", "1").output
+    assert first_of_two.endswith("\nMore items match than these 1: --limit shows more, and "
+                                 "tracker export --query 'kind:official UK' writes them all.\n")
+    assert "More items" not in cli("search", "kind:official UK", "--limit", "2").output
 
 
 def test_search_output_piped_keeps_each_hit_one_indented_block(tmp_path: Path,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from contextlib import closing
 from dataclasses import dataclass
 from itertools import islice
@@ -152,7 +153,8 @@ def search(app: App, query: str, limit: int, since: str | None, dated_from: str 
     # Closed here, with the database still open, not whenever it is collected.
     with closing(find(app.store, query, app.config.aliases, since_time, newest=newest,
                       period=period, only=only)) as found:
-        hits = list(islice(found, limit))
+        hits = list(islice(found, limit + 1))  # one more: are there others?
+    more, hits = len(hits) > limit, hits[:limit]
     around = _Around.of(app, hits)
     if as_json:
         click.echo(json.dumps([_hit_record(hit, around) for hit in hits], indent=2,
@@ -166,6 +168,9 @@ def search(app: App, query: str, limit: int, since: str | None, dated_from: str 
         _print_hits(hits, None, around, app.config.timezone)
         if not hits:
             click.echo("no matching items")
+        elif more:
+            click.echo(f"\nMore items match than these {len(hits)}: --limit shows more, and "
+                       f"tracker export --query {shlex.quote(query)} writes them all.")
 
 
 @click.group()
