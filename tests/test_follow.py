@@ -77,6 +77,14 @@ def test_a_followed_storylines_next_step_is_alerted_and_leads_the_digest(
     assert [(row["id"], row["size"], row["new_since_followed"], row["latest"]["title"])
             for row in listed] == [(1, 2, 1, PRODUCTION[0])]
     assert "1 new since followed" in cli("following").output
+    brief = cli("following", "--markdown").output.splitlines()
+    assert brief[:3] == ["## Followed storylines", "",
+                         "### UK and Ukraine sign interceptor drone partnership"]
+    assert brief[4].startswith(f"2 items, {PARTNERSHIP[2].date().isoformat()} to ")
+    assert brief[4].endswith(" 1 new since followed on "
+                             f"{datetime.now(UTC).date().isoformat()}. Followed: next: production.")
+    assert brief[5].startswith("Latest: **") and brief[5].endswith(
+        "[UK to mass-produce Ukraine's interceptor drones](<https://e.org/1>)")
 
     digest = cli("digest", "--preview", "--html", str(tmp_path / "d.html")).output
     sections = [line for line in digest.splitlines() if line.startswith("== ")]
@@ -87,6 +95,8 @@ def test_a_followed_storylines_next_step_is_alerted_and_leads_the_digest(
 
     assert cli("unfollow", "1").output == "no longer following storyline 1\n"
     assert cli("following").output.startswith("no storyline followed")
+    assert cli("following", "--markdown").output == (
+        "## Followed storylines\n\nNo storyline followed.\n")
     assert "not followed (tracker follow 1 alerts its next step)" in cli("story", "1").output
     assert "tracker story 1, tracker follow 1" in cli("show", "2").output
     digest = cli("digest", "--preview", "--html", str(tmp_path / "d.html")).output

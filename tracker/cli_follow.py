@@ -89,13 +89,20 @@ def unfollow(app: App, storyline_id: int) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (stable keys).")
+@click.option("--markdown", "as_markdown", is_flag=True,
+              help="For a brief: each storyline with why it is followed and its latest item.")
 @pass_app
-def following(app: App, as_json: bool) -> None:
+def following(app: App, as_json: bool, as_markdown: bool) -> None:
     """The followed storylines, the one that moved last first: each with its size,
     how many items joined since it was followed, and its latest item."""
     rows = app.store.marks.follows()
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if as_markdown:
+        from tracker.markdown import following_markdown
+
+        click.echo(following_markdown(rows, app.config.timezone), nl=False)
         return
     if not rows:
         click.echo("no storyline followed: tracker follow STORYLINE (or --item ITEM) follows one")

@@ -63,6 +63,26 @@ def stories_markdown(stories: list[dict[str, Any]], since: str, min_size: int,
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+def following_markdown(rows: list[dict[str, Any]], timezone: str) -> str:
+    """The followed storylines (`tracker following`), for a brief's "what we
+    are watching": each under how it began, with its dates, why it is
+    followed, and its latest item, dated and linked."""
+    lines = ["## Followed storylines", ""]
+    if not rows:
+        lines.append("No storyline followed.")
+    for row in rows:
+        why = f" Followed: {escape(row['note'])}." if row["note"] else ""
+        lines += [f"### {escape(row['title'])}", "",
+                  f"{row['size']} items, {local_day(row['started'], timezone)} to "
+                  f"{local_day(row['updated'], timezone)}; {row['new_since_followed']} new since "
+                  f"followed on {local_day(row['followed_at'], timezone)}.{why}"]
+        if (latest := row["latest"]) and row["size"] > 1:
+            lines.append(f"Latest: **{local_day(latest['at'], timezone)}** "
+                         f"{link(latest['title'], latest['url'])}")
+        lines.append("")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
 def _timeline_line(entry: dict[str, Any], timezone: str) -> str:
     """A storyline's item: dated, how it joined, linked, attributed."""
     how = {"same_story": " (same story)", "follow_up": " (follow-up)"}.get(
