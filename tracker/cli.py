@@ -51,7 +51,7 @@ from tracker.config import Config, load_config
 from tracker.dblock import DatabaseLock
 from tracker.errors import ConfigError, StoreError
 from tracker.models import FeedState
-from tracker.reload import running_daemon
+from tracker.reload import daemon_holding
 from tracker.report import ago, config_drift, status_report
 from tracker.timefmt import utc_now
 from tracker.wording import counted
@@ -147,14 +147,14 @@ def status(app: App, as_json: bool) -> None:
     """
     now = utc_now()
     # A running daemon (or a restore) keeps the feeds: shown as the database has them.
-    held = DatabaseLock(app.db_path).holder() is not None
-    if not app.store.read_only and not held:
+    holder = DatabaseLock(app.db_path).holder()
+    if not app.store.read_only and holder is None:
         app.store.sync_feeds(app.config.feeds, now)
     feeds = app.store.feeds()
     report = status_report(feeds, app.store.totals(), now, app.store.heartbeat(),
                            app.store.backup_state(), app.store.deliveries.failing_deliveries(),
                            app.store.deliveries.last_deliveries())
-    daemon = running_daemon(app.db_path, app.store.heartbeat) if held else None
+    daemon = daemon_holding(holder, app.store.heartbeat)
     drift = config_drift(app.config.feeds, feeds) if daemon is not None else ""
     report["config_not_taken"] = drift or None  # by the running daemon: "1 added, 1 removed"
     if as_json:

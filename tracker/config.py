@@ -577,10 +577,7 @@ class _Validator:
             raise self.fail(f"{where}.max_items", "must be a positive whole number", where,
                             None, "max_items")
         values["max_items"] = max_items
-        if not isinstance(raw.get("send_empty", base.send_empty), bool):
-            raise self.fail(f"{where}.send_empty", "must be true or false", where, None,
-                            "send_empty")
-        values["send_empty"] = raw.get("send_empty", base.send_empty)
+        values["send_empty"] = self.flag(raw, "send_empty", where, base.send_empty)
         to = raw.get("to", list(base.to))
         to = [to] if isinstance(to, str) else to
         if not isinstance(to, list) or not all(isinstance(a, str) and "@" in a for a in to):
@@ -619,9 +616,9 @@ class _Validator:
                                      self.flag(table, "following", where)))
         return tuple(named)
 
-    def flag(self, table: dict[str, Any], key: str, where: str) -> bool:
-        """A table's true-or-false `key` (false when absent)."""
-        value = table.get(key, False)
+    def flag(self, table: dict[str, Any], key: str, where: str, default: bool = False) -> bool:
+        """A table's true-or-false `key` (`default` when absent)."""
+        value = table.get(key, default)
         if not isinstance(value, bool):
             raise self.fail(f"{where}.{key}", "must be true or false", where, None, key)
         return value

@@ -33,11 +33,7 @@ def link(title: str, url: str | None) -> str:
 def story_markdown(story: dict[str, Any], timezone: str) -> str:
     """A storyline (`LinkStore.storyline`) as a heading, a line on what it is
     about, and its items oldest first, each dated, linked and attributed."""
-    lines = [f"## {escape(story['title'])}", ""]
-    official = "; officially announced" if story["officially_announced"] else ""
-    about = f" About: {escape(', '.join(story['about']))}." if story["about"] else ""
-    lines += [f"{story['size']} items, {local_day(story['started'], timezone)} to "
-              f"{local_day(story['updated'], timezone)}{official}.{about}", ""]
+    lines = [f"## {escape(story['title'])}", "", _summary(story, timezone), ""]
     lines += [_timeline_line(entry, timezone) for entry in story["items"]]
     return "\n".join(lines) + "\n"
 
@@ -52,12 +48,8 @@ def stories_markdown(stories: list[dict[str, Any]], since: str, min_size: int,
     if not stories:
         lines.append(f"No storyline of {min_size} items or more gained items.")
     for story in stories:
-        official = "; officially announced" if story["officially_announced"] else ""
-        about = f" About: {escape(', '.join(story['about']))}." if story["about"] else ""
         lines += [f"### {escape(story['title'])}", "",
-                  f"{story['size']} items ({story['new_items']} new), "
-                  f"{local_day(story['started'], timezone)} to "
-                  f"{local_day(story['updated'], timezone)}{official}.{about}", ""]
+                  _summary(story, timezone, f" ({story['new_items']} new)"), ""]
         lines += [_timeline_line(entry, timezone) for entry in story["new"]]
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -81,6 +73,15 @@ def following_markdown(rows: list[dict[str, Any]], timezone: str) -> str:
                          f"{link(latest['title'], latest['url'])}")
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _summary(story: dict[str, Any], timezone: str, new: str = "") -> str:
+    """A storyline's size (and `new`, what it gained), days, whether it was
+    officially announced and what it is about, as one sentence."""
+    official = "; officially announced" if story["officially_announced"] else ""
+    about = f" About: {escape(', '.join(story['about']))}." if story["about"] else ""
+    return (f"{story['size']} items{new}, {local_day(story['started'], timezone)} to "
+            f"{local_day(story['updated'], timezone)}{official}.{about}")
 
 
 def _timeline_line(entry: dict[str, Any], timezone: str) -> str:

@@ -14,26 +14,26 @@ from typing import Any
 from tracker.dblock import DatabaseLock
 
 
-def running_daemon(db_path: Path, heartbeat: Callable[[], dict[str, Any] | None]) -> int | None:
-    """The pid of the daemon running on this database, or None. The lock's
-    holder must be the process whose heartbeat the database has, running:
-    `tracker restore` holds the lock too. The database is read (`heartbeat`)
-    only when someone holds its lock."""
-    pid = DatabaseLock(db_path).holder()
-    if pid is None:
+def daemon_holding(holder: int | None,
+                   heartbeat: Callable[[], dict[str, Any] | None]) -> int | None:
+    """`holder`, the pid holding the database's lock, when it is the daemon:
+    the process whose heartbeat the database has, running (`tracker restore`
+    holds the lock too). The database is read (`heartbeat`) only when someone
+    holds its lock."""
+    if holder is None:
         return None
     beat = heartbeat()
-    if beat is None or beat["pid"] != pid or beat.get("stopped"):
+    if beat is None or beat["pid"] != holder or beat.get("stopped"):
         return None
-    return pid
+    return holder
 
 
 def reload_running_daemon(db_path: Path,
                           heartbeat: Callable[[], dict[str, Any] | None]) -> str | None:
     """Send SIGHUP to the daemon that holds this database, and say so; None
-    when no daemon runs on it (`running_daemon`: not to `tracker restore`,
+    when no daemon runs on it (`daemon_holding`: not to `tracker restore`,
     which SIGHUP would end)."""
-    pid = running_daemon(db_path, heartbeat)
+    pid = daemon_holding(DatabaseLock(db_path).holder(), heartbeat)
     if pid is None:
         return None
     try:
